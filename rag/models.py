@@ -1,0 +1,160 @@
+"""The data model shared unchanged by the library, the CLI and the HTTP API.
+
+Frozen dataclasses only; `to_dict()` gives the JSON shape that `rag ask --json`
+prints and that the server returns, so both are the same object by construction.
+Nothing here loads files or models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Section:
+    """A character range of a document and the heading path it belongs to."""
+
+    start: int
+    end: int
+    path: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Document:
+    """One source document: id is its path relative to the corpus root."""
+
+    doc_id: str
+    title: str
+    text: str
+    sections: tuple[Section, ...] = ()
+    metadata: dict[str, str] = field(default_factory=dict)
+    content_hash: str = ""
+    source_format: str = "text"
+
+    def section_at(self, offset: int) -> tuple[str, ...]:
+        """Heading path of the section holding `offset` (empty when none)."""
+        for section in self.sections:
+            if section.start <= offset < section.end:
+                return section.path
+        return ()
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "metadata": dict(self.metadata),
+            "content_hash": self.content_hash,
+            "format": self.source_format,
+            "chars": len(self.text),
+        }
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A span of a document: `doc.text[start:end] == text`."""
+
+    chunk_id: str
+    doc_id: str
+    title: str
+    section: tuple[str, ...]
+    start: int
+    end: int
+    text: str
+    page: int | None = None
+    n_tokens: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["section"] = list(self.section)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Chunk":
+        return cls(**{**data, "section": tuple(data["section"])})
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A quoted span backing one answer sentence: `quote == doc.text[start:end]`."""
+
+    n: int
+    doc_id: str
+    title: str
+    section: str
+    page: int | None
+    start: int
+    end: int
+    quote: str
+    passage_rank: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its score and rank (1-based)."""
+
+    chunk: Chunk
+    score: float
+    rank: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "score": round(self.score, 6),
+            "chunk_id": self.chunk.chunk_id,
+            "doc_id": self.chunk.doc_id,
+            "title": self.chunk.title,
+            "section": section_label(self.chunk.section),
+            "page": self.chunk.page,
+            "start": self.chunk.start,
+            "end": self.chunk.end,
+            "text": self.chunk.text,
+        }
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What `search` returns: the passages and the build that produced them."""
+
+    query: str
+    passages: tuple[Passage, ...]
+    build_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "passages": [p.to_dict() for p in self.passages],
+            "build_id": self.build_id,
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A grounded answer: every sentence of `answer` carries `[n]` markers."""
+
+    question: str
+    answer: str
+    abstained: bool
+    citations: tuple[Citation, ...]
+    passages: tuple[Passage, ...]
+    build_id: str
+    confidence: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "confidence": round(self.confidence, 6),
+            "citations": [c.to_dict() for c in self.citations],
+            "passages": [p.to_dict() for p in self.passages],
+            "build_id": self.build_id,
+        }
+
+
+def section_label(path: tuple[str, ...]) -> str:
+    """Human label for a heading path: 'Part 4 > 4.2 Passwords'."""
+    return " > ".join(path)

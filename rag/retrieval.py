@@ -1,0 +1,85 @@
+"""Retrieval: a question in, ranked passages out.
+
+Owns validating the question, turning document-id and metadata filters into
+the set of searchable documents, embedding the query and ranking chunks by
+cosine similarity over the FAISS index. Leaves out answer composition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from rag.config import Settings
+from rag.embedding import Embedder
+from rag.errors import InvalidRequestError
+from rag.index import LoadedIndex
+from rag.models import Passage
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict retrieval to documents by id and/or exact metadata values."""
+
+    doc_ids: tuple[str, ...] = ()
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not self.doc_ids and not self.metadata
+
+
+def clean_question(question: str, settings: Settings) -> str:
+    """The question stripped, or `InvalidRequestError` saying how to fix it."""
+    if not isinstance(question, str):
+        raise InvalidRequestError("question must be a string")
+    cleaned = " ".join(question.split())
+    if not cleaned:
+        raise InvalidRequestError("question is empty: ask about the documents, e.g. 'How long are payroll records kept?'")
+    if len(cleaned) > settings.max_question_chars:
+        raise InvalidRequestError(
+            f"question is {len(cleaned)} characters; the limit is {settings.max_question_chars} "
+            "(RAG_MAX_QUESTION_CHARS): shorten it to the point you want answered"
+        )
+    return cleaned
+
+
+def allowed_documents(index: LoadedIndex, filters: Filters | None) -> list[str] | None:
+    """Document ids the filters allow (None: no restriction)."""
+    if filters is None or filters.empty:
+        return None
+    unknown = [d for d in filters.doc_ids if d not in index.documents]
+    if unknown:
+        raise InvalidRequestError(f"unknown doc_id {unknown[0]!r}: list documents with `rag index status` or GET /v1/documents")
+    candidates = list(filters.doc_ids) or list(index.documents)
+    return [d for d in candidates if _metadata_matches(index.documents[d].metadata, filters.metadata)]
+
+
+def _metadata_matches(metadata: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
+    return all(str(metadata.get(k, "")).casefold() == str(v).casefold() for k, v in wanted.items())
+
+
+class Retriever:
+    """Dense retrieval over one loaded build."""
+
+    def __init__(self, index: LoadedIndex, embedder: Embedder, settings: Settings) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings
+
+    def search(self, question: str, k: int | None = None, filters: Filters | None = None) -> list[Passage]:
+        question = clean_question(question, self.settings)
+        k = self.checked_k(k)
+        doc_ids = allowed_documents(self.index, filters)
+        if doc_ids is not None and not doc_ids:
+            return []
+        vector = self.embedder.encode([question])[0]
+        hits = self.index.search(vector, k, doc_ids)
+        return [Passage(self.index.chunks[row], score, rank) for rank, (row, score) in enumerate(hits, start=1)]
+
+    def checked_k(self, k: int | None) -> int:
+        k = self.settings.top_k if k is None else k
+        if not isinstance(k, int) or k < 1 or k > self.settings.max_top_k:
+            raise InvalidRequestError(f"k must be between 1 and {self.settings.max_top_k} (RAG_MAX_TOP_K), got {k!r}")
+        return k
+

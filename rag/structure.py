@@ -1,0 +1,126 @@
+"""Document structure: where headings and numbered clauses start, and the section map.
+
+Owns recognising Markdown headings, plain-text headings (`1. PURPOSE`,
+`Article 12 - Scope`, `Section 3: Reporting`, ALL-CAPS lines) and numbered
+clause paragraphs (`4.2.1 Staff must ...`), and turning those markers into
+non-overlapping `Section` ranges with heading paths. Format-specific text
+extraction (HTML) lives elsewhere and hands its markers here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rag.models import Section
+
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+_NUMBER = r"(\d{1,3}(?:\.\d{1,3})*)"
+_NUMBERED = re.compile(rf"^{_NUMBER}\.?\s+(\S.*)$")
+_NAMED = re.compile(
+    r"^(part|chapter|article|section|schedule|annex|appendix|clause|rule)\s+([0-9]+[A-Za-z]?|[IVXLC]+)\b[\s.:\-–—]*(.*)$",
+    re.IGNORECASE,
+)
+_NAMED_LEVEL = {"part": 1, "chapter": 1, "schedule": 1, "annex": 1, "appendix": 1, "article": 2, "section": 2, "clause": 3, "rule": 3}
+_SENTENCE_END = (".", ";", ",", ":")
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A structural boundary: a heading (opens a level) or a clause (a leaf)."""
+
+    offset: int
+    level: int
+    label: str
+    kind: str  # "heading" | "clause"
+
+
+def _lines(text: str) -> list[tuple[int, str]]:
+    out, offset = [], 0
+    for line in text.split("\n"):
+        out.append((offset, line))
+        offset += len(line) + 1
+    return out
+
+
+def markdown_markers(text: str) -> list[Marker]:
+    markers: list[Marker] = []
+    in_fence = False
+    for offset, line in _lines(text):
+        if line.lstrip().startswith("```"):
+            in_fence = not in_fence
+            continue
+        if in_fence:
+            continue
+        heading = _MD_HEADING.match(line)
+        if heading:
+            markers.append(Marker(offset, len(heading.group(1)), _clean(heading.group(2)), "heading"))
+        elif (clause := _clause_number(line)) is not None:
+            markers.append(Marker(offset, 99, clause, "clause"))
+    return markers
+
+
+def text_markers(text: str) -> list[Marker]:
+    markers: list[Marker] = []
+    previous_blank = True
+    for offset, line in _lines(text):
+        stripped = line.strip()
+        marker = _text_heading(stripped, previous_blank) if stripped else None
+        if marker is None and stripped and (clause := _clause_number(stripped)) is not None:
+            marker = (99, clause, "clause")
+        if marker is not None:
+            markers.append(Marker(offset + len(line) - len(line.lstrip()), *marker))
+        previous_blank = not stripped
+    return markers
+
+
+def _text_heading(line: str, previous_blank: bool) -> tuple[int, str, str] | None:
+    if len(line) > 90 or line.endswith(_SENTENCE_END) and not _NAMED.match(line):
+        return None
+    named = _NAMED.match(line)
+    if named:
+        return _NAMED_LEVEL[named.group(1).lower()], _clean(line), "heading"
+    numbered = _NUMBERED.match(line)
+    if numbered and _looks_like_title(numbered.group(2)):
+        return numbered.group(1).count(".") + 1, _clean(line), "heading"
+    letters = [c for c in line if c.isalpha()]
+    if previous_blank and len(letters) >= 4 and all(c.isupper() for c in letters):
+        return 1, _clean(line), "heading"
+    return None
+
+
+def _looks_like_title(rest: str) -> bool:
+    words = rest.split()
+    return 0 < len(words) <= 10 and not rest.endswith(_SENTENCE_END)
+
+
+def _clause_number(line: str) -> str | None:
+    """`4.2.1 Staff must ...` -> '4.2.1' (a numbered paragraph, not a heading)."""
+    match = re.match(rf"^\s*(?:\*\*)?{_NUMBER}(?:\*\*)?\.?\s+\S", line)
+    if match and "." in match.group(1):
+        return match.group(1)
+    return None
+
+
+def _clean(label: str) -> str:
+    return re.sub(r"[*_`]+", "", label).strip().rstrip(":").strip()
+
+
+def build_sections(text: str, markers: list[Marker]) -> tuple[Section, ...]:
+    """Cover `text` with sections: each marker runs until the next one."""
+    ordered = sorted(markers, key=lambda m: m.offset)
+    sections: list[Section] = []
+    stack: list[tuple[int, str]] = []
+    start, path = 0, ()
+    for marker in ordered:
+        if marker.offset > start:
+            sections.append(Section(start, marker.offset, path))
+        if marker.kind == "heading":
+            stack = [entry for entry in stack if entry[0] < marker.level] + [(marker.level, marker.label)]
+            path = tuple(label for _, label in stack)
+        else:
+            path = tuple(label for _, label in stack) + (marker.label,)
+        start = marker.offset
+    if start < len(text):
+        sections.append(Section(start, len(text), path))
+    return tuple(sections)

@@ -1,0 +1,122 @@
+"""Text segmentation with character offsets: paragraphs, lines, sentences, words.
+
+Owns finding sentence spans in policy text (abbreviations, clause numbers,
+list items and table rows kept intact) and the word normalisation used for
+lexical overlap. Every function returns `(start, end)` offsets into the text it
+was given, so callers can quote spans exactly. No tokenizer or model here.
+"""
+
+from __future__ import annotations
+
+import re
+
+Span = tuple[int, int]
+
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+_SENTENCE_BREAK = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+_ABBREVIATIONS = {
+    "e.g", "i.e", "etc", "no", "nos", "mr", "mrs", "ms", "dr", "st", "vs", "approx", "cf", "inc", "ltd",
+    "co", "art", "arts", "sec", "para", "paras", "fig", "p", "pp", "vol", "jan", "feb", "mar", "apr",
+    "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "u.s", "u.k", "e.u", "min", "max", "ref",
+}
+_LINE_ITEM = re.compile(r"^\s*(?:[-*+•|>#]|\(?[0-9a-zA-Z]{1,4}[.)]\s|\d+(?:\.\d+)+\s)")
+_WORD = re.compile(r"[A-Za-z0-9£$€%]+(?:[.'][A-Za-z0-9]+)*")
+STOPWORDS = frozenset(
+    """a an the of to in on for and or but if is are was were be been being by with as at from that this these
+    those it its into than then there their they them we our you your i me my he she his her what which who
+    whom whose when where why how do does did doing have has had having can could should would may might must
+    shall will not no any all each every some such so about over under out up down also only other more most
+    own same too very s t just don now policy""".split()
+)
+
+
+def paragraph_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]:
+    """Blocks separated by blank lines, whitespace trimmed."""
+    end = len(text) if end is None else end
+    spans, cursor = [], start
+    for match in _PARAGRAPH_BREAK.finditer(text, start, end):
+        spans.append((cursor, match.start()))
+        cursor = match.end()
+    spans.append((cursor, end))
+    return [s for s in (_trim(text, a, b) for a, b in spans) if s[1] > s[0]]
+
+
+def line_units(text: str, start: int, end: int) -> list[Span]:
+    """Lines of a paragraph, joining a wrapped line with its lowercase continuation."""
+    units: list[Span] = []
+    cursor = start
+    for line_end in [m.start() for m in re.finditer("\n", text[start:end])] + [end - start]:
+        a, b = cursor, start + line_end
+        cursor = b + 1
+        if a >= b:
+            continue
+        if units and _continues(text, units[-1], (a, b)):
+            units[-1] = (units[-1][0], b)
+        else:
+            units.append((a, b))
+    return [s for s in (_trim(text, a, b) for a, b in units) if s[1] > s[0]]
+
+
+def _continues(text: str, previous: Span, line: Span) -> bool:
+    prev_text = text[previous[0]:previous[1]].rstrip()
+    line_text = text[line[0]:line[1]].lstrip()
+    if not prev_text or not line_text or _LINE_ITEM.match(line_text) or "|" in prev_text[:2]:
+        return False
+    return not prev_text.endswith((".", ":", ";", "!", "?", "|")) and line_text[0].islower()
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]:
+    """Sentences of text[start:end], never crossing a paragraph or list line."""
+    end = len(text) if end is None else end
+    spans: list[Span] = []
+    for p_start, p_end in paragraph_spans(text, start, end):
+        for l_start, l_end in line_units(text, p_start, p_end):
+            spans.extend(_split_sentences(text, l_start, l_end))
+    return spans
+
+
+def _split_sentences(text: str, start: int, end: int) -> list[Span]:
+    spans, cursor = [], start
+    for match in _SENTENCE_BREAK.finditer(text, start, end):
+        if _is_abbreviation(text, cursor, match.start()):
+            continue
+        spans.append(_trim(text, cursor, match.start() + 1 + _closing_len(match.group())))
+        cursor = match.end()
+    spans.append(_trim(text, cursor, end))
+    return [s for s in spans if s[1] > s[0]]
+
+
+def _closing_len(separator: str) -> int:
+    return len(separator[1:].rstrip()) if separator else 0
+
+
+def _is_abbreviation(text: str, start: int, dot: int) -> bool:
+    word = text[start:dot].rsplit(None, 1)[-1].lower().lstrip("(\"'") if text[start:dot].strip() else ""
+    return word in _ABBREVIATIONS or len(word) == 1 and word.isalpha() or bool(re.fullmatch(r"\d+(\.\d+)*", word))
+
+
+def word_spans(text: str, start: int, end: int) -> list[Span]:
+    """Whitespace-separated words of text[start:end]."""
+    return [(start + m.start(), start + m.end()) for m in re.finditer(r"\S+", text[start:end])]
+
+
+def _trim(text: str, start: int, end: int) -> Span:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def content_words(text: str) -> list[str]:
+    """Lower-cased words minus stopwords, lightly stemmed, for lexical overlap."""
+    return [stem(w) for w in (m.group().lower() for m in _WORD.finditer(text)) if w not in STOPWORDS]
+
+
+def stem(word: str) -> str:
+    """A tiny suffix stripper: enough to match 'records'/'record', 'retained'/'retain'."""
+    for suffix in ("ations", "ation", "ings", "ing", "ies", "ied", "ed", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            base = word[: -len(suffix)]
+            return base + "y" if suffix in ("ies", "ied") else base
+    return word

@@ -1,0 +1,126 @@
+"""The FastAPI retrieval service.
+
+Owns HTTP only: routes, request validation, the single JSON error shape
+(`{"error": {"type", "message", "status"}}`) for every failure, and running
+model inference in a worker thread so the event loop never blocks. The index
+and model load once at start-up; answers come from `rag.assistant.Assistant`.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
+
+from fastapi import Body, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from rag.assistant import Assistant
+from rag.config import Settings
+from rag.errors import RagError
+from rag.retrieval import Filters
+from server.schemas import AnswerOut, DocumentOut, ErrorOut, SearchOut, query_model
+
+log = logging.getLogger("rag.server")
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (404, 422, 503)}
+
+
+def error_response(status: int, kind: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"type": kind, "message": message, "status": status}}, status_code=status)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts) + " (see /docs for the request schema)"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RagError)
+    async def rag_error(_: Request, exc: RagError) -> JSONResponse:
+        return error_response(exc.status, exc.kind, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(422, "invalid_request", _validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, kind, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return error_response(500, "internal_error", "unexpected server error; the log has details")
+
+
+def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    assistant = assistant or Assistant(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            await run_in_threadpool(assistant.warm_up)
+            log.info("serving index build %s", assistant.build_id)
+        except RagError as exc:
+            log.error("not ready: %s", exc.message)
+        yield
+
+    app = FastAPI(
+        title="Policy document assistant",
+        version="0.1.0",
+        description="Grounded answers with cited passages over an organisation's policy documents.",
+        lifespan=lifespan,
+    )
+    app.state.assistant = assistant
+    install_error_handlers(app)
+    add_routes(app, assistant, query_model(settings))
+    return app
+
+
+def _filters(body: Any) -> Filters | None:
+    return Filters(tuple(body.filters.doc_ids), dict(body.filters.metadata)) if body.filters else None
+
+
+def add_routes(app: FastAPI, assistant: Assistant, QueryIn: Any) -> None:
+    @app.post("/v1/search", response_model=SearchOut, responses=ERRORS, summary="Retrieve cited passages")
+    async def search(body: QueryIn = Body(...)) -> JSONResponse:  # type: ignore[valid-type]
+        result = await run_in_threadpool(assistant.search, body.question, body.k, _filters(body))
+        return JSONResponse(result.to_dict())
+
+    @app.post("/v1/ask", response_model=AnswerOut, responses=ERRORS, summary="Answer with citations, or abstain")
+    async def ask(body: QueryIn = Body(...)) -> JSONResponse:  # type: ignore[valid-type]
+        answer = await run_in_threadpool(assistant.ask, body.question, body.k, _filters(body))
+        return JSONResponse(answer.to_dict())
+
+    @app.get("/v1/documents", response_model=list[DocumentOut], summary="List indexed documents")
+    async def documents() -> JSONResponse:
+        docs = assistant.snapshot.index.documents.values()
+        return JSONResponse([d.summary() for d in docs])
+
+    @app.get("/v1/documents/{doc_id:path}", response_model=DocumentOut, responses=ERRORS, summary="A document's text and sections")
+    async def document(doc_id: str) -> JSONResponse:
+        doc = assistant.document(doc_id)
+        sections = [{"start": s.start, "end": s.end, "path": list(s.path)} for s in doc.sections]
+        return JSONResponse({**doc.summary(), "text": doc.text, "sections": sections})
+
+    @app.post("/v1/admin/reload", summary="Load the live index build if it changed")
+    async def reload() -> dict[str, Any]:
+        changed = await run_in_threadpool(assistant.reload)
+        return {"reloaded": changed, "build_id": assistant.build_id}
+
+    @app.get("/healthz", summary="The process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", summary="An index is loaded and the model answers", responses={503: {"model": ErrorOut}})
+    async def readyz() -> JSONResponse:
+        snap = assistant.snapshot  # raises IndexNotFoundError -> 503 with the next step
+        return JSONResponse({"status": "ready", "build_id": snap.index.build_id, "documents": len(snap.index.documents), "chunks": len(snap.index.chunks)})

@@ -1,0 +1,97 @@
+"""HTTP request and response schemas (pydantic), for validation and the OpenAPI document.
+
+Responses are produced by the library's `to_dict()` methods; these models
+describe that JSON for clients (a test validates real bodies against them, so
+they cannot drift). Requests forbid unknown fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from rag.config import Settings
+
+
+class FiltersIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    doc_ids: list[str] = Field(default_factory=list, description="Only passages from these document ids.")
+    metadata: dict[str, str] = Field(default_factory=dict, description="Only documents whose metadata has these exact values.")
+
+
+def query_model(settings: Settings) -> type[BaseModel]:
+    """The request body of /v1/search and /v1/ask, with limits taken from the settings."""
+    return create_model(
+        "QueryIn",
+        __config__=ConfigDict(
+            extra="forbid",
+            json_schema_extra={"examples": [{"question": "How long are payroll records kept?", "k": 5}]},
+        ),
+        question=(str, Field(min_length=1, max_length=settings.max_question_chars, description="The question, in plain words.")),
+        k=(int | None, Field(default=None, ge=1, le=settings.max_top_k, description=f"Passages to retrieve (default {settings.top_k}).")),
+        filters=(FiltersIn | None, Field(default=None, description="Restrict retrieval by document id or metadata.")),
+    )
+
+
+class PassageOut(BaseModel):
+    rank: int
+    score: float
+    chunk_id: str
+    doc_id: str
+    title: str
+    section: str
+    page: int | None
+    start: int = Field(description="Start offset of the passage in the document text.")
+    end: int
+    text: str
+
+
+class CitationOut(BaseModel):
+    n: int = Field(description="The marker number used in the answer text, as in [1].")
+    doc_id: str
+    title: str
+    section: str
+    page: int | None
+    start: int
+    end: int
+    quote: str = Field(description="Exactly document text[start:end].")
+    passage_rank: int
+
+
+class SearchOut(BaseModel):
+    query: str
+    passages: list[PassageOut]
+    build_id: str
+
+
+class AnswerOut(BaseModel):
+    question: str
+    answer: str = Field(description="Answer text; every sentence carries [n] citation markers.")
+    abstained: bool = Field(description="True when the documents do not answer the question.")
+    confidence: float
+    citations: list[CitationOut]
+    passages: list[PassageOut]
+    build_id: str = Field(description="The index build that answered.")
+
+
+class DocumentOut(BaseModel):
+    doc_id: str
+    title: str
+    metadata: dict[str, str]
+    content_hash: str
+    format: str
+    chars: int
+    text: str | None = None
+    sections: list[dict[str, Any]] | None = None
+
+
+class ErrorBody(BaseModel):
+    type: str
+    message: str
+    status: int
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody
