@@ -59,7 +59,7 @@ def chunker_settings(settings: Settings) -> ChunkerSettings:
 
 
 def new_build_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S-%f") + "-" + uuid.uuid4().hex[:4]
 
 
 @contextmanager

@@ -71,7 +71,17 @@ def text_markers(text: str) -> list[Marker]:
         if marker is not None:
             markers.append(Marker(offset + len(line) - len(line.lstrip()), *marker))
         previous_blank = not stripped
-    return markers
+    return _rank_named_levels(markers)
+
+
+def _rank_named_levels(markers: list[Marker]) -> list[Marker]:
+    """Named headings nest by rank among the kinds a document uses: Part > Article, or Article alone at the top."""
+    named = sorted({m.level for m in markers if m.kind == "heading" and _NAMED.match(m.label)})
+    rank = {level: i + 1 for i, level in enumerate(named)}
+    return [
+        Marker(m.offset, rank[m.level], m.label, m.kind) if m.kind == "heading" and _NAMED.match(m.label) else m
+        for m in markers
+    ]
 
 
 def _text_heading(line: str, previous_blank: bool) -> tuple[int, str, str] | None:

@@ -91,8 +91,14 @@ def _closing_len(separator: str) -> int:
 
 
 def _is_abbreviation(text: str, start: int, dot: int) -> bool:
-    word = text[start:dot].rsplit(None, 1)[-1].lower().lstrip("(\"'") if text[start:dot].strip() else ""
-    return word in _ABBREVIATIONS or len(word) == 1 and word.isalpha() or bool(re.fullmatch(r"\d+(\.\d+)*", word))
+    """A dot that ends an abbreviation, an initial, or a leading list number ('1. Purpose')."""
+    before = text[start:dot].split()
+    if not before:
+        return False
+    word = before[-1].lower().lstrip("(\"'")
+    if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
+        return True
+    return len(before) == 1 and bool(re.fullmatch(r"\d+(\.\d+)*", word))
 
 
 def word_spans(text: str, start: int, end: int) -> list[Span]:

@@ -6,7 +6,6 @@ model inference in a worker thread so the event loop never blocks. The index
 and model load once at start-up; answers come from `rag.assistant.Assistant`.
 """
 
-from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager

@@ -1,0 +1,18 @@
+# One command to set up and start the assistant, one to run the tests.
+#   make run   -> .venv with pinned deps, index of docs_corpus/ built if missing, server on 127.0.0.1:8000
+#   make test  -> .venv with pinned deps, then the whole test suite
+.PHONY: setup index run test bench
+
+VENV := .venv/bin
+
+setup:
+	@bash scripts/setup.sh
+
+index: setup
+	@if [ ! -e index/current ]; then $(VENV)/rag index build; else echo "index: live build $$(readlink index/current)"; fi
+
+run: index
+	$(VENV)/rag serve
+
+test: setup
+	$(VENV)/python -m pytest -q

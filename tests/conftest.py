@@ -1,0 +1,85 @@
+"""Shared fixtures: a tiny hand-written corpus and a deterministic fake embedder.
+
+The fake embedder hashes stemmed content words into a small vector space, so
+texts that share words are similar; unit tests use it to stay fast. End-to-end
+tests (marked `model`) use the real packaged model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pytest
+
+from rag.config import Settings
+from rag.text import content_words
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+class FakeEmbedder:
+    """Bag-of-hashed-words vectors: deterministic, no model, same interface as the real one."""
+
+    name = "all-MiniLM-L6-v2"  # matches the default settings so manifests check out
+
+    def __init__(self, dimension: int = 256, window: int = 254) -> None:
+        self._dimension = dimension
+        self._window = window
+        self.calls = 0
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    @property
+    def window(self) -> int:
+        return self._window
+
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        return [len(t.split()) for t in texts]
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32, progress=None) -> np.ndarray:  # type: ignore[no-untyped-def]
+        self.calls += 1
+        out = np.zeros((len(texts), self._dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in content_words(text):
+                bucket = int(hashlib.md5(word.encode()).hexdigest(), 16) % self._dimension
+                out[row, bucket] += 1.0
+            norm = np.linalg.norm(out[row])
+            out[row] = out[row] / norm if norm else out[row]
+        if progress:
+            progress(len(texts))
+        return out
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture
+def mini_corpus(tmp_path: Path) -> Path:
+    target = tmp_path / "corpus"
+    shutil.copytree(FIXTURES / "mini", target)
+    return target
+
+
+@pytest.fixture
+def settings(tmp_path: Path, mini_corpus: Path) -> Settings:
+    return Settings.from_env({}, corpus_dir=mini_corpus, index_dir=tmp_path / "index", chunk_tokens=60, chunk_overlap=10, abstain_threshold=0.3)
+
+
+@pytest.fixture
+def built(settings: Settings, fake_embedder: FakeEmbedder):  # type: ignore[no-untyped-def]
+    """A promoted build of the mini corpus made with the fake embedder."""
+    from rag import builds
+
+    result = builds.build(settings, fake_embedder)
+    builds.promote(settings.index_dir, result.build_id)
+    return result

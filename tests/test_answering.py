@@ -1,0 +1,54 @@
+import pytest
+
+from rag.answering import TermStats, display_text
+from rag.assistant import Assistant
+
+
+@pytest.fixture
+def assistant(built, settings, fake_embedder):
+    return Assistant(settings, embedder=fake_embedder)
+
+
+def test_answer_quotes_the_right_sentence_with_exact_span(assistant):
+    answer = assistant.ask("How long is CCTV footage kept?")
+    assert not answer.abstained
+    first = answer.citations[0]
+    assert first.doc_id == "retention.md" and "CCTV footage is kept for 30 days" in first.quote
+    doc = assistant.document(first.doc_id)
+    for citation in answer.citations:
+        assert assistant.document(citation.doc_id).text[citation.start : citation.end] == citation.quote
+    assert first.section == "2. Retention periods > 2.2"
+    assert "[1]" in answer.answer and answer.build_id == assistant.build_id
+    assert doc.title == first.title == "Records Retention Rules"
+
+
+def test_every_marker_points_to_a_citation(assistant):
+    answer = assistant.ask("What is the hotel limit in London?")
+    markers = {int(m) for m in __import__("re").findall(r"\[(\d+)\]", answer.answer)}
+    assert markers == {c.n for c in answer.citations}
+    assert "180 pounds in London" in answer.citations[0].quote
+
+
+def test_abstains_when_nothing_matches(assistant):
+    answer = assistant.ask("Which vaccinations are required for pets?")
+    assert answer.abstained and answer.citations == ()
+    assert "do not answer" in answer.answer
+    assert answer.passages  # the closest passages are still shown
+
+
+def test_answer_json_has_the_documented_keys(assistant):
+    data = assistant.ask("Who approves claims over 500 pounds?").to_dict()
+    assert set(data) == {"question", "answer", "abstained", "confidence", "citations", "passages", "build_id"}
+    assert set(data["citations"][0]) == {"n", "doc_id", "title", "section", "page", "start", "end", "quote", "passage_rank"}
+
+
+def test_coverage_weights_rare_words_more():
+    stats = TermStats(["payroll records kept", "records kept", "records kept long", "visitor badges"])
+    q = {"payroll", "record"}
+    assert stats.coverage(q, {"payroll"}) > stats.coverage(q, {"record"})
+    assert stats.coverage(q, {"payroll", "record"}) == pytest.approx(1.0)
+
+
+def test_display_text_strips_markdown():
+    assert display_text("| Board minutes | Permanently |") == "Board minutes | Permanently"
+    assert display_text("- **Rule**: keep   it") == "Rule: keep it"

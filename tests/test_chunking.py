@@ -1,0 +1,81 @@
+from rag.chunking import ChunkerSettings, chunk_document, count_tokens, embedding_text
+from rag.corpus import load_corpus, parse_document
+from rag.text import sentence_spans
+
+
+def mini_docs(mini_corpus):
+    return load_corpus(mini_corpus).documents
+
+
+def test_offsets_round_trip_and_budget_is_respected(mini_corpus):
+    settings = ChunkerSettings(max_tokens=40, overlap_tokens=8)
+    for doc in mini_docs(mini_corpus):
+        chunks = chunk_document(doc, settings)
+        assert chunks
+        for chunk in chunks:
+            assert doc.text[chunk.start : chunk.end] == chunk.text
+            assert chunk.n_tokens == count_tokens(chunk.text)
+            assert chunk.n_tokens <= 40 + 2  # joining whitespace may add a token at most per boundary
+
+
+def test_chunks_never_cut_a_sentence(mini_corpus):
+    for doc in mini_docs(mini_corpus):
+        sentences = sentence_spans(doc.text)
+        starts = {a for a, _ in sentences}
+        ends = {b for _, b in sentences}
+        for chunk in chunk_document(doc, ChunkerSettings(max_tokens=40, overlap_tokens=8)):
+            assert chunk.start in starts and chunk.end in ends
+
+
+def test_every_sentence_is_in_some_chunk(mini_corpus):
+    for doc in mini_docs(mini_corpus):
+        chunks = chunk_document(doc, ChunkerSettings(max_tokens=30, overlap_tokens=0))
+        for a, b in sentence_spans(doc.text):
+            assert any(c.start <= a and b <= c.end for c in chunks), doc.text[a:b]
+
+
+def test_chunk_ids_are_stable_and_carry_section_paths(mini_corpus):
+    doc = next(d for d in mini_docs(mini_corpus) if d.doc_id == "retention.md")
+    first = chunk_document(doc, ChunkerSettings(max_tokens=40))
+    second = chunk_document(doc, ChunkerSettings(max_tokens=40))
+    assert [c.chunk_id for c in first] == [c.chunk_id for c in second]
+    assert len({c.chunk_id for c in first}) == len(first)
+    payroll = next(c for c in first if "Payroll" in c.text)
+    assert payroll.section[0] == "2. Retention periods" and payroll.doc_id == "retention.md"
+
+
+def test_overlap_repeats_trailing_sentences_within_a_section():
+    text = "Title\n\n" + " ".join(f"Sentence number {i} is about topic {i}." for i in range(30))
+    doc = parse_document(text.encode(), "long.txt", "text")
+    chunks = chunk_document(doc, ChunkerSettings(max_tokens=50, overlap_tokens=20))
+    assert len(chunks) > 2
+    assert any(b.start < a.end for a, b in zip(chunks, chunks[1:]))
+
+
+def test_an_overlong_sentence_is_split_at_word_boundaries():
+    text = "Title\n\n" + "word " * 400 + "end."
+    doc = parse_document(text.encode(), "run-on.txt", "text")
+    chunks = chunk_document(doc, ChunkerSettings(max_tokens=50, overlap_tokens=0))
+    assert len(chunks) >= 8
+    for chunk in chunks:
+        assert chunk.n_tokens <= 50 and not chunk.text.startswith(" ") and doc.text[chunk.start : chunk.end] == chunk.text
+
+
+def test_chunks_are_split_until_they_fit_the_model_window():
+    text = "Title\n\n" + " ".join(f"Clause {i} sets rule {i}." for i in range(40))
+    doc = parse_document(text.encode(), "dense.txt", "text")
+    window = 30
+
+    def fits(t):
+        return len(t.split()) <= window
+
+    chunks = chunk_document(doc, ChunkerSettings(max_tokens=200, overlap_tokens=0), fits_window=fits)
+    assert len(chunks) > 1
+    assert all(fits(embedding_text(c)) for c in chunks)
+    assert " ".join(c.text for c in chunks).split() == doc.text.split()
+
+
+def test_embedding_text_prefixes_title_and_section(mini_corpus):
+    doc = next(d for d in mini_docs(mini_corpus) if d.doc_id == "travel.txt")
+    chunk = next(c for c in chunk_document(doc, ChunkerSettings(max_tokens=40)) if "nightly" in c.text)
+    assert embedding_text(chunk).startswith("Travel Rules > Article 2 - Hotels")

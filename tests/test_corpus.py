@@ -1,0 +1,95 @@
+from pathlib import Path
+
+import pytest
+
+from rag.corpus import load_corpus, load_document, parse_document
+from rag.errors import CorpusError, DocumentError
+
+
+def doc_by_id(corpus, doc_id):
+    return next(d for d in corpus.documents if d.doc_id == doc_id)
+
+
+def test_loads_every_supported_file_with_stable_ids(mini_corpus):
+    corpus = load_corpus(mini_corpus)
+    assert [d.doc_id for d in corpus.documents] == ["conduct.html", "retention.md", "travel.txt"]
+    assert corpus.skipped == ()
+
+
+def test_markdown_title_metadata_and_section_paths(mini_corpus):
+    doc = doc_by_id(load_corpus(mini_corpus), "retention.md")
+    assert doc.title == "Records Retention Rules"
+    assert doc.metadata == {"document_id": "TST-RET-001", "version": "1.2", "effective_date": "1 May 2025", "owner": "Records Manager"}
+    offset = doc.text.index("Payroll records")
+    assert doc.section_at(offset) == ("2. Retention periods", "2.1")
+    assert doc.section_at(doc.text.index("Board minutes")) == ("2. Retention periods", "2.2")
+    assert doc.section_at(doc.text.index("Paper records")) == ("3. Disposal", "3.1")
+
+
+def test_plain_text_headings_articles_and_clauses(mini_corpus):
+    doc = doc_by_id(load_corpus(mini_corpus), "travel.txt")
+    assert doc.title == "Travel Rules"
+    assert doc.section_at(doc.text.index("The nightly hotel")) == ("Article 2 - Hotels", "2.1")
+    assert doc.section_at(doc.text.index("Claims over")) == ("Section 3: Approval", "3.1")
+    assert doc.section_at(doc.text.index("This document explains")) == ("1. PURPOSE", "1.1")
+
+
+def test_html_drops_boilerplate_decodes_entities_and_keeps_headings(mini_corpus):
+    doc = doc_by_id(load_corpus(mini_corpus), "conduct.html")
+    assert doc.title == "Code of Conduct"
+    assert "tracking" not in doc.text and "Intranet home" not in doc.text and "Cookie notice" not in doc.text
+    assert "Policies" not in doc.text
+    assert "worth up to £50 without approval" in doc.text
+    assert "Director | £100" in doc.text
+    assert doc.section_at(doc.text.index("Staff may accept")) == ("1. Gifts",)
+    assert doc.section_at(doc.text.index("Declare any")) == ("2. Conflicts of interest",)
+    assert doc.metadata["owner"] == "People Team"
+
+
+def test_sections_cover_the_text_without_overlap(mini_corpus):
+    for doc in load_corpus(mini_corpus).documents:
+        assert doc.sections[0].start == 0 and doc.sections[-1].end == len(doc.text)
+        for left, right in zip(doc.sections, doc.sections[1:]):
+            assert left.end == right.start
+
+
+def test_windows_1252_text_is_decoded(tmp_path: Path):
+    path = tmp_path / "legacy.txt"
+    path.write_bytes("Fees are \u00a3200 per caf\u00e9 visit.".encode("cp1252"))
+    assert "£200" in load_document(path, "legacy.txt").text
+
+
+def test_crlf_and_bom_are_normalised():
+    doc = parse_document("\ufeffTitle\r\n\r\nBody line.\r\n".encode("utf-8"), "a.txt", "text")
+    assert doc.text == "Title\n\nBody line.\n" and doc.title == "Title"
+
+
+def test_binary_file_with_text_extension_is_reported(tmp_path: Path):
+    (tmp_path / "good.md").write_text("# Good\n\nSome text here.")
+    (tmp_path / "bad.txt").write_bytes(b"\x00\x01\x02binary\x00")
+    (tmp_path / "empty.md").write_text("   \n")
+    corpus = load_corpus(tmp_path)
+    assert [d.doc_id for d in corpus.documents] == ["good.md"]
+    reasons = {s.path: s.reason for s in corpus.skipped}
+    assert "binary" in reasons["bad.txt"] and "no text" in reasons["empty.md"]
+
+
+def test_oversized_file_is_skipped(tmp_path: Path):
+    (tmp_path / "big.txt").write_text("word " * 1000)
+    (tmp_path / "ok.txt").write_text("Small file.")
+    corpus = load_corpus(tmp_path, max_bytes=1000)
+    assert corpus.skipped[0].path == "big.txt" and "RAG_MAX_DOCUMENT_BYTES" in corpus.skipped[0].reason
+
+
+def test_missing_or_empty_corpus_says_what_to_do(tmp_path: Path):
+    with pytest.raises(CorpusError, match="--corpus"):
+        load_corpus(tmp_path / "nope")
+    with pytest.raises(CorpusError, match="no usable documents"):
+        load_corpus(tmp_path)
+
+
+def test_unsupported_extension_is_refused(tmp_path: Path):
+    path = tmp_path / "x.docx"
+    path.write_bytes(b"PK")
+    with pytest.raises(DocumentError, match="unsupported"):
+        load_document(path, "x.docx")

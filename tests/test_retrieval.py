@@ -1,0 +1,47 @@
+import pytest
+
+from rag.assistant import Assistant
+from rag.errors import InvalidRequestError
+from rag.retrieval import Filters
+
+
+@pytest.fixture
+def assistant(built, settings, fake_embedder):
+    return Assistant(settings, embedder=fake_embedder)
+
+
+def test_search_ranks_the_passage_sharing_the_words(assistant):
+    result = assistant.search("payroll records kept years", k=3)
+    top = result.passages[0]
+    assert top.rank == 1 and top.chunk.doc_id == "retention.md" and "Payroll records" in top.chunk.text
+    assert [p.rank for p in result.passages] == [1, 2, 3]
+    assert result.passages[0].score >= result.passages[1].score
+    assert result.build_id == assistant.build_id
+
+
+def test_filter_by_document_id(assistant):
+    result = assistant.search("payroll records", k=5, filters=Filters(doc_ids=("travel.txt",)))
+    assert result.passages and {p.chunk.doc_id for p in result.passages} == {"travel.txt"}
+
+
+def test_filter_by_metadata(assistant):
+    result = assistant.search("approval", k=5, filters=Filters(metadata={"owner": "finance director"}))
+    assert {p.chunk.doc_id for p in result.passages} == {"travel.txt"}
+    assert assistant.search("approval", filters=Filters(metadata={"owner": "nobody"})).passages == ()
+
+
+def test_unknown_document_filter_is_an_error(assistant):
+    with pytest.raises(InvalidRequestError, match="unknown doc_id"):
+        assistant.search("x", filters=Filters(doc_ids=("missing.md",)))
+
+
+@pytest.mark.parametrize("question", ["", "   ", "x" * 1001])
+def test_empty_or_huge_questions_are_refused(assistant, question):
+    with pytest.raises(InvalidRequestError):
+        assistant.search(question)
+
+
+@pytest.mark.parametrize("k", [0, 51, -3])
+def test_k_out_of_range_is_refused(assistant, k):
+    with pytest.raises(InvalidRequestError, match="k must be between"):
+        assistant.search("payroll", k=k)

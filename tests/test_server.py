@@ -1,0 +1,107 @@
+"""In-process HTTP tests (FastAPI TestClient) with the fake embedder."""
+
+import pytest
+from fastapi.testclient import TestClient
+
+from rag.assistant import Assistant
+from server.app import create_app
+from server.schemas import AnswerOut, SearchOut
+
+
+@pytest.fixture
+def client(built, settings, fake_embedder):
+    app = create_app(settings, Assistant(settings, embedder=fake_embedder))
+    with TestClient(app) as c:
+        yield c
+
+
+def assert_error(response, status, kind=None):
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"type", "message", "status"}
+    assert body["error"]["status"] == status and body["error"]["message"]
+    if kind:
+        assert body["error"]["type"] == kind
+    return body["error"]["message"]
+
+
+def test_ask_returns_a_grounded_answer(client, built):
+    response = client.post("/v1/ask", json={"question": "How long is CCTV footage kept?"})
+    assert response.status_code == 200
+    body = response.json()
+    AnswerOut.model_validate(body)
+    assert body["build_id"] == built.build_id and not body["abstained"]
+    citation = body["citations"][0]
+    doc = client.get(f"/v1/documents/{citation['doc_id']}").json()
+    assert doc["text"][citation["start"] : citation["end"]] == citation["quote"]
+
+
+def test_search_returns_ranked_passages(client):
+    response = client.post("/v1/search", json={"question": "payroll records", "k": 2, "filters": {"doc_ids": ["retention.md"]}})
+    assert response.status_code == 200
+    body = response.json()
+    SearchOut.model_validate(body)
+    assert [p["rank"] for p in body["passages"]] == [1, 2]
+    assert {p["doc_id"] for p in body["passages"]} == {"retention.md"}
+
+
+@pytest.mark.parametrize(
+    "payload, fragment",
+    [
+        ({"question": ""}, "question"),
+        ({"question": "x" * 1001}, "question"),
+        ({"question": 5}, "question"),
+        ({}, "question"),
+        ({"question": "ok", "colour": "red"}, "colour"),
+        ({"question": "ok", "k": 0}, "k"),
+        ({"question": "ok", "k": "three"}, "k"),
+        ({"question": "ok", "filters": {"doc_ids": "retention.md"}}, "doc_ids"),
+        ({"question": "ok", "filters": {"owner": "x"}}, "owner"),
+        ({"question": "   "}, "empty"),
+        ({"question": "payroll", "filters": {"doc_ids": ["nope.md"]}}, "unknown doc_id"),
+    ],
+)
+def test_bad_requests_get_one_error_shape(client, payload, fragment):
+    for path in ("/v1/ask", "/v1/search"):
+        message = assert_error(client.post(path, json=payload), 422)
+        assert fragment in message
+
+
+def test_malformed_json_and_wrong_content(client):
+    assert_error(client.post("/v1/ask", content=b"{not json", headers={"content-type": "application/json"}), 422)
+    assert_error(client.post("/v1/ask", content=b"[1, 2]", headers={"content-type": "application/json"}), 422)
+
+
+def test_unknown_document_route_and_method(client):
+    assert "GET /v1/documents" in assert_error(client.get("/v1/documents/missing.md"), 404, "not_found")
+    assert_error(client.get("/v1/nothing-here"), 404, "not_found")
+    assert_error(client.get("/v1/ask"), 405, "method_not_allowed")
+
+
+def test_documents_list_and_nested_ids(client):
+    docs = client.get("/v1/documents").json()
+    assert {d["doc_id"] for d in docs} == {"conduct.html", "retention.md", "travel.txt"}
+    detail = client.get("/v1/documents/retention.md").json()
+    assert detail["metadata"]["version"] == "1.2" and detail["sections"][0]["start"] == 0
+
+
+def test_health_and_readiness(client, built):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz").json()
+    assert ready["status"] == "ready" and ready["build_id"] == built.build_id
+
+
+def test_not_ready_without_an_index(settings, fake_embedder):
+    app = create_app(settings, Assistant(settings, embedder=fake_embedder))
+    with TestClient(app) as c:
+        assert "rag index build" in assert_error(c.get("/readyz"), 503, "index_not_found")
+        assert_error(c.post("/v1/ask", json={"question": "anything"}), 503, "index_not_found")
+        assert c.get("/healthz").status_code == 200
+
+
+def test_openapi_documents_the_api_with_examples(client):
+    schema = client.get("/openapi.json").json()
+    assert {"/v1/ask", "/v1/search", "/v1/documents/{doc_id}", "/healthz", "/readyz"} <= set(schema["paths"])
+    query = schema["components"]["schemas"]["QueryIn"]
+    assert query["examples"][0]["question"] and query["additionalProperties"] is False
+    assert schema["components"]["schemas"]["AnswerOut"]["properties"]["citations"]
