@@ -21,12 +21,17 @@ from rag.config import Settings
 from rag.embedding import Embedder
 from rag.index import LoadedIndex
 from rag.models import Answer, Citation, Passage, section_label
-from rag.text import content_words, sentence_spans
+from rag.text import content_words, sentence_spans, table_cells, table_header
 
 ABSTAIN_TEXT = "The documents do not answer this question. The closest passages are listed below; check them or rephrase."
-WEIGHTS = {"dense": 0.45, "coverage": 0.35, "passage": 0.20}
+WEIGHTS = {"dense": 0.45, "coverage": 0.35, "passage": 0.20, "quantity": 0.05}
+_QUANTITY_QUESTION = re.compile(
+    r"\b(how (many|much|long|often|soon|quickly|far|old)|within how|what (percentage|proportion|date)|when\b|"
+    r"(maximum|minimum|limit|deadline|threshold|cap|period|rate|fee|amount|value)\b)",
+    re.IGNORECASE,
+)
 QUESTION_FILLER = frozenset(
-    content_words("say says said tell explain describe mean means happen happens need needs get want know please "
+    content_words("say says said tell explain describe mean means happen happens need needs get want know please many much "
                   "our us organisation organization company group document documents rule rules state states")
 )
 _MIN_WORDS = 3
@@ -43,6 +48,7 @@ class Candidate:
     dense: float
     coverage: float
     score: float
+    text: str = ""
 
 
 class TermStats:
@@ -68,9 +74,25 @@ def display_text(raw: str) -> str:
     """A quoted sentence made readable: Markdown list/heading/table marks removed, spaces collapsed."""
     text = re.sub(r"^\s*(?:#{1,6}\s+|[-*+•]\s+|>\s+)", "", raw)
     if text.lstrip().startswith("|"):
-        text = " | ".join(cell.strip() for cell in text.strip().strip("|").split("|"))
+        text = " | ".join(table_cells(text))
     text = re.sub(r"\*\*|__|`", "", text)
     return " ".join(text.split())
+
+
+def sentence_display(text: str, start: int, end: int) -> str:
+    """Display text of a sentence; a table row is labelled with its header cells ('Period: 6 years; ...')."""
+    header = table_header(text, start)
+    if header is None:
+        return display_text(text[start:end])
+    cells = table_cells(text[start:end])
+    if len(cells) != len(header):
+        return display_text(text[start:end])
+    return "; ".join(f"{display_text(h)}: {display_text(c)}" if h else display_text(c) for h, c in zip(header, cells))
+
+
+def expects_quantity(question: str) -> bool:
+    """Questions asking for a number, period, date or limit."""
+    return bool(_QUANTITY_QUESTION.search(question))
 
 
 class ExtractiveAnswerer:
@@ -83,15 +105,18 @@ class ExtractiveAnswerer:
         spans = _sentence_candidates(passages, index)
         if not spans:
             return []
-        texts = [display_text(index.documents[p.chunk.doc_id].text[a:b]) for p, a, b in spans]
+        texts = [sentence_display(index.documents[p.chunk.doc_id].text, a, b) for p, a, b in spans]
         vectors = self.embedder.encode([question] + texts)
         dense = vectors[1:] @ vectors[0]
         q_words = set(content_words(question)) - QUESTION_FILLER
+        quantity = expects_quantity(question)
         out = []
         for (passage, a, b), text, sim in zip(spans, texts, dense):
             coverage = self.stats.coverage(q_words, set(content_words(text)))
             score = WEIGHTS["dense"] * float(sim) + WEIGHTS["coverage"] * coverage + WEIGHTS["passage"] * passage.score
-            out.append(Candidate(passage.chunk.doc_id, a, b, passage, float(sim), coverage, score))
+            if quantity and re.search(r"\d", text):
+                score += WEIGHTS["quantity"]
+            out.append(Candidate(passage.chunk.doc_id, a, b, passage, float(sim), coverage, score, text))
         return sorted(out, key=lambda c: c.score, reverse=True)
 
     def answer(self, question: str, passages: Sequence[Passage], index: LoadedIndex) -> Answer:
@@ -101,7 +126,7 @@ class ExtractiveAnswerer:
             return Answer(question, ABSTAIN_TEXT, True, (), tuple(passages), index.build_id, confidence)
         chosen = _select(ranked, self.settings.answer_sentences)
         citations = tuple(_citation(n, c, index) for n, c in enumerate(chosen, start=1))
-        text = " ".join(f"{display_text(c.quote)} [{c.n}]" for c in citations)
+        text = " ".join(f"{cand.text} [{n}]" for n, cand in enumerate(chosen, start=1))
         return Answer(question, text, False, citations, tuple(passages), index.build_id, confidence)
 
 

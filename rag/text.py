@@ -20,7 +20,7 @@ _ABBREVIATIONS = {
     "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "u.s", "u.k", "e.u", "min", "max", "ref",
 }
 _LINE_ITEM = re.compile(r"^\s*(?:[-*+•|>#]|\(?[0-9a-zA-Z]{1,4}[.)]\s|\d+(?:\.\d+)+\s)")
-_WORD = re.compile(r"[A-Za-z0-9£$€%]+(?:[.'][A-Za-z0-9]+)*")
+_WORD = re.compile(r"[A-Za-z0-9£$€%]+(?:[.,'][A-Za-z0-9]+)*")
 STOPWORDS = frozenset(
     """a an the of to in on for and or but if is are was were be been being by with as at from that this these
     those it its into than then there their they them we our you your i me my he she his her what which who
@@ -126,3 +126,31 @@ def stem(word: str) -> str:
             base = word[: -len(suffix)]
             return base + "y" if suffix in ("ies", "ied") else base
     return word
+
+
+def is_table_row(line: str) -> bool:
+    """A Markdown table row (`| a | b |`) or an extracted HTML row (`a | b`)."""
+    stripped = line.strip()
+    return stripped.startswith("|") or " | " in stripped
+
+
+def table_cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
+def table_header(text: str, row_start: int) -> list[str] | None:
+    """Header cells of the table whose row starts at `row_start` (None if not a table row or it is the header)."""
+    line_start = text.rfind("\n", 0, row_start) + 1
+    line_end = text.find("\n", row_start)
+    if not is_table_row(text[line_start : line_end if line_end >= 0 else len(text)]):
+        return None
+    first = line_start
+    while first > 0:
+        prev_start = text.rfind("\n", 0, first - 1) + 1
+        if not is_table_row(text[prev_start : first - 1]):
+            break
+        first = prev_start
+    if first == line_start:
+        return None
+    header_end = text.find("\n", first)
+    return table_cells(text[first:header_end])
