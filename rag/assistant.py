@@ -73,13 +73,14 @@ class Assistant:
         self.snapshot.retriever.search("warm up", 1)
 
     def search(self, question: str, k: int | None = None, filters: Filters | None = None) -> SearchResult:
+        cleaned = clean_question(question, self.settings)
         snap = self.snapshot
-        passages = snap.retriever.search(question, k, filters)
-        return SearchResult(clean_question(question, self.settings), tuple(passages), snap.index.build_id)
+        passages = snap.retriever.search(cleaned, k, filters)
+        return SearchResult(cleaned, tuple(passages), snap.index.build_id)
 
     def ask(self, question: str, k: int | None = None, filters: Filters | None = None) -> Answer:
-        snap = self.snapshot
         cleaned = clean_question(question, self.settings)
+        snap = self.snapshot
         passages = snap.retriever.search(cleaned, k, filters)
         return snap.answerer.answer(cleaned, passages, snap.index)
 

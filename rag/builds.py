@@ -95,24 +95,33 @@ def build(settings: Settings, embedder: Embedder, progress: BuildProgress | None
     index_dir = Path(settings.index_dir)
     with build_lock(index_dir):
         clean_leftovers(index_dir)
-        build_id = new_build_id()
-        tmp = index_dir / BUILDS / f"{TMP_PREFIX}{build_id}"
-        tmp.mkdir(parents=True)
         corpus = load_corpus(Path(settings.corpus_dir), settings.max_document_bytes)
         for skipped in corpus.skipped:
             progress.message(f"skipped {skipped.path}: {skipped.reason}")
-        progress.stage("chunking", len(corpus.documents))
-        chunks, truncated = chunk_corpus(corpus, settings, embedder)
-        progress.advance(len(corpus.documents))
-        progress.stage("embedding", len(chunks))
-        started = time.perf_counter()
-        vectors = embedder.encode([embedding_text(c) for c in chunks], settings.embed_batch_size, progress.advance)
-        manifest = _manifest(build_id, settings, embedder, corpus, chunks, truncated, time.perf_counter() - started)
-        write_build(tmp, manifest, vectors, chunks, corpus.documents)
+        build_id = new_build_id()
+        tmp = index_dir / BUILDS / f"{TMP_PREFIX}{build_id}"
+        tmp.mkdir(parents=True)
+        try:
+            manifest = _build_into(tmp, build_id, corpus, settings, embedder, progress)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         final = index_dir / BUILDS / build_id
         os.replace(tmp, final)
         _fsync_dir(final.parent)
     return BuildResult(build_id, final, manifest)
+
+
+def _build_into(tmp: Path, build_id: str, corpus: Corpus, settings: Settings, embedder: Embedder, progress: BuildProgress) -> dict[str, Any]:
+    progress.stage("chunking", len(corpus.documents))
+    chunks, truncated = chunk_corpus(corpus, settings, embedder)
+    progress.advance(len(corpus.documents))
+    progress.stage("embedding", len(chunks))
+    started = time.perf_counter()
+    vectors = embedder.encode([embedding_text(c) for c in chunks], settings.embed_batch_size, progress.advance)
+    manifest = _manifest(build_id, settings, embedder, corpus, chunks, truncated, time.perf_counter() - started)
+    write_build(tmp, manifest, vectors, chunks, corpus.documents)
+    return manifest
 
 
 def _manifest(build_id: str, settings: Settings, embedder: Embedder, corpus: Corpus, chunks: list[Chunk], truncated: int, embed_s: float) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from rag.errors import CorpusError, DocumentError
 from rag.html_text import extract_html
 from rag.models import Document, Section
-from rag.structure import Marker, build_sections, markdown_markers, text_markers
+from rag.structure import Marker, build_sections, clause_markers, markdown_markers, text_markers
 
 SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".text": "text", ".html": "html", ".htm": "html"}
 METADATA_KEYS = ("document id", "version", "effective date", "owner", "approved by", "classification", "review date", "last reviewed")
@@ -89,6 +89,7 @@ def parse_document(raw: bytes, doc_id: str, fmt: str) -> Document:
     decoded = decode_bytes(raw, doc_id)
     if fmt == "html":
         text, title, markers = extract_html(decoded)
+        markers = sorted(markers + clause_markers(text), key=lambda m: m.offset)
     else:
         text = normalise_newlines(decoded)
         markers = markdown_markers(text) if fmt == "markdown" else text_markers(text)

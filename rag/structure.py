@@ -60,6 +60,11 @@ def markdown_markers(text: str) -> list[Marker]:
     return markers
 
 
+def clause_markers(text: str) -> list[Marker]:
+    """Numbered clause paragraphs only (for text whose headings come from elsewhere, e.g. HTML)."""
+    return [Marker(offset, 99, clause, "clause") for offset, line in _lines(text) if (clause := _clause_number(line)) is not None]
+
+
 def text_markers(text: str) -> list[Marker]:
     markers: list[Marker] = []
     previous_blank = True

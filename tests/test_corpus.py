@@ -93,3 +93,10 @@ def test_unsupported_extension_is_refused(tmp_path: Path):
     path.write_bytes(b"PK")
     with pytest.raises(DocumentError, match="unsupported"):
         load_document(path, "x.docx")
+
+
+def test_html_numbered_paragraphs_become_clauses():
+    html = b"<html><body><main><h1>Policy</h1><h2>4. Reporting</h2><p>4.1 Report within 1 hour.</p><p>4.2 Keep notes.</p></main></body></html>"
+    doc = parse_document(html, "p.html", "html")
+    assert doc.section_at(doc.text.index("Report within")) == ("4. Reporting", "4.1")
+    assert doc.section_at(doc.text.index("Keep notes")) == ("4. Reporting", "4.2")

@@ -1,0 +1,54 @@
+"""The `rag` command line, run as a real subprocess (no model needed for these)."""
+
+import subprocess
+import sys
+
+from rag.config import Settings
+
+
+def rag(*args, env=None, cwd=None):
+    return subprocess.run([sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
+
+
+def test_help_lists_the_commands():
+    result = rag("--help")
+    assert result.returncode == 0
+    for command in ("index", "search", "ask", "serve", "settings"):
+        assert command in result.stdout
+
+
+def test_missing_index_is_one_line_with_the_next_step(tmp_path):
+    result = rag("ask", "How long are payroll records kept?", "--index-dir", str(tmp_path / "none"))
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert result.stderr.startswith("error: no index at") and "rag index build" in result.stderr
+
+
+def test_empty_question_is_refused(tmp_path):
+    result = rag("ask", "   ", "--index-dir", str(tmp_path))
+    assert result.returncode == 1 and "question is empty" in result.stderr
+
+
+def test_bad_setting_names_the_variable(tmp_path):
+    import os
+
+    result = rag("ask", "x", env={**os.environ, "RAG_TOP_K": "lots"})
+    assert result.returncode == 1 and "RAG_TOP_K" in result.stderr
+
+
+def test_missing_corpus_is_reported(tmp_path):
+    result = rag("index", "build", "--corpus", str(tmp_path / "nope"), "--index-dir", str(tmp_path / "idx"))
+    assert result.returncode == 1 and "does not exist" in result.stderr
+    assert not (tmp_path / "idx" / "current").exists()
+
+
+def test_status_without_index(tmp_path):
+    result = rag("index", "status", "--index-dir", str(tmp_path))
+    assert result.returncode == 1 and "rag index build" in result.stderr
+
+
+def test_settings_lists_every_variable():
+    result = rag("settings")
+    assert result.returncode == 0
+    for key, _, _ in Settings.describe():
+        assert key in result.stdout

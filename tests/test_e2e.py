@@ -1,0 +1,197 @@
+"""End to end with the real packaged model: build docs_corpus/, ask, serve over real HTTP.
+
+One index is built per test session (about half a minute on two cores) and
+shared by these tests. Questions have answers a reader can check in
+docs_corpus/; the asserted spans are the sentences or table rows that hold them.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from rag import builds
+from rag.assistant import Assistant
+from rag.config import Settings
+from rag.embedding import SentenceTransformerEmbedder
+
+from .conftest import ROOT
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="session")
+def real_settings(tmp_path_factory) -> Settings:
+    index_dir = tmp_path_factory.mktemp("e2e") / "index"
+    return Settings.from_env({}, corpus_dir=ROOT / "docs_corpus", index_dir=index_dir)
+
+
+@pytest.fixture(scope="session")
+def real_embedder() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture(scope="session")
+def real_build(real_settings, real_embedder):
+    result = builds.build(real_settings, real_embedder)
+    builds.promote(real_settings.index_dir, result.build_id)
+    return result
+
+
+@pytest.fixture(scope="session")
+def assistant(real_build, real_settings, real_embedder) -> Assistant:
+    return Assistant(real_settings, embedder=real_embedder)
+
+
+ANSWERABLE = [
+    ("How long do we keep payroll records?", "records-retention-schedule.md", "Payroll records (pay, deductions", "6 years"),
+    ("What is the maximum hotel rate per night in London?", "travel-and-expenses-policy.html", "London (within the M25)", "£220"),
+    ("How quickly must staff report a suspected security incident?", "incident-response-procedure.html", "4.1 All staff must report", "within 1 hour"),
+    ("What is the minimum password length for privileged accounts?", "access-control-standard.md", "4.2.1 Privileged accounts", "20 characters"),
+    ("Within how many hours must the DPO notify the supervisory authority of a personal data breach?", "data-protection-policy.md", "10.3 Where a breach", "72 hours"),
+    ("Who has to approve in advance a gift worth more than £500?", "gifts-and-hospitality-policy.md", "More than £500", "Head of Compliance"),
+    ("How many internet users did China have last year?", "china-cybersecurity-2022.txt", "The number of internet users rose", "1.03 billion"),
+    ("Which internet platform operators must pass a cybersecurity review before listing abroad?", "china-cybersecurity-2022.txt", "Under the Methods on Cybersecurity Review", "1 million users"),
+]
+
+UNANSWERABLE = [
+    "How many days of annual leave do employees get each year?",
+    "Can I bring my dog to the office?",
+    "What is the company policy on cryptocurrency investments by staff?",
+]
+
+
+@pytest.mark.parametrize("question, doc_id, quote_start, fact", ANSWERABLE)
+def test_answers_cite_the_right_document_and_span(assistant, question, doc_id, quote_start, fact):
+    answer = assistant.ask(question)
+    assert not answer.abstained, answer.answer
+    hits = [c for c in answer.citations if c.doc_id == doc_id and c.quote.lstrip("| ").startswith(quote_start.lstrip("| "))]
+    assert hits, [(c.doc_id, c.quote[:60]) for c in answer.citations]
+    assert fact in hits[0].quote and fact in answer.answer
+    for citation in answer.citations:
+        assert assistant.document(citation.doc_id).text[citation.start : citation.end] == citation.quote
+        assert f"[{citation.n}]" in answer.answer
+
+
+def test_clause_answers_carry_their_section(assistant):
+    answer = assistant.ask("What is the minimum password length for privileged accounts?")
+    citation = next(c for c in answer.citations if "20 characters" in c.quote)
+    assert citation.section == "4. Authentication > 4.2 Privileged accounts > 4.2.1"
+    assert citation.title == "Access Control Standard"
+
+
+@pytest.mark.parametrize("question", UNANSWERABLE)
+def test_abstains_when_the_corpus_does_not_answer(assistant, question):
+    answer = assistant.ask(question)
+    assert answer.abstained, answer.answer
+    assert answer.citations == () and "do not answer" in answer.answer and answer.passages
+
+
+def test_search_finds_the_seed_document(assistant):
+    result = assistant.search("What fine was imposed on Didi Global?", k=3)
+    assert result.passages[0].chunk.doc_id == "china-cybersecurity-2022.txt"
+    assert "8 billion yuan" in result.passages[0].chunk.text
+
+
+def test_every_chunk_round_trips_and_fits_the_window(real_build, real_embedder):
+    from rag.chunking import embedding_text
+    from rag.index import LoadedIndex
+
+    index = LoadedIndex.load(real_build.folder)
+    assert real_build.manifest["counts"]["chunks_over_window"] == 0
+    counts = real_embedder.token_counts([embedding_text(c) for c in index.chunks])
+    assert max(counts) <= real_embedder.window
+    for chunk in index.chunks:
+        assert index.documents[chunk.doc_id].text[chunk.start : chunk.end] == chunk.text
+    seed = index.documents["china-cybersecurity-2022.txt"].text
+    assert seed == (ROOT / "docs_corpus" / "china-cybersecurity-2022.txt").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("dataset", ["obliqa", "policyqa"])
+def test_shared_corpora_chunk_within_the_window(dataset, real_embedder):
+    corpus_dir = ROOT.parent / "shared" / "data" / dataset / "corpus"
+    if not corpus_dir.is_dir():
+        pytest.skip(f"{corpus_dir} not present")
+    from rag.builds import chunk_corpus
+    from rag.corpus import load_corpus
+
+    corpus = load_corpus(corpus_dir)
+    chunks, over = chunk_corpus(corpus, Settings.from_env({}), real_embedder)
+    assert over == 0 and chunks
+    texts = {d.doc_id: d.text for d in corpus.documents}
+    assert all(texts[c.doc_id][c.start : c.end] == c.text for c in chunks)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def live_server(real_build, real_settings):
+    port = free_port()
+    env = {**os.environ, "RAG_INDEX_DIR": str(real_settings.index_dir), "RAG_CORPUS_DIR": str(real_settings.corpus_dir)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rag.cli", "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    try:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise AssertionError(proc.stdout.read().decode() if proc.stdout else "server exited")
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.5)
+        else:
+            raise AssertionError("server did not become ready in 180 s")
+        yield base, env
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_real_server_answers_and_cli_json_is_the_same_object(live_server, real_build):
+    base, env = live_server
+    question = "How long do we keep payroll records?"
+    body = httpx.post(f"{base}/v1/ask", json={"question": question}, timeout=60).json()
+    assert body["build_id"] == real_build.build_id and not body["abstained"]
+    cli = run_cli("ask", question, "--json", env=env)
+    assert cli.returncode == 0, cli.stderr
+    assert json.loads(cli.stdout) == body
+
+
+def test_real_server_search_documents_and_errors(live_server):
+    base, _ = live_server
+    search = httpx.post(f"{base}/v1/search", json={"question": "clean desk", "k": 3}, timeout=60).json()
+    assert len(search["passages"]) == 3
+    first = search["passages"][0]
+    doc = httpx.get(f"{base}/v1/documents/{first['doc_id']}", timeout=10).json()
+    assert doc["text"][first["start"] : first["end"]] == first["text"]
+    bad = httpx.post(f"{base}/v1/ask", json={"question": ""}, timeout=10)
+    assert bad.status_code == 422 and bad.json()["error"]["type"] == "invalid_request"
+    assert httpx.get(f"{base}/healthz", timeout=10).json() == {"status": "ok"}
+
+
+def test_cli_search_json_matches_http(live_server):
+    base, env = live_server
+    payload = {"question": "remote working from abroad", "k": 4}
+    body = httpx.post(f"{base}/v1/search", json=payload, timeout=60).json()
+    cli = run_cli("search", payload["question"], "-k", "4", "--json", env=env)
+    assert cli.returncode == 0, cli.stderr
+    assert json.loads(cli.stdout) == body
+    assert Path(env["RAG_INDEX_DIR"]).is_dir()
