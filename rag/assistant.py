@@ -61,7 +61,7 @@ class Assistant:
     def reload(self) -> bool:
         """Load the live build if it changed; returns whether a new build was swapped in."""
         live = current_build_id(self.settings.index_dir)
-        if self._snapshot is not None and live == self._snapshot.index.build_id:
+        if live is None or (self._snapshot is not None and live == self._snapshot.index.build_id):
             return False
         fresh = self._bind(load_current(self.settings))
         with self._lock:

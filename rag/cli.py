@@ -57,27 +57,53 @@ def index() -> None:
 
 @index.command("build")
 @common_options
-def index_build(corpus: Path | None, index_dir: Path | None) -> None:
-    """Build an index of the corpus and make it live."""
+@click.option("--gold", type=click.Path(path_type=Path), help="Gold set to gate on [default for docs_corpus/: RAG_GOLD_FILE].")
+@click.option("--gate", "gate_file", type=click.Path(path_type=Path), help="Gate thresholds [default: eval/gate.toml].")
+@click.option("--no-gate", is_flag=True, help="Promote without evaluating (recorded in the manifest).")
+def index_build(corpus: Path | None, index_dir: Path | None, gold: Path | None, gate_file: Path | None, no_gate: bool) -> None:
+    """Build an index of the corpus; it goes live only if the eval gate passes."""
     from rag import builds
     from rag.assistant import Assistant
+    from rag.pipeline import rebuild
     from rag.progress import TqdmProgress
 
-    settings = make_settings(corpus, index_dir)
-    embedder = Assistant(settings).embedder
+    settings = make_settings(corpus, index_dir, gate_file=gate_file)
+    gold = gold or default_gold(settings)
     with TqdmProgress() as progress:
-        result = builds.build(settings, embedder, progress)
-    builds.promote(settings.index_dir, result.build_id, {"gate": {"status": "skipped", "reason": "no eval gate yet"}})
-    removed = builds.prune(settings.index_dir, settings.keep_builds)
-    counts = result.manifest["counts"]
-    click.echo(
-        f"built and promoted {result.build_id}: {counts['documents']} documents, {counts['chunks']} chunks, "
-        f"{counts['tokens']} tokens, {counts['chunks_over_window']} over the model window"
-    )
-    for skipped in result.manifest["corpus"]["skipped"]:
+        outcome = rebuild(settings, Assistant(settings).embedder, gold, settings.gate_file, no_gate, progress)
+    counts = outcome.manifest["counts"]
+    click.echo(f"built {outcome.build_id}: {counts['documents']} documents, {counts['chunks']} chunks, "
+               f"{counts['tokens']} tokens, {counts['chunks_over_window']} over the model window")
+    for skipped in outcome.manifest["corpus"]["skipped"]:
         click.echo(f"  skipped {skipped['path']}: {skipped['reason']}")
+    if outcome.summary is not None:
+        click.echo(format_headline(outcome.summary))
+    if not outcome.promoted:
+        report_refusal(outcome)
+    click.echo(f"promoted {outcome.build_id}" + ("" if outcome.decision else f" ({outcome.manifest['gate']['reason']})"))
+    removed = builds.prune(settings.index_dir, settings.keep_builds)
     if removed:
         click.echo(f"pruned {len(removed)} old build(s)")
+
+
+def default_gold(settings: Settings) -> Path | None:
+    """The project's gold set applies when the corpus is the default docs_corpus/."""
+    default_corpus = Settings().corpus_dir.resolve()
+    if Path(settings.corpus_dir).resolve() == default_corpus and Path(settings.gold_file).is_file():
+        return Path(settings.gold_file)
+    return None
+
+
+def report_refusal(outcome: Any) -> None:
+    from rag.errors import RagError
+
+    decision = outcome.decision
+    lines = [f"gate failed: build {outcome.build_id} was NOT promoted; the live build is unchanged"]
+    lines += [f"  - {failure}" for failure in decision.failures]
+    if decision.regressed_questions:
+        lines.append(f"  regressed questions ({len(decision.regressed_questions)}): {', '.join(decision.regressed_questions[:20])}")
+    click.echo("\n".join(lines), err=True)
+    raise RagError("gate failed: fix the regression, or promote anyway with `rag index build --no-gate`")
 
 
 @index.command("status")
@@ -186,6 +212,57 @@ def serve(corpus: Path | None, index_dir: Path | None, host: str | None, port: i
     settings = make_settings(corpus, index_dir, host=host, port=port)
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+
+
+@cli.command("eval")
+@click.option("--gold", type=click.Path(path_type=Path), required=True, help="Gold JSONL file (see README 'Evaluating').")
+@common_options
+@click.option("--index", "eval_index", type=click.Path(path_type=Path), help="Evaluate this index folder (default: live if it holds the corpus, else a throw-away build).")
+@click.option("--scope-field", default=None, help="Row field naming the one document to search, e.g. meta.scope_doc.")
+@click.option("--limit", type=int, default=None, help="Only the first N rows, in file order.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the bootstrap confidence intervals.")
+@click.option("--json", "json_out", type=click.Path(path_type=Path), help="Write the metrics JSON here.")
+@click.option("--report", type=click.Path(path_type=Path), help="Write a Markdown report of failed questions here.")
+@click.option("--calibrate", "max_false_refusal", type=float, default=None, metavar="RATE",
+              help="Also print the abstention threshold with the best refusal F1 at false refusals <= RATE.")
+def eval_command(gold: Path, corpus: Path | None, index_dir: Path | None, eval_index: Path | None, scope_field: str | None,
+                 limit: int | None, seed: int, json_out: Path | None, report: Path | None, max_false_refusal: float | None) -> None:
+    """Score retrieval, answers and abstention on a gold set."""
+    from rag.assistant import Assistant
+    from rag.eval_report import metrics_table, render_report
+    from rag.pipeline import evaluate_corpus
+    from rag.progress import TqdmProgress
+
+    settings = make_settings(corpus, index_dir)
+    with TqdmProgress() as progress:
+        run = evaluate_corpus(settings, Assistant(settings).embedder, gold, eval_index, scope_field, limit, seed, progress)
+    click.echo("\n".join(metrics_table(run.summary)))
+    click.echo(format_headline(run.summary))
+    if json_out:
+        json_out.write_text(json.dumps({**run.summary, "gold": str(gold)}, indent=2), encoding="utf-8")
+    if report:
+        report.write_text(render_report(run, f"Evaluation of {gold}"), encoding="utf-8")
+    if max_false_refusal is not None:
+        from rag.metrics import calibrate_threshold
+
+        pairs = [(q["answerable"], q["confidence"] or 0.0) for q in run.summary["questions"]]
+        best = calibrate_threshold(pairs, max_false_refusal)
+        click.echo(f"calibrated: RAG_ABSTAIN_THRESHOLD={best['threshold']:.4f} gives refusal F1 {best['f1']:.3f}, "
+                   f"precision {best.get('precision', 0):.3f}, recall {best.get('recall', 0):.3f}, "
+                   f"false refusals {best.get('false_refusal_rate', 0):.3f}")
+    if run.summary["unresolved_evidence"]:
+        click.echo(f"warning: evidence of {len(run.summary['unresolved_evidence'])} rows not found in the corpus (listed in the report)", err=True)
+
+
+def format_headline(summary: dict[str, Any]) -> str:
+    r, a, ab = summary["retrieval"], summary["answer"], summary["abstention"]
+
+    def f(v: Any) -> str:
+        return "n/a" if v is None else f"{v:.3f}"
+
+    return (f"n={summary['n']} hit@1={f(r['hit@1'])} hit@10={f(r['hit@10'])} mrr@10={f(r['mrr@10'])} ndcg@10={f(r['ndcg@10'])} "
+            f"containment={f(a['containment'])} citation_precision={f(a['citation_precision'])} "
+            f"abstention_f1={f(ab['f1'])} false_refusals={f(ab['false_refusal_rate'])} p50={summary['latency_ms']['p50']:.0f}ms")
 
 
 @cli.command("settings")

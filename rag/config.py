@@ -39,10 +39,15 @@ class Settings:
     max_top_k: int = setting(50, "Largest `k` a request may ask for.", 1, 1000)
     answer_sentences: int = setting(3, "Most sentences an extractive answer quotes.", 1, 10)
     abstain_threshold: float = setting(
-        0.45, "Answer only when the best evidence score reaches this (calibrated, see README).", 0.0, 1.0
+        0.42, "Answer only when the best evidence score reaches this (calibrated, see README).", 0.0, 1.0
     )
     max_question_chars: int = setting(1000, "Longest question accepted, in characters.", 10, 100000)
     max_document_bytes: int = setting(20_000_000, "Documents larger than this are skipped at build.", 1000)
+    gold_file: Path = setting(
+        Path("eval/gold/docs_corpus.jsonl"), "Gold Q&A set that gates rebuilds of the default corpus (others need --gold)."
+    )
+    gate_file: Path = setting(Path("eval/gate.toml"), "Gate thresholds a rebuild must pass before it goes live.")
+    reload_interval: float = setting(2.0, "Seconds between the server's checks for a newly promoted build (0: off).", 0.0, 3600.0)
     keep_builds: int = setting(5, "Index builds kept on disk (the live one is always kept).", 1, 1000)
     host: str = setting("127.0.0.1", "Address `rag serve` binds to.")
     port: int = setting(8000, "Port `rag serve` listens on.", 1, 65535)

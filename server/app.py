@@ -7,6 +7,7 @@ and model load once at start-up; answers come from `rag.assistant.Assistant`.
 """
 
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
@@ -70,7 +71,10 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             log.info("serving index build %s", assistant.build_id)
         except RagError as exc:
             log.error("not ready: %s", exc.message)
+        watcher = asyncio.create_task(watch_promotions(assistant, settings.reload_interval)) if settings.reload_interval else None
         yield
+        if watcher:
+            watcher.cancel()
 
     app = FastAPI(
         title="Policy document assistant",
@@ -82,6 +86,17 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     install_error_handlers(app)
     add_routes(app, assistant, query_model(settings))
     return app
+
+
+async def watch_promotions(assistant: Assistant, interval: float) -> None:
+    """Swap in a newly promoted build; requests in flight finish on the build they started with."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            if await run_in_threadpool(assistant.reload):
+                log.info("now serving index build %s", assistant.build_id)
+        except RagError as exc:
+            log.error("kept the current build; the promoted one failed to load: %s", exc.message)
 
 
 def _filters(body: Any) -> Filters | None:

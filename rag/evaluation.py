@@ -1,0 +1,185 @@
+"""The eval runner: ask every gold question, score retrieval, answers and refusals.
+
+Owns running a gold set against one loaded build (questions in file order,
+optional scoping to one document per row), aggregating per-question results
+into the metrics JSON (`n`, `retrieval`, `answer`, `abstention`, `latency_ms`,
+`ci`, `index`), and the Markdown report of failed questions. Metric
+definitions live in `rag.metrics`; the promotion decision in `rag.gate`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from rag import metrics as m
+from rag.assistant import Assistant, Snapshot
+from rag.errors import InvalidRequestError
+from rag.gold import GoldRow
+from rag.models import Answer, Passage
+from rag.retrieval import Filters
+from rag.text import table_header
+
+RANK_DEPTH = 10
+BUDGET = 512
+HEADLINE = ["retrieval.hit@1", "retrieval.hit@10", "retrieval.mrr@10", "retrieval.ndcg@10", "retrieval.recall@10",
+            "answer.containment", "answer.citation_precision", "abstention.f1"]
+
+
+@dataclass
+class QuestionResult:
+    row: GoldRow
+    passages: list[Passage] = field(default_factory=list)
+    answer: Answer | None = None
+    latency_ms: float = 0.0
+    error: str | None = None
+    retrieval: dict[str, float] = field(default_factory=dict)
+    answer_scores: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def abstained(self) -> bool:
+        return self.answer is None or self.answer.abstained
+
+
+@dataclass
+class EvalRun:
+    summary: dict[str, Any]
+    results: list[QuestionResult]
+
+
+def evaluate(assistant: Assistant, rows: Sequence[GoldRow], progress: Callable[[int], None] | None = None, seed: int = 0) -> EvalRun:
+    """Run every row against the assistant's live snapshot; the metrics JSON and per-question results."""
+    snap = assistant.snapshot
+    results = []
+    for row in rows:
+        results.append(run_question(snap, assistant, row))
+        if progress:
+            progress(1)
+    return EvalRun(summarise(results, snap, seed), results)
+
+
+def run_question(snap: Snapshot, assistant: Assistant, row: GoldRow) -> QuestionResult:
+    result = QuestionResult(row)
+    filters = Filters(doc_ids=(row.scope_doc,)) if row.scope_doc else None
+    started = time.perf_counter()
+    try:
+        result.passages = snap.retriever.search(row.question, max(RANK_DEPTH, assistant.settings.top_k), filters)
+        result.answer = snap.answerer.answer(row.question, result.passages[: assistant.settings.top_k], snap.index)
+    except InvalidRequestError as exc:
+        result.error = exc.message
+    result.latency_ms = (time.perf_counter() - started) * 1000
+    score_question(result, snap)
+    return result
+
+
+def _evidence(row: GoldRow) -> list[tuple[str, tuple[tuple[int, int], ...]]]:
+    return [(e.doc_id, e.spans) for e in row.evidence]
+
+
+def score_question(result: QuestionResult, snap: Snapshot) -> None:
+    row, evidence = result.row, _evidence(result.row)
+    if row.answerable and evidence:
+        located = [(p.chunk.doc_id, p.chunk.start, p.chunk.end) for p in result.passages]
+        result.retrieval = m.ranking_metrics(located, [p.chunk.n_tokens for p in result.passages], evidence, BUDGET)
+    if result.answer is None or result.abstained:
+        return
+    answer, scores = result.answer, {}
+    text = m.strip_markers(answer.answer)
+    if row.answerable and row.answers:
+        scores.update(exact_match=m.exact_match(text, row.answers), f1=m.token_f1(text, row.answers), containment=m.containment(text, row.answers))
+    if row.answerable and evidence:
+        matched = [m.matched_evidence((c.doc_id, c.start, c.end), evidence) for c in answer.citations]
+        scores["citation_precision"] = sum(1 for x in matched if x) / len(matched) if matched else 0.0
+        scores["citation_recall"] = len(set().union(*matched)) / len(evidence) if matched else 0.0
+    scores["supported_sentences"] = supported_rate(answer, snap)
+    result.answer_scores = scores
+
+
+def supported_rate(answer: Answer, snap: Snapshot) -> float:
+    """Share of answer sentences whose cited spans (with their table header, if any) support them."""
+    sources = {c.n: citation_context(c.doc_id, c.start, c.end, snap) for c in answer.citations}
+    sentences = m.answer_sentences(answer.answer)
+    if not sentences:
+        return 0.0
+    ok = sum(m.sentence_supported(s, [sources[n] for n in markers if n in sources]) for s, markers in sentences)
+    return ok / len(sentences)
+
+
+def citation_context(doc_id: str, start: int, end: int, snap: Snapshot) -> str:
+    text = snap.index.documents[doc_id].text
+    header = table_header(text, start)
+    return text[start:end] + (" " + " ".join(header) if header else "")
+
+
+def _mean(results: Sequence[QuestionResult], group: str, key: str) -> float | None:
+    values = [getattr(r, group)[key] for r in results if key in getattr(r, group)]
+    return sum(values) / len(values) if values else None
+
+
+def _aggregate(results: Sequence[QuestionResult]) -> dict[str, dict[str, float | None]]:
+    retrieval_keys = ["hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10", "recall@10", f"budget_recall@{BUDGET}"]
+    answer_keys = ["exact_match", "f1", "containment", "citation_precision", "citation_recall", "supported_sentences"]
+    return {
+        "retrieval": {k: _mean(results, "retrieval", k) for k in retrieval_keys},
+        "answer": {k: _mean(results, "answer_scores", k) for k in answer_keys},
+        "abstention": m.abstention_metrics([(r.row.answerable, r.abstained) for r in results]),
+    }
+
+
+def _headline(results: Sequence[QuestionResult], dotted: str) -> float:
+    group, key = dotted.split(".")
+    value = _aggregate(results)[group][key]
+    return 0.0 if value is None else float(value)
+
+
+def summarise(results: Sequence[QuestionResult], snap: Snapshot, seed: int = 0) -> dict[str, Any]:
+    aggregate = _aggregate(results)
+    latencies = [r.latency_ms for r in results]
+    ci = {name: list(m.bootstrap_ci(results, lambda rs, n=name: _headline(rs, n), n=200, seed=seed)) for name in HEADLINE}
+    return {
+        "n": len(results),
+        "n_answerable": sum(1 for r in results if r.row.answerable),
+        **aggregate,
+        "latency_ms": {"p50": m.percentile(latencies, 50), "p95": m.percentile(latencies, 95)},
+        "ci": ci,
+        "index": fingerprint(snap),
+        "unresolved_evidence": {r.row.id: r.row.unresolved for r in results if r.row.unresolved},
+        "errors": {r.row.id: r.error for r in results if r.error},
+        "questions": [question_record(r) for r in results],
+    }
+
+
+def fingerprint(snap: Snapshot) -> dict[str, Any]:
+    manifest = snap.index.manifest
+    corpus = manifest.get("corpus", {}).get("documents", {})
+    digest = hashlib.sha256("".join(f"{k}:{v}" for k, v in sorted(corpus.items())).encode()).hexdigest()[:16]
+    return {
+        "build_id": snap.index.build_id,
+        "model": manifest.get("model"),
+        "chunker": manifest.get("chunker"),
+        "retrieval": {"method": "dense (FAISS inner product)", "top_k": snap.retriever.settings.top_k},
+        "abstain_threshold": snap.answerer.settings.abstain_threshold,
+        "corpus_digest": digest,
+        "documents": len(corpus),
+        "chunks": len(snap.index.chunks),
+    }
+
+
+def question_record(r: QuestionResult) -> dict[str, Any]:
+    return {
+        "id": r.row.id,
+        "answerable": r.row.answerable,
+        "hit@10": r.retrieval.get("hit@10"),
+        "rank": _first_hit_rank(r),
+        "abstained": r.abstained,
+        "confidence": r.answer.confidence if r.answer else None,
+        "containment": r.answer_scores.get("containment"),
+        "citation_precision": r.answer_scores.get("citation_precision"),
+    }
+
+
+def _first_hit_rank(r: QuestionResult) -> int | None:
+    mrr = r.retrieval.get("mrr@10")
+    return round(1 / mrr) if mrr else None

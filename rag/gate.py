@@ -1,0 +1,128 @@
+"""The promotion gate: thresholds from one reviewed TOML file, and the verdict.
+
+Owns reading `eval/gate.toml` (`[floors]`: metrics that must reach a value,
+`[ceilings]`: metrics that must not exceed one, `[max_drop]`: the largest drop
+allowed against the live build), and deciding whether a candidate's eval
+passes. A drop counts as a regression only when it exceeds `max_drop` and the
+candidate's 95% bootstrap interval lies wholly below the live value, so noise on
+a small gold set does not block a good build. Also lists the questions that
+regressed (found or answered by the live build, not by the candidate).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from rag.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    floors: Mapping[str, float] = field(default_factory=dict)
+    ceilings: Mapping[str, float] = field(default_factory=dict)
+    max_drop: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    passed: bool
+    failures: tuple[str, ...]
+    regressed_questions: tuple[str, ...]
+    compared_to: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": "passed" if self.passed else "failed",
+            "failures": list(self.failures),
+            "regressed_questions": list(self.regressed_questions),
+            "compared_to": self.compared_to,
+        }
+
+
+def load_gate_config(path: Path) -> GateConfig:
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"gate file {path} not found: restore eval/gate.toml or pass --gate FILE") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"gate file {path} is not valid TOML: {exc}") from None
+    try:
+        return GateConfig(
+            floors={k: float(v) for k, v in data.get("floors", {}).items()},
+            ceilings={k: float(v) for k, v in data.get("ceilings", {}).items()},
+            max_drop={k: float(v) for k, v in data.get("max_drop", {}).items()},
+        )
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"gate file {path}: every threshold must be a number ({exc})") from None
+
+
+def metric(summary: Mapping[str, Any], dotted: str) -> float | None:
+    group, _, key = dotted.partition(".")
+    value = summary.get(group, {}).get(key) if isinstance(summary.get(group), Mapping) else None
+    return None if value is None else float(value)
+
+
+def decide(run: Any, live: Mapping[str, Any] | None, config: GateConfig) -> GateDecision:
+    """Verdict for a candidate `EvalRun` against the floors and the live build's eval."""
+    summary = run.summary
+    failures = [*_floor_failures(summary, config), *_ceiling_failures(summary, config)]
+    regressed: list[str] = []
+    if live is not None:
+        failures += _drop_failures(summary, live, config)
+        regressed = regressed_questions(summary, live)
+    compared = live.get("index", {}).get("build_id") if live else None
+    return GateDecision(not failures, tuple(failures), tuple(regressed), compared)
+
+
+def _floor_failures(summary: Mapping[str, Any], config: GateConfig) -> list[str]:
+    out = []
+    for name, floor in config.floors.items():
+        value = metric(summary, name)
+        if value is None or value < floor:
+            out.append(f"{name} = {_fmt(value)} is below the floor {floor:.3f}")
+    return out
+
+
+def _ceiling_failures(summary: Mapping[str, Any], config: GateConfig) -> list[str]:
+    out = []
+    for name, ceiling in config.ceilings.items():
+        value = metric(summary, name)
+        if value is None or value > ceiling:
+            out.append(f"{name} = {_fmt(value)} is above the ceiling {ceiling:.3f}")
+    return out
+
+
+def _drop_failures(summary: Mapping[str, Any], live: Mapping[str, Any], config: GateConfig) -> list[str]:
+    out = []
+    for name, allowed in config.max_drop.items():
+        value, before = metric(summary, name), metric(live, name)
+        if value is None or before is None:
+            continue
+        ci_high = summary.get("ci", {}).get(name, [value, value])[1]
+        if before - value > allowed and ci_high < before:
+            out.append(f"{name} dropped from {before:.3f} to {value:.3f} (allowed drop {allowed:.3f}, 95% CI up to {ci_high:.3f})")
+    return out
+
+
+def regressed_questions(summary: Mapping[str, Any], live: Mapping[str, Any]) -> list[str]:
+    """Ids of questions the live build got right and the candidate gets wrong."""
+    before = {q["id"]: q for q in live.get("questions", [])}
+    out = []
+    for q in summary.get("questions", []):
+        old = before.get(q["id"])
+        if old is not None and _correct(old) and not _correct(q):
+            out.append(q["id"])
+    return out
+
+
+def _correct(q: Mapping[str, Any]) -> bool:
+    if not q["answerable"]:
+        return bool(q["abstained"])
+    return bool(q.get("hit@10")) and not q["abstained"] and q.get("containment") != 0.0
+
+
+def _fmt(value: float | None) -> str:
+    return "missing" if value is None else f"{value:.3f}"

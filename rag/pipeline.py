@@ -1,0 +1,113 @@
+"""Operator workflows that combine building, evaluating and promoting.
+
+Owns `evaluate_corpus` (pick the live index when it holds exactly this corpus,
+else a given index folder, else build a throw-away one) and `rebuild` (build a
+candidate, evaluate it on the gold set, let the gate decide, then promote or
+keep the live build). The pieces live in `rag.builds`, `rag.evaluation` and
+`rag.gate`; this module only sequences them.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from rag import builds
+from rag.assistant import Assistant
+from rag.config import Settings
+from rag.corpus import load_corpus
+from rag.embedding import Embedder
+from rag.evaluation import EvalRun, evaluate
+from rag.gate import GateDecision, decide, load_gate_config
+from rag.gold import load_gold
+from rag.index import LoadedIndex, read_manifest, write_manifest
+
+EVAL_FILE = "eval.json"
+
+
+def corpus_matches_live(settings: Settings) -> bool:
+    """Whether the live build was made from exactly the files now in `settings.corpus_dir`."""
+    build_id = builds.current_build_id(settings.index_dir)
+    if build_id is None:
+        return False
+    manifest = read_manifest(Path(settings.index_dir) / builds.BUILDS / build_id)
+    corpus = load_corpus(Path(settings.corpus_dir), settings.max_document_bytes)
+    return manifest["corpus"]["documents"] == {d.doc_id: d.content_hash for d in corpus.documents}
+
+
+def run_eval(assistant: Assistant, gold: Path, scope_field: str | None, limit: int | None, seed: int,
+             progress: Callable[[int], None] | None = None) -> EvalRun:
+    rows = load_gold(gold, assistant.snapshot.index.documents, scope_field)
+    return evaluate(assistant, rows[:limit] if limit else rows, progress, seed)
+
+
+def evaluate_corpus(settings: Settings, embedder: Embedder, gold: Path, index_dir: Path | None = None,
+                    scope_field: str | None = None, limit: int | None = None, seed: int = 0,
+                    progress: builds.BuildProgress | None = None) -> EvalRun:
+    """Evaluate the index for `settings.corpus_dir`: given, live, or built for this run and thrown away."""
+    if index_dir is not None:
+        return run_eval(Assistant(settings.replace(index_dir=index_dir), embedder), gold, scope_field, limit, seed, _advance(progress))
+    if corpus_matches_live(settings):
+        return run_eval(Assistant(settings, embedder), gold, scope_field, limit, seed, _advance(progress))
+    scratch = Path(tempfile.mkdtemp(prefix="rag-eval-"))
+    try:
+        temp_settings = settings.replace(index_dir=scratch)
+        result = builds.build(temp_settings, embedder, progress)
+        builds.promote(scratch, result.build_id)
+        return run_eval(Assistant(temp_settings, embedder), gold, scope_field, limit, seed, _advance(progress))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _advance(progress: builds.BuildProgress | None) -> Callable[[int], None] | None:
+    return progress.advance if progress else None
+
+
+@dataclass(frozen=True)
+class RebuildOutcome:
+    build_id: str
+    promoted: bool
+    decision: GateDecision | None
+    summary: dict[str, Any] | None
+    manifest: dict[str, Any]
+
+
+def rebuild(settings: Settings, embedder: Embedder, gold: Path | None, gate_file: Path, no_gate: bool = False,
+            progress: builds.BuildProgress | None = None) -> RebuildOutcome:
+    """Build a candidate; evaluate and gate it when a gold set applies; promote only if it passes."""
+    progress = progress or builds.BuildProgress()
+    result = builds.build(settings, embedder, progress)
+    if gold is None or no_gate:
+        reason = "--no-gate given" if no_gate else "no gold set for this corpus (pass --gold FILE to gate)"
+        note = {"gate": {"status": "skipped", "reason": reason}}
+        builds.promote(settings.index_dir, result.build_id, note)
+        return RebuildOutcome(result.build_id, True, None, None, {**result.manifest, **note})
+    candidate = LoadedIndex.load(result.folder, settings)
+    progress.stage("evaluating", sum(1 for line in open(gold, encoding="utf-8") if line.strip()))
+    run = run_eval(Assistant(settings, embedder, candidate), gold, None, None, 0, progress.advance)
+    decision = decide(run, live_eval(settings), load_gate_config(gate_file))
+    _record_eval(result.folder, run, decision, gold)
+    if decision.passed:
+        builds.promote(settings.index_dir, result.build_id)
+    return RebuildOutcome(result.build_id, decision.passed, decision, run.summary, read_manifest(result.folder))
+
+
+def _record_eval(folder: Path, run: EvalRun, decision: GateDecision, gold: Path) -> None:
+    (folder / EVAL_FILE).write_text(json.dumps(run.summary, indent=2), encoding="utf-8")
+    manifest = read_manifest(folder)
+    manifest["eval"] = {"gold": str(gold), **{k: run.summary[k] for k in ("n", "retrieval", "answer", "abstention", "latency_ms", "ci")}}
+    manifest["gate"] = decision.to_dict()
+    write_manifest(folder, manifest)
+
+
+def live_eval(settings: Settings) -> dict[str, Any] | None:
+    """The stored eval summary of the live build, if it has one."""
+    build_id = builds.current_build_id(settings.index_dir)
+    if build_id is None:
+        return None
+    path = Path(settings.index_dir) / builds.BUILDS / build_id / EVAL_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
