@@ -40,11 +40,11 @@ class Assistant:
 
     @cached_property
     def embedder(self) -> Embedder:
-        return self._embedder or SentenceTransformerEmbedder(self.settings.model, self.settings.device)
+        return self._embedder or SentenceTransformerEmbedder(self.settings.model, self.settings.device, self.settings.threads)
 
     def _bind(self, index: LoadedIndex) -> Snapshot:
         stats = TermStats([c.text for c in index.chunks])
-        return Snapshot(index, Retriever(index, self.embedder, self.settings), ExtractiveAnswerer(self.embedder, self.settings, stats))
+        return Snapshot(index, Retriever(index, self.embedder, self.settings), ExtractiveAnswerer(self.settings, stats))
 
     @property
     def snapshot(self) -> Snapshot:
@@ -81,8 +81,9 @@ class Assistant:
     def ask(self, question: str, k: int | None = None, filters: Filters | None = None) -> Answer:
         cleaned = clean_question(question, self.settings)
         snap = self.snapshot
-        passages = snap.retriever.search(cleaned, k, filters)
-        return snap.answerer.answer(cleaned, passages, snap.index)
+        vector = snap.retriever.embed(cleaned)
+        passages = snap.retriever.search_vector(vector, k, filters)
+        return snap.answerer.answer(cleaned, vector, passages, snap.index)
 
     def document(self, doc_id: str) -> Document:
         doc = self.snapshot.index.documents.get(doc_id)

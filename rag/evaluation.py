@@ -19,7 +19,7 @@ from rag.assistant import Assistant, Snapshot
 from rag.errors import InvalidRequestError
 from rag.gold import GoldRow
 from rag.models import Answer, Passage
-from rag.retrieval import Filters
+from rag.retrieval import Filters, clean_question
 from rag.text import table_header
 
 RANK_DEPTH = 10
@@ -65,8 +65,10 @@ def run_question(snap: Snapshot, assistant: Assistant, row: GoldRow) -> Question
     filters = Filters(doc_ids=(row.scope_doc,)) if row.scope_doc else None
     started = time.perf_counter()
     try:
-        result.passages = snap.retriever.search(row.question, max(RANK_DEPTH, assistant.settings.top_k), filters)
-        result.answer = snap.answerer.answer(row.question, result.passages[: assistant.settings.top_k], snap.index)
+        question = clean_question(row.question, assistant.settings)
+        vector = snap.retriever.embed(question)
+        result.passages = snap.retriever.search_vector(vector, max(RANK_DEPTH, assistant.settings.top_k), filters)
+        result.answer = snap.answerer.answer(question, vector, result.passages[: assistant.settings.top_k], snap.index)
     except InvalidRequestError as exc:
         result.error = exc.message
     result.latency_ms = (time.perf_counter() - started) * 1000

@@ -1,7 +1,7 @@
-"""One index build on disk: FAISS vectors, chunk store, documents and manifest.
+"""One index build on disk: FAISS vectors, chunk store, documents, sentences and manifest.
 
 Owns the build folder format (`manifest.json`, `vectors.faiss`, `chunks.jsonl`,
-`documents.jsonl`), writing it, loading it, checking its manifest against the
+`documents.jsonl`, `sentences.npz`), writing it, loading it, checking its manifest against the
 current settings, and vector search with optional document filters. Which build
 is live, building, promotion and pruning live in `rag.builds`.
 """
@@ -19,15 +19,17 @@ import numpy as np
 from rag.config import Settings
 from rag.errors import IndexCorruptError, IndexMismatchError
 from rag.models import Chunk, Document, Section
+from rag.sentences import SENTENCES, SentenceTable
 
-MANIFEST = "manifest.json"
+MANIFEST = "manifest.json"  # written last: a folder without it is not a build
 VECTORS = "vectors.faiss"
 CHUNKS = "chunks.jsonl"
 DOCUMENTS = "documents.jsonl"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
-def write_build(folder: Path, manifest: dict[str, Any], vectors: np.ndarray, chunks: Sequence[Chunk], documents: Iterable[Document]) -> None:
+def write_build(folder: Path, manifest: dict[str, Any], vectors: np.ndarray, chunks: Sequence[Chunk], documents: Iterable[Document],
+                sentences: SentenceTable) -> None:
     """Write a complete build into `folder` (which must not be live)."""
     import faiss
 
@@ -38,6 +40,7 @@ def write_build(folder: Path, manifest: dict[str, Any], vectors: np.ndarray, chu
     faiss.write_index(index, str(folder / VECTORS))
     _write_jsonl(folder / CHUNKS, (c.to_dict() for c in chunks))
     _write_jsonl(folder / DOCUMENTS, (_document_row(d) for d in documents))
+    sentences.save(folder)
     write_manifest(folder, manifest)
 
 
@@ -128,6 +131,7 @@ class LoadedIndex:
     chunks: list[Chunk]
     documents: dict[str, Document]
     doc_rows: dict[str, np.ndarray]
+    sentences: SentenceTable
 
     @classmethod
     def load(cls, folder: Path, settings: Settings | None = None) -> "LoadedIndex":
@@ -140,6 +144,7 @@ class LoadedIndex:
             index = faiss.read_index(str(folder / VECTORS))
             chunks = [Chunk.from_dict(row) for row in _read_jsonl(folder / CHUNKS)]
             docs = {row["doc_id"]: _document_from_row(row) for row in _read_jsonl(folder / DOCUMENTS)}
+            sentences = SentenceTable.load(folder)
         except (OSError, RuntimeError, ValueError, KeyError) as exc:
             raise IndexCorruptError(f"index build at {folder} is damaged ({exc}); run `rag index build`") from None
         if index.ntotal != len(chunks):
@@ -148,7 +153,7 @@ class LoadedIndex:
         for i, chunk in enumerate(chunks):
             rows.setdefault(chunk.doc_id, []).append(i)
         doc_rows = {d: np.asarray(r, dtype=np.int64) for d, r in rows.items()}
-        return cls(manifest["build_id"], folder, manifest, index, chunks, docs, doc_rows)
+        return cls(manifest["build_id"], folder, manifest, index, chunks, docs, doc_rows, sentences)
 
     def search(self, vector: np.ndarray, k: int, doc_ids: Sequence[str] | None = None) -> list[tuple[int, float]]:
         """(chunk row, cosine score) pairs, best first; restricted to `doc_ids` when given."""
@@ -166,6 +171,3 @@ class LoadedIndex:
             return []
         scores, ids = self.faiss_index.search(query, k, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
-
-    def vectors_for(self, rows: Sequence[int]) -> np.ndarray:
-        return np.vstack([self.faiss_index.reconstruct(int(r)) for r in rows]) if rows else np.zeros((0, 0), np.float32)

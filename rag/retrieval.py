@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
+import numpy as np
+
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.errors import InvalidRequestError
@@ -68,12 +70,17 @@ class Retriever:
         self.settings = settings
 
     def search(self, question: str, k: int | None = None, filters: Filters | None = None) -> list[Passage]:
-        question = clean_question(question, self.settings)
+        return self.search_vector(self.embed(clean_question(question, self.settings)), k, filters)
+
+    def embed(self, question: str) -> np.ndarray:
+        """The unit vector of an already cleaned question."""
+        return self.embedder.encode([question])[0]
+
+    def search_vector(self, vector: np.ndarray, k: int | None = None, filters: Filters | None = None) -> list[Passage]:
         k = self.checked_k(k)
         doc_ids = allowed_documents(self.index, filters)
         if doc_ids is not None and not doc_ids:
             return []
-        vector = self.embedder.encode([question])[0]
         hits = self.index.search(vector, k, doc_ids)
         return [Passage(self.index.chunks[row], score, rank) for rank, (row, score) in enumerate(hits, start=1)]
 

@@ -1,6 +1,7 @@
 import pytest
 
-from rag.answering import TermStats, display_text
+from rag.answering import TermStats
+from rag.sentences import display_text
 from rag.assistant import Assistant
 
 

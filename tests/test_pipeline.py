@@ -1,0 +1,70 @@
+"""Rebuilds go live only through the gate; a refused build leaves the live one serving."""
+
+import numpy as np
+import pytest
+
+from rag import builds
+from rag.assistant import Assistant
+from rag.pipeline import evaluate_corpus, live_eval, rebuild
+from tests.conftest import FIXTURES, FakeEmbedder
+
+GOLD = FIXTURES / "mini-gold.jsonl"
+
+
+class ConstantEmbedder(FakeEmbedder):
+    """A broken model: every text gets the same vector, so ranking carries no information."""
+
+    def encode(self, texts, batch_size=32, progress=None):
+        out = np.ones((len(texts), self.dimension), dtype=np.float32) / np.sqrt(self.dimension)
+        if progress:
+            progress(len(texts))
+        return out
+
+
+@pytest.fixture
+def gate_file(tmp_path):
+    path = tmp_path / "gate.toml"
+    path.write_text('[floors]\n"retrieval.hit@5" = 0.75\n[max_drop]\n"retrieval.mrr@10" = 0.05\n')
+    return path
+
+
+def test_good_build_is_evaluated_recorded_and_promoted(settings, fake_embedder, gate_file):
+    outcome = rebuild(settings, fake_embedder, GOLD, gate_file)
+    assert outcome.promoted and outcome.decision.passed
+    assert builds.current_build_id(settings.index_dir) == outcome.build_id
+    assert outcome.manifest["gate"]["status"] == "passed"
+    assert outcome.manifest["eval"]["retrieval"]["hit@5"] == 1.0
+    assert live_eval(settings)["index"]["build_id"] == outcome.build_id
+
+
+def test_worse_build_is_refused_and_live_keeps_serving(settings, fake_embedder, gate_file):
+    good = rebuild(settings, fake_embedder, GOLD, gate_file)
+    bad = rebuild(settings, ConstantEmbedder(), GOLD, gate_file)
+    assert not bad.promoted and bad.decision.failures
+    assert any("retrieval.hit@5" in f or "retrieval.mrr@10" in f for f in bad.decision.failures)
+    assert bad.decision.regressed_questions and bad.manifest["gate"]["status"] == "failed"
+    assert builds.current_build_id(settings.index_dir) == good.build_id
+    answer = Assistant(settings, embedder=fake_embedder).ask("How long is CCTV footage kept?")
+    assert answer.build_id == good.build_id and not answer.abstained
+
+
+def test_no_gate_promotes_anyway_and_says_so(settings, fake_embedder, gate_file):
+    outcome = rebuild(settings, ConstantEmbedder(), GOLD, gate_file, no_gate=True)
+    assert outcome.promoted and outcome.decision is None
+    assert outcome.manifest["gate"] == {"status": "skipped", "reason": "--no-gate given"}
+
+
+def test_without_gold_every_complete_build_is_promoted(settings, fake_embedder, gate_file):
+    outcome = rebuild(settings, fake_embedder, None, gate_file)
+    assert outcome.promoted and "no gold set" in outcome.manifest["gate"]["reason"]
+
+
+def test_eval_builds_a_throwaway_index_for_another_corpus(settings, fake_embedder, tmp_path):
+    run = evaluate_corpus(settings, fake_embedder, GOLD)
+    assert run.summary["n"] == 6
+    assert builds.current_build_id(settings.index_dir) is None  # nothing was built in the index dir
+
+
+def test_eval_uses_the_live_index_when_it_holds_the_corpus(settings, fake_embedder, built):
+    run = evaluate_corpus(settings, fake_embedder, GOLD)
+    assert run.summary["index"]["build_id"] == built.build_id
