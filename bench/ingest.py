@@ -4,14 +4,18 @@ What it measures. It runs `rag.builds.build` (the same code as `rag index build`
 `SentenceTransformerEmbedder` on CORPUS into an index folder, then promotes the build so that
 `bench/query.py --index-dir DIR` can use it. The build is observed, not re-implemented:
 
-* stages come from the build's own progress hooks plus a thin pass-through wrapper around the
-  embedder (it only records the texts and the time spent in `encode`):
-    - loading  = start of `build()` -> `stage("chunking")`  (lock, leftovers, `load_corpus`)
-    - chunking = `stage("chunking")` -> start of `encode`   (`chunk_corpus`, incl. window checks)
-    - embedding = the `encode` call                        (the model, batch size RAG_EMBED_BATCH_SIZE)
-    - writing  = end of `encode` -> `build()` returned     (manifest, FAISS, JSONL, fsync, rename)
+* stages come from the build's own progress hooks, a thin pass-through wrapper around the embedder
+  (it records each `encode` call: its texts, the build stage it ran in, its wall time) and a timing
+  wrapper around `rag.builds.write_build`:
+    - loading          = start of `build()` -> `stage("chunking")`   (lock, leftovers, `load_corpus`)
+    - chunking         = `stage("chunking")` -> first `encode`      (`chunk_corpus`, incl. window checks)
+    - encode <stage>   = each `encode` call, named by the build stage it ran in ("embedding" = chunk
+                         vectors, "sentences" = answer-sentence vectors at the time of writing)
+    - between encodes  = gaps between `encode` calls                (e.g. finding answer sentences)
+    - after encoding   = last `encode` -> `write_build`            (e.g. BM25 index, manifest)
+    - writing          = `write_build` -> `build()` returned        (FAISS, JSONL, npz, fsync, rename)
   The model is loaded (and run once) before the build, so its load time is reported separately and
-  does not count as embedding.
+  does not count as embedding. Throughput and FLOP/s use the time inside `encode` only.
 * counts: documents, chunks, cl100k tokens and chunks over the model window come from the build
   manifest; model word pieces are counted on exactly the texts that were encoded, with the model's
   tokenizer.json with truncation and padding switched off. `embedder.token_counts` is also called and
@@ -48,9 +52,10 @@ import shutil
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -123,28 +128,52 @@ def limited_corpus(root: Path, limit: int, into: Path) -> Path:
 
 
 class StageClock(builds.BuildProgress):
-    """Records when the build enters each stage."""
+    """Records when the build enters each stage; shows encode progress on stderr every 10%."""
 
     def __init__(self) -> None:
         self.stages: dict[str, float] = {}
         self.messages: list[str] = []
+        self.name, self.total, self.done, self.shown = "", 0, 0, 0
 
     def stage(self, name: str, total: int) -> None:
         self.stages[name] = time.perf_counter()
+        self.name, self.total, self.done, self.shown = name, total, 0, 0
+        print(f"  stage {name}: {total} {'documents' if name == 'chunking' else 'texts'}", file=sys.stderr, flush=True)
+
+    def advance(self, count: int) -> None:
+        self.done += count
+        tenth = 10 * self.done // max(self.total, 1)
+        if self.name != "chunking" and tenth > self.shown:
+            self.shown = tenth
+            elapsed = time.perf_counter() - self.stages[self.name]
+            print(f"  {self.name}: {self.done}/{self.total} in {elapsed:.0f} s", file=sys.stderr, flush=True)
 
     def message(self, text: str) -> None:
         self.messages.append(text)
 
 
 @dataclass
+class EncodeCall:
+    """One `encode` call of the build: the stage it ran in, its texts and its wall time."""
+
+    stage: str
+    texts: list[str]
+    batch_size: int
+    started: float
+    finished: float = 0.0
+
+    @property
+    def seconds(self) -> float:
+        return self.finished - self.started
+
+
+@dataclass
 class TimedEmbedder:
-    """Pass-through to the real embedder that records what `encode` got and how long it took."""
+    """Pass-through to the real embedder that records every `encode` call (texts, stage, time)."""
 
     inner: SentenceTransformerEmbedder
-    texts: list[str] = field(default_factory=list)
-    batch_size: int = 32
-    started: float = 0.0
-    finished: float = 0.0
+    clock: StageClock
+    calls: list[EncodeCall] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -162,12 +191,12 @@ class TimedEmbedder:
         return self.inner.token_counts(texts)
 
     def encode(self, texts: Sequence[str], batch_size: int = 32, progress: ProgressFn | None = None) -> np.ndarray:
-        self.texts, self.batch_size = list(texts), batch_size
-        self.started = time.perf_counter()
+        call = EncodeCall(self.clock.name or "encode", list(texts), batch_size, time.perf_counter())
+        self.calls.append(call)
         try:
             return self.inner.encode(texts, batch_size, progress)
         finally:
-            self.finished = time.perf_counter()
+            call.finished = time.perf_counter()
 
 
 def load_model(embedder: SentenceTransformerEmbedder) -> float:
@@ -178,21 +207,42 @@ def load_model(embedder: SentenceTransformerEmbedder) -> float:
     return time.perf_counter() - started
 
 
+@contextmanager
+def timed_write_build(marks: dict[str, float]) -> Iterator[None]:
+    """Time `rag.builds.write_build` (looked up at call time) by wrapping it for the duration of the build."""
+    original = builds.write_build
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        marks["write_started"] = time.perf_counter()
+        return original(*args, **kwargs)
+
+    builds.write_build = wrapper  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        builds.write_build = original  # type: ignore[assignment]
+
+
 def run_build(settings: Settings, embedder: TimedEmbedder) -> tuple[builds.BuildResult, dict[str, float]]:
-    clock = StageClock()
+    """Run the real build; seconds of loading, chunking, each encode stage, the work between and after, and writing."""
+    marks: dict[str, float] = {}
     started = time.perf_counter()
-    result = builds.build(settings, embedder, clock)
+    with timed_write_build(marks):
+        result = builds.build(settings, embedder, embedder.clock)
     finished = time.perf_counter()
-    for text in clock.messages:
+    for text in embedder.clock.messages:
         print(f"  build: {text}")
-    chunking_at = clock.stages["chunking"]
-    timings = {
-        "loading_s": chunking_at - started,
-        "chunking_s": embedder.started - chunking_at,
-        "embedding_s": embedder.finished - embedder.started,
-        "writing_s": finished - embedder.finished,
-        "build_s": finished - started,
-    }
+    calls, chunking_at = embedder.calls, embedder.clock.stages["chunking"]
+    last_encode = calls[-1].finished if calls else chunking_at
+    write_started = marks.get("write_started", last_encode)
+    timings = {"loading_s": chunking_at - started, "chunking_s": (calls[0].started if calls else last_encode) - chunking_at}
+    for call in calls:
+        timings[f"encode_{call.stage}_s"] = timings.get(f"encode_{call.stage}_s", 0.0) + call.seconds
+    timings["encode_total_s"] = sum(c.seconds for c in calls)
+    timings["between_encodes_s"] = sum(b.started - a.finished for a, b in zip(calls, calls[1:]))
+    timings["after_encode_s"] = write_started - last_encode
+    timings["writing_s"] = finished - write_started
+    timings["build_s"] = finished - started
     return result, timings
 
 
@@ -265,36 +315,50 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
 
 
+def pass_stats(embedder: TimedEmbedder, call: EncodeCall) -> dict[str, Any]:
+    """Texts, word pieces, FLOPs and rates of one encode call."""
+    pieces = true_token_counts(embedder.inner, call.texts)
+    lengths = sequence_lengths(pieces, embedder.window)
+    seconds = max(call.seconds, 1e-9)
+    embedded = sum(min(c, embedder.window) for c in pieces)
+    return {
+        "stage": call.stage, "texts": len(call.texts), "batch_size": call.batch_size, "seconds": call.seconds,
+        "word_pieces": embedded, "max_word_pieces": max(pieces, default=0),
+        "over_window": sum(1 for c in pieces if c > embedder.window),
+        "mean_seq_len": sum(lengths) / max(len(lengths), 1),
+        "texts_per_s": len(call.texts) / seconds, "word_pieces_per_s": embedded / seconds,
+        "gflop_useful": sum(sequence_flops(n) for n in lengths) / 1e9,
+        "gflop_padded": padded_flops(call.texts, lengths, call.batch_size) / 1e9,
+    }
+
+
+def library_count_check(embedder: TimedEmbedder, call: EncodeCall) -> dict[str, int]:
+    """What `embedder.token_counts` (used by the build's window check) says, against the true counts."""
+    true = true_token_counts(embedder.inner, call.texts)
+    library = embedder.token_counts(call.texts)
+    return {"library_word_pieces": sum(library), "library_counts_wrong": sum(a != b for a, b in zip(true, library))}
+
+
 def summarise(result: builds.BuildResult, embedder: TimedEmbedder, timings: dict[str, float]) -> dict[str, Any]:
     counts = result.manifest["counts"]
-    pieces = true_token_counts(embedder.inner, embedder.texts)
-    library_pieces = embedder.token_counts(embedder.texts)
-    lengths = sequence_lengths(pieces, embedder.window)
-    embed_s = max(timings["embedding_s"], 1e-9)
-    useful = sum(sequence_flops(n) for n in lengths)
-    padded = padded_flops(embedder.texts, lengths, embedder.batch_size)
+    passes = [pass_stats(embedder, call) for call in embedder.calls]
+    encode_s = max(timings["encode_total_s"], 1e-9)
+    useful, padded = sum(p["gflop_useful"] for p in passes), sum(p["gflop_padded"] for p in passes)
+    chunk_pass = next((c for c in embedder.calls if c.stage == "embedding"), embedder.calls[0])
     return {
-        "documents": counts["documents"],
-        "chunks": counts["chunks"],
-        "tokens_cl100k": counts["tokens"],
-        "chunks_over_window": counts["chunks_over_window"],
-        "word_pieces": sum(pieces),
-        "word_pieces_library_token_counts": sum(library_pieces),
-        "texts_library_token_counts_wrong": sum(a != b for a, b in zip(pieces, library_pieces)),
-        "max_word_pieces": max(pieces, default=0),
-        "over_window_true": sum(1 for c in pieces if c > embedder.window),
-        "word_pieces_embedded": sum(min(c, embedder.window) for c in pieces),
-        "mean_seq_len": sum(lengths) / max(len(lengths), 1),
+        **{k: counts[k] for k in counts},
         "window": embedder.window,
-        "embed_batch_size": embedder.batch_size,
+        **library_count_check(embedder, chunk_pass),
         **{k: round(v, 3) for k, v in timings.items()},
-        "chunks_per_s": counts["chunks"] / embed_s,
+        "passes": passes,
+        "chunks_per_s": counts["chunks"] / max(chunk_pass.seconds, 1e-9),
         "chunks_per_s_build": counts["chunks"] / max(timings["build_s"], 1e-9),
-        "word_pieces_per_s": sum(min(c, embedder.window) for c in pieces) / embed_s,
-        "model_gflop_useful": useful / 1e9,
-        "model_gflop_padded": padded / 1e9,
-        "achieved_gflops_useful": useful / embed_s / 1e9,
-        "achieved_gflops_padded": padded / embed_s / 1e9,
+        "word_pieces": sum(p["word_pieces"] for p in passes),
+        "word_pieces_per_s": sum(p["word_pieces"] for p in passes) / encode_s,
+        "model_gflop_useful": useful,
+        "model_gflop_padded": padded,
+        "achieved_gflops_useful": useful / encode_s,
+        "achieved_gflops_padded": padded / encode_s,
         "peak_rss_mib": peak_rss_mib(),
     }
 
@@ -312,26 +376,36 @@ def add_gemm(summary: dict[str, Any], size: int, repeats: int) -> None:
     summary["share_of_torch_peak_useful"] = summary["achieved_gflops_useful"] / summary["gemm_torch_gflops"]
 
 
+def print_passes(passes: list[dict[str, Any]]) -> None:
+    header = f"{'encode stage':<13}{'texts':>8}{'pieces':>10}{'mean n':>8}{'max':>6}{'>win':>6}{'s':>9}{'texts/s':>9}{'pieces/s':>10}{'GFLOP':>9}{'padded':>9}{'GFLOP/s':>9}"
+    print(header)
+    for p in passes:
+        print(
+            f"{p['stage']:<13}{p['texts']:>8}{p['word_pieces']:>10}{p['mean_seq_len']:>8.1f}{p['max_word_pieces']:>6}{p['over_window']:>6}"
+            f"{p['seconds']:>9.2f}{p['texts_per_s']:>9.1f}{p['word_pieces_per_s']:>10.0f}{p['gflop_useful']:>9.1f}{p['gflop_padded']:>9.1f}"
+            f"{p['gflop_useful'] / max(p['seconds'], 1e-9):>9.1f}"
+        )
+
+
 def print_report(s: dict[str, Any]) -> None:
+    stage_times = ", ".join(f"{k[7:-2]} {s[k]:.2f} s" for k in s if k.startswith("encode_") and k != "encode_total_s")
     rows = [
-        ("documents", f"{s['documents']}"),
-        ("chunks", f"{s['chunks']}"),
-        ("tokens (cl100k)", f"{s['tokens_cl100k']}"),
-        ("chunks over model window", f"{s['chunks_over_window']}"),
-        ("chunks over window (true count)", f"{s['over_window_true']}  (longest {s['max_word_pieces']} word pieces, window {s['window']})"),
-        ("model word pieces (embedded)", f"{s['word_pieces_embedded']}  (mean sequence {s['mean_seq_len']:.1f} incl. [CLS]/[SEP])"),
-        ("embedder.token_counts says", f"{s['word_pieces_library_token_counts']} word pieces; wrong for {s['texts_library_token_counts_wrong']} of {s['chunks']} texts"),
+        ("documents / chunks", f"{s['documents']} / {s['chunks']}" + (f"  ({s['sentences']} answer sentences)" if "sentences" in s else "")),
+        ("tokens (cl100k, chunks)", f"{s['tokens']}"),
+        ("chunks over window (build)", f"{s['chunks_over_window']}  (true count: {s['passes'][0]['over_window']}, window {s['window']} word pieces)"),
+        ("embedder.token_counts", f"{s['library_word_pieces']} word pieces for the chunks; wrong for {s['library_counts_wrong']} of {s['chunks']}"),
+        ("model word pieces embedded", f"{s['word_pieces']}  (all encode calls, capped at the window)"),
         ("model load (not in build)", f"{s['model_load_s']:.2f} s"),
-        ("loading", f"{s['loading_s']:.2f} s"),
-        ("chunking", f"{s['chunking_s']:.2f} s"),
-        ("loading + chunking", f"{s['loading_s'] + s['chunking_s']:.2f} s"),
-        ("embedding", f"{s['embedding_s']:.2f} s  (batch {s['embed_batch_size']}, {s['threads_torch']} torch threads)"),
-        ("writing", f"{s['writing_s']:.2f} s"),
+        ("loading + chunking", f"{s['loading_s'] + s['chunking_s']:.2f} s  (loading {s['loading_s']:.2f} s, chunking {s['chunking_s']:.2f} s)"),
+        ("embedding (model)", f"{s['encode_total_s']:.2f} s  ({stage_times}; {s['threads_torch']} torch threads)"),
+        ("between encodes", f"{s['between_encodes_s']:.2f} s  (e.g. finding answer sentences)"),
+        ("after encoding", f"{s['after_encode_s']:.2f} s  (e.g. BM25 index, manifest)"),
+        ("writing", f"{s['writing_s']:.2f} s  (write_build, rename, fsync)"),
         ("build total", f"{s['build_s']:.2f} s"),
-        ("chunks/s (embedding)", f"{s['chunks_per_s']:.1f}  (whole build: {s['chunks_per_s_build']:.1f})"),
+        ("chunks/s", f"{s['chunks_per_s']:.1f} (chunk encode)  {s['chunks_per_s_build']:.1f} (whole build)"),
         ("embedded word pieces/s", f"{s['word_pieces_per_s']:.0f}"),
         ("peak RSS", f"{s['peak_rss_mib']:.0f} MiB"),
-        ("float32 GEMM peak", f"numpy {s['gemm_numpy_gflops']:.1f} GFLOP/s, torch {s['gemm_torch_gflops']:.1f} GFLOP/s ({s['gemm_size']}^2)"),
+        ("float32 GEMM peak", f"numpy {s['gemm_numpy_gflops']:.1f} GFLOP/s, torch {s['gemm_torch_gflops']:.1f} GFLOP/s ({s['gemm_size']}^2, best of N)"),
         ("model FLOPs", f"{s['model_gflop_useful']:.1f} GFLOP useful, {s['model_gflop_padded']:.1f} GFLOP padded"),
         ("achieved", f"{s['achieved_gflops_useful']:.1f} GFLOP/s useful, {s['achieved_gflops_padded']:.1f} GFLOP/s padded"),
         ("share of numpy GEMM peak", f"{100 * s['share_of_numpy_peak_useful']:.1f}% useful, {100 * s['share_of_numpy_peak_padded']:.1f}% padded"),
@@ -340,6 +414,17 @@ def print_report(s: dict[str, Any]) -> None:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
+    print_passes(s["passes"])
+
+
+def rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, dict):
+        return {k: rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rounded(v) for v in value]
+    return value
 
 
 # ---------------------------------------------------------------- main
@@ -347,9 +432,9 @@ def print_report(s: dict[str, Any]) -> None:
 
 def bench(corpus: Path, index_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
     settings = Settings.from_env(corpus_dir=corpus, index_dir=index_dir, chunk_tokens=args.chunk_tokens)
-    inner = SentenceTransformerEmbedder(settings.model, settings.device)
+    inner = SentenceTransformerEmbedder(settings.model, settings.device, settings.threads)
     model_load_s = load_model(inner)
-    embedder = TimedEmbedder(inner)
+    embedder = TimedEmbedder(inner, StageClock())
     result, timings = run_build(settings, embedder)
     builds.promote(index_dir, result.build_id, {"gate": {"status": "skipped", "reason": "benchmark build"}})
     summary = summarise(result, embedder, timings)
@@ -376,7 +461,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_report(summary)
     if args.index_dir:
         print(f"index kept at {index_dir} (build {summary['build_id']} promoted): bench/query.py --index-dir {index_dir}")
-    print("RESULT " + json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in summary.items()}))
+    print("RESULT " + json.dumps(rounded(summary)))
     return 0
 
 

@@ -97,7 +97,7 @@ class ExtractiveAnswerer:
                 text = sentence_display(doc.text, a, b)
                 dense = float(index.sentences.vectors[row] @ vector)
                 coverage = self.stats.coverage(q_words, set(content_words(text)))
-                score = WEIGHTS["dense"] * dense + WEIGHTS["coverage"] * coverage + WEIGHTS["passage"] * passage.score
+                score = WEIGHTS["dense"] * dense + WEIGHTS["coverage"] * coverage + WEIGHTS["passage"] * passage.dense
                 if quantity and re.search(r"\d", text):
                     score += WEIGHTS["quantity"]
                 out.append(Candidate(doc.doc_id, a, b, passage, dense, coverage, score, text))

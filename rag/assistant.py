@@ -75,14 +75,14 @@ class Assistant:
     def search(self, question: str, k: int | None = None, filters: Filters | None = None) -> SearchResult:
         cleaned = clean_question(question, self.settings)
         snap = self.snapshot
-        passages = snap.retriever.search(cleaned, k, filters)
+        passages = snap.retriever.retrieve(cleaned, snap.retriever.embed(cleaned), k, filters)
         return SearchResult(cleaned, tuple(passages), snap.index.build_id)
 
     def ask(self, question: str, k: int | None = None, filters: Filters | None = None) -> Answer:
         cleaned = clean_question(question, self.settings)
         snap = self.snapshot
         vector = snap.retriever.embed(cleaned)
-        passages = snap.retriever.search_vector(vector, k, filters)
+        passages = snap.retriever.retrieve(cleaned, vector, k, filters)
         return snap.answerer.answer(cleaned, vector, passages, snap.index)
 
     def document(self, doc_id: str) -> Document:

@@ -31,6 +31,7 @@ from rag.corpus import Corpus, load_corpus
 from rag.embedding import Embedder
 from rag.errors import BuildLockedError, IndexNotFoundError, NotFoundError
 from rag.index import FORMAT_VERSION, LoadedIndex, read_manifest, write_build, write_manifest
+from rag.lexical import LexicalIndex
 from rag.models import Chunk
 from rag.sentences import build_sentence_table
 
@@ -128,9 +129,10 @@ def _build_into(tmp: Path, build_id: str, corpus: Corpus, settings: Settings, em
         return embedder.encode(texts, settings.embed_batch_size, progress.advance)
 
     sentences = build_sentence_table(corpus.documents, encode_sentences)
+    lexical = LexicalIndex.build([embedding_text(c) for c in chunks])
     manifest = _manifest(build_id, settings, embedder, corpus, chunks, truncated, time.perf_counter() - started)
     manifest["counts"]["sentences"] = len(sentences)
-    write_build(tmp, manifest, vectors, chunks, corpus.documents, sentences)
+    write_build(tmp, manifest, vectors, chunks, corpus.documents, sentences, lexical)
     return manifest
 
 
@@ -143,6 +145,8 @@ def _manifest(build_id: str, settings: Settings, embedder: Embedder, corpus: Cor
         "model": {"name": embedder.name, "dimension": embedder.dimension, "window": embedder.window},
         "chunker": {**chunker_settings(settings).to_dict(), "embedding_text": "title > section path, newline, chunk text"},
         "index": {"type": "faiss.IndexFlatIP", "metric": "cosine (inner product of normalised vectors)"},
+        "lexical": {"type": "bm25s", "k1": 1.2, "b": 0.75, "tokens": "lower-case, stopwords dropped, Snowball English stems, numbers like 4.2.1 whole",
+                    "text": "title > section path, newline, chunk text"},
         "corpus": {
             "root": str(Path(settings.corpus_dir).resolve()),
             "documents": {d.doc_id: d.content_hash for d in corpus.documents},

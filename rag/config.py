@@ -38,6 +38,11 @@ class Settings:
     chunk_tokens: int = setting(160, "Target chunk size in cl100k tokens.", 16, 2048)
     chunk_overlap: int = setting(32, "Tokens of trailing context repeated at the start of the next chunk.", 0, 512)
     embed_batch_size: int = setting(32, "Passages per embedding batch.", 1, 1024)
+    retrieval: str = setting("hybrid", "Ranking: `hybrid` (dense + BM25 fused), `dense` (FAISS only) or `lexical` (BM25 only).")
+    fusion: str = setting("rrf", "How hybrid ranking fuses: `rrf` (reciprocal rank fusion) or `convex` (normalised score mix).")
+    dense_weight: float = setting(0.5, "Weight of the dense list in fusion (the lexical list gets 1 minus this).", 0.0, 1.0)
+    rrf_k: float = setting(60.0, "The k constant of reciprocal rank fusion.", 1.0, 1000.0)
+    candidates: int = setting(50, "Candidates each retriever contributes before fusion.", 1, 1000)
     top_k: int = setting(5, "Passages returned by search and used by ask.", 1, 100)
     max_top_k: int = setting(50, "Largest `k` a request may ask for.", 1, 1000)
     answer_sentences: int = setting(3, "Most sentences an extractive answer quotes.", 1, 10)
@@ -54,6 +59,12 @@ class Settings:
     keep_builds: int = setting(5, "Index builds kept on disk (the live one is always kept).", 1, 1000)
     host: str = setting("127.0.0.1", "Address `rag serve` binds to.")
     port: int = setting(8000, "Port `rag serve` listens on.", 1, 65535)
+
+    def __post_init__(self) -> None:
+        choices = {"retrieval": ("hybrid", "dense", "lexical"), "fusion": ("rrf", "convex")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"RAG_{name.upper()}={getattr(self, name)!r} must be one of {', '.join(allowed)}")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":

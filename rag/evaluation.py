@@ -67,7 +67,7 @@ def run_question(snap: Snapshot, assistant: Assistant, row: GoldRow) -> Question
     try:
         question = clean_question(row.question, assistant.settings)
         vector = snap.retriever.embed(question)
-        result.passages = snap.retriever.search_vector(vector, max(RANK_DEPTH, assistant.settings.top_k), filters)
+        result.passages = snap.retriever.retrieve(question, vector, max(RANK_DEPTH, assistant.settings.top_k), filters)
         result.answer = snap.answerer.answer(question, vector, result.passages[: assistant.settings.top_k], snap.index)
     except InvalidRequestError as exc:
         result.error = exc.message

@@ -1,7 +1,7 @@
 """One index build on disk: FAISS vectors, chunk store, documents, sentences and manifest.
 
 Owns the build folder format (`manifest.json`, `vectors.faiss`, `chunks.jsonl`,
-`documents.jsonl`, `sentences.npz`), writing it, loading it, checking its manifest against the
+`documents.jsonl`, `sentences.npz`, `bm25/`), writing it, loading it, checking its manifest against the
 current settings, and vector search with optional document filters. Which build
 is live, building, promotion and pruning live in `rag.builds`.
 """
@@ -18,6 +18,7 @@ import numpy as np
 
 from rag.config import Settings
 from rag.errors import IndexCorruptError, IndexMismatchError
+from rag.lexical import LexicalIndex
 from rag.models import Chunk, Document, Section
 from rag.sentences import SENTENCES, SentenceTable
 
@@ -29,7 +30,7 @@ FORMAT_VERSION = 2
 
 
 def write_build(folder: Path, manifest: dict[str, Any], vectors: np.ndarray, chunks: Sequence[Chunk], documents: Iterable[Document],
-                sentences: SentenceTable) -> None:
+                sentences: SentenceTable, lexical: LexicalIndex) -> None:
     """Write a complete build into `folder` (which must not be live)."""
     import faiss
 
@@ -41,6 +42,7 @@ def write_build(folder: Path, manifest: dict[str, Any], vectors: np.ndarray, chu
     _write_jsonl(folder / CHUNKS, (c.to_dict() for c in chunks))
     _write_jsonl(folder / DOCUMENTS, (_document_row(d) for d in documents))
     sentences.save(folder)
+    lexical.save(folder)
     write_manifest(folder, manifest)
 
 
@@ -132,6 +134,7 @@ class LoadedIndex:
     documents: dict[str, Document]
     doc_rows: dict[str, np.ndarray]
     sentences: SentenceTable
+    lexical: LexicalIndex
 
     @classmethod
     def load(cls, folder: Path, settings: Settings | None = None) -> "LoadedIndex":
@@ -145,6 +148,7 @@ class LoadedIndex:
             chunks = [Chunk.from_dict(row) for row in _read_jsonl(folder / CHUNKS)]
             docs = {row["doc_id"]: _document_from_row(row) for row in _read_jsonl(folder / DOCUMENTS)}
             sentences = SentenceTable.load(folder)
+            lexical = LexicalIndex.load(folder, len(chunks))
         except (OSError, RuntimeError, ValueError, KeyError) as exc:
             raise IndexCorruptError(f"index build at {folder} is damaged ({exc}); run `rag index build`") from None
         if index.ntotal != len(chunks):
@@ -153,7 +157,7 @@ class LoadedIndex:
         for i, chunk in enumerate(chunks):
             rows.setdefault(chunk.doc_id, []).append(i)
         doc_rows = {d: np.asarray(r, dtype=np.int64) for d, r in rows.items()}
-        return cls(manifest["build_id"], folder, manifest, index, chunks, docs, doc_rows, sentences)
+        return cls(manifest["build_id"], folder, manifest, index, chunks, docs, doc_rows, sentences, lexical)
 
     def search(self, vector: np.ndarray, k: int, doc_ids: Sequence[str] | None = None) -> list[tuple[int, float]]:
         """(chunk row, cosine score) pairs, best first; restricted to `doc_ids` when given."""
@@ -162,12 +166,24 @@ class LoadedIndex:
         query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
         params = None
         if doc_ids is not None:
-            allowed = [self.doc_rows[d] for d in doc_ids if d in self.doc_rows]
-            if not allowed:
+            allowed = self.rows_of(doc_ids)
+            if not len(allowed):
                 return []
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.concatenate(allowed)))
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
         k = min(k, self.faiss_index.ntotal)
         if k <= 0:
             return []
         scores, ids = self.faiss_index.search(query, k, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def rows_of(self, doc_ids: Sequence[str]) -> np.ndarray:
+        """Chunk rows belonging to the given documents."""
+        parts = [self.doc_rows[d] for d in doc_ids if d in self.doc_rows]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    def cosines(self, vector: np.ndarray, rows: Sequence[int]) -> np.ndarray:
+        """Exact cosine of the query to each chunk row (vectors are stored normalised)."""
+        if not rows:
+            return np.zeros(0, dtype=np.float32)
+        stored = self.faiss_index.reconstruct_batch(np.asarray(rows, dtype=np.int64))
+        return stored @ np.asarray(vector, dtype=np.float32)

@@ -94,16 +94,18 @@ class Citation:
 
 @dataclass(frozen=True)
 class Passage:
-    """A retrieved chunk with its score and rank (1-based)."""
+    """A retrieved chunk with its ranking score, its rank (1-based) and its cosine to the question."""
 
     chunk: Chunk
     score: float
     rank: int
+    dense: float = 0.0  # cosine similarity to the question, whatever the ranking method
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "rank": self.rank,
             "score": round(self.score, 6),
+            "dense_score": round(self.dense, 6),
             "chunk_id": self.chunk.chunk_id,
             "doc_id": self.chunk.doc_id,
             "title": self.chunk.title,

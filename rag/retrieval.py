@@ -1,8 +1,10 @@
 """Retrieval: a question in, ranked passages out.
 
 Owns validating the question, turning document-id and metadata filters into
-the set of searchable documents, embedding the query and ranking chunks by
-cosine similarity over the FAISS index. Leaves out answer composition.
+the set of searchable documents, and ranking chunks: dense (cosine over the
+FAISS index), lexical (BM25) or both fused (`rag.fusion`). Every passage also
+carries its exact dense cosine, the scale the answerer calibrates on. Leaves
+out answer composition.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.errors import InvalidRequestError
+from rag.fusion import convex_fusion, reciprocal_rank_fusion
 from rag.index import LoadedIndex
 from rag.models import Passage
 
@@ -62,7 +65,7 @@ def _metadata_matches(metadata: Mapping[str, str], wanted: Mapping[str, str]) ->
 
 
 class Retriever:
-    """Dense retrieval over one loaded build."""
+    """Dense, lexical or hybrid retrieval over one loaded build (`RAG_RETRIEVAL`)."""
 
     def __init__(self, index: LoadedIndex, embedder: Embedder, settings: Settings) -> None:
         self.index = index
@@ -70,23 +73,40 @@ class Retriever:
         self.settings = settings
 
     def search(self, question: str, k: int | None = None, filters: Filters | None = None) -> list[Passage]:
-        return self.search_vector(self.embed(clean_question(question, self.settings)), k, filters)
+        cleaned = clean_question(question, self.settings)
+        return self.retrieve(cleaned, self.embed(cleaned), k, filters)
 
     def embed(self, question: str) -> np.ndarray:
         """The unit vector of an already cleaned question."""
         return self.embedder.encode([question])[0]
 
-    def search_vector(self, vector: np.ndarray, k: int | None = None, filters: Filters | None = None) -> list[Passage]:
+    def retrieve(self, question: str, vector: np.ndarray, k: int | None = None, filters: Filters | None = None) -> list[Passage]:
+        """Top-k passages for a cleaned question and its vector."""
         k = self.checked_k(k)
         doc_ids = allowed_documents(self.index, filters)
         if doc_ids is not None and not doc_ids:
             return []
-        hits = self.index.search(vector, k, doc_ids)
-        return [Passage(self.index.chunks[row], score, rank) for rank, (row, score) in enumerate(hits, start=1)]
+        ranked = self._ranked(question, vector, max(k, self.settings.candidates), doc_ids)[:k]
+        rows = [row for row, _ in ranked]
+        dense = self.index.cosines(vector, rows)
+        return [Passage(self.index.chunks[row], fused, rank, float(cos)) for rank, ((row, fused), cos) in enumerate(zip(ranked, dense), 1)]
+
+    def _ranked(self, question: str, vector: np.ndarray, depth: int, doc_ids: list[str] | None) -> list[tuple[int, float]]:
+        method = self.settings.retrieval
+        dense = self.index.search(vector, depth, doc_ids) if method != "lexical" else []
+        if method == "dense":
+            return dense
+        rows = self.index.rows_of(doc_ids) if doc_ids is not None else None
+        lexical = self.index.lexical.search(question, depth, rows)
+        if method == "lexical":
+            return lexical
+        if self.settings.fusion == "convex":
+            return convex_fusion(dense, lexical, self.settings.dense_weight)
+        weights = (self.settings.dense_weight, 1.0 - self.settings.dense_weight)
+        return reciprocal_rank_fusion([dense, lexical], weights, self.settings.rrf_k)
 
     def checked_k(self, k: int | None) -> int:
         k = self.settings.top_k if k is None else k
         if not isinstance(k, int) or k < 1 or k > self.settings.max_top_k:
             raise InvalidRequestError(f"k must be between 1 and {self.settings.max_top_k} (RAG_MAX_TOP_K), got {k!r}")
         return k
-

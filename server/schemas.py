@@ -37,7 +37,8 @@ def query_model(settings: Settings) -> type[BaseModel]:
 
 class PassageOut(BaseModel):
     rank: int
-    score: float
+    score: float = Field(description="The ranking score (fused, when retrieval is hybrid).")
+    dense_score: float = Field(description="Cosine similarity of the passage to the question.")
     chunk_id: str
     doc_id: str
     title: str

@@ -1,7 +1,6 @@
 import pytest
 
 from rag.answering import TermStats
-from rag.sentences import display_text
 from rag.assistant import Assistant
 
 
@@ -48,8 +47,3 @@ def test_coverage_weights_rare_words_more():
     q = {"payroll", "record"}
     assert stats.coverage(q, {"payroll"}) > stats.coverage(q, {"record"})
     assert stats.coverage(q, {"payroll", "record"}) == pytest.approx(1.0)
-
-
-def test_display_text_strips_markdown():
-    assert display_text("| Board minutes | Permanently |") == "Board minutes | Permanently"
-    assert display_text("- **Rule**: keep   it") == "Rule: keep it"

@@ -12,7 +12,7 @@ from rag.index import LoadedIndex
 def test_build_writes_a_complete_folder_with_manifest(settings, fake_embedder):
     result = builds.build(settings, fake_embedder)
     folder = settings.index_dir / BUILDS / result.build_id
-    assert sorted(p.name for p in folder.iterdir()) == ["chunks.jsonl", "documents.jsonl", "manifest.json", "sentences.npz", "vectors.faiss"]
+    assert sorted(p.name for p in folder.iterdir()) == ["bm25", "chunks.jsonl", "documents.jsonl", "manifest.json", "sentences.npz", "vectors.faiss"]
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["model"] == {"name": "all-MiniLM-L6-v2", "dimension": 256, "window": 254}
     assert manifest["chunker"]["max_tokens"] == 60 and manifest["chunker"]["overlap_tokens"] == 10

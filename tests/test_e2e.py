@@ -141,7 +141,8 @@ def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
 @pytest.fixture(scope="module")
 def live_server(real_build, real_settings):
     port = free_port()
-    env = {**os.environ, "RAG_INDEX_DIR": str(real_settings.index_dir), "RAG_CORPUS_DIR": str(real_settings.corpus_dir)}
+    env = {**os.environ, "RAG_INDEX_DIR": str(real_settings.index_dir), "RAG_CORPUS_DIR": str(real_settings.corpus_dir),
+           "RAG_THREADS": "1"}  # steady latency while the test process embeds on the other core
     proc = subprocess.Popen(
         [sys.executable, "-m", "rag.cli", "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
@@ -195,3 +196,53 @@ def test_cli_search_json_matches_http(live_server):
     assert cli.returncode == 0, cli.stderr
     assert json.loads(cli.stdout) == body
     assert Path(env["RAG_INDEX_DIR"]).is_dir()
+
+
+def test_gate_refuses_a_worse_build_and_a_running_server_picks_up_a_good_one(live_server, real_build, real_settings, real_embedder, tmp_path):
+    """Runs last in this module: it changes the live build under the running server."""
+    import shutil
+    import threading
+
+    from rag.pipeline import rebuild
+
+    base, _ = live_server
+    gold, gate = ROOT / "eval" / "gold" / "docs_corpus.jsonl", ROOT / "eval" / "gate.toml"
+    statuses, build_ids, stop = [], [], threading.Event()
+
+    def hammer():
+        with httpx.Client(timeout=120) as client:
+            while not stop.is_set():
+                try:
+                    response = client.post(f"{base}/v1/ask", json={"question": "How long do we keep payroll records?"})
+                    statuses.append(response.status_code)
+                    build_ids.append(response.json().get("build_id"))
+                except httpx.HTTPError as exc:
+                    statuses.append(repr(exc))
+                time.sleep(0.05)
+
+    worker = threading.Thread(target=hammer)
+    worker.start()
+    try:
+        partial = tmp_path / "partial"
+        shutil.copytree(real_settings.corpus_dir, partial)
+        for name in ("records-retention-schedule.md", "travel-and-expenses-policy.html", "access-control-standard.md", "incident-response-procedure.html"):
+            (partial / name).unlink()  # an operator's bad sync dropped four policies
+        worse = rebuild(real_settings.replace(corpus_dir=partial), real_embedder, gold, gate)
+        assert not worse.promoted and any("retrieval.hit@10" in f for f in worse.decision.failures)
+        assert builds.current_build_id(real_settings.index_dir) == real_build.build_id
+        assert httpx.get(f"{base}/readyz", timeout=10).json()["build_id"] == real_build.build_id
+
+        good = rebuild(real_settings, real_embedder, gold, gate)
+        assert good.promoted, good.decision.failures
+        deadline = time.monotonic() + 60
+        while httpx.get(f"{base}/readyz", timeout=10).json()["build_id"] != good.build_id:
+            assert time.monotonic() < deadline, "server did not pick up the promoted build"
+            time.sleep(0.2)
+        seen_after = len(statuses)
+        while len(statuses) < seen_after + 3 and time.monotonic() < deadline + 60:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        worker.join(60)
+    assert statuses and set(statuses) == {200}
+    assert set(build_ids) <= {real_build.build_id, good.build_id} and build_ids[-1] == good.build_id

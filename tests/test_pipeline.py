@@ -1,5 +1,7 @@
 """Rebuilds go live only through the gate; a refused build leaves the live one serving."""
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -37,15 +39,26 @@ def test_good_build_is_evaluated_recorded_and_promoted(settings, fake_embedder, 
     assert live_eval(settings)["index"]["build_id"] == outcome.build_id
 
 
-def test_worse_build_is_refused_and_live_keeps_serving(settings, fake_embedder, gate_file):
+def test_worse_build_is_refused_and_live_keeps_serving(settings, fake_embedder, gate_file, tmp_path):
     good = rebuild(settings, fake_embedder, GOLD, gate_file)
-    bad = rebuild(settings, ConstantEmbedder(), GOLD, gate_file)
+    partial = tmp_path / "partial"
+    shutil.copytree(settings.corpus_dir, partial)
+    (partial / "retention.md").unlink()  # a bad sync lost a policy
+    bad = rebuild(settings.replace(corpus_dir=partial), fake_embedder, GOLD, gate_file)
     assert not bad.promoted and bad.decision.failures
-    assert any("retrieval.hit@5" in f or "retrieval.mrr@10" in f for f in bad.decision.failures)
+    assert any("retrieval.hit@5" in f for f in bad.decision.failures)
     assert bad.decision.regressed_questions and bad.manifest["gate"]["status"] == "failed"
     assert builds.current_build_id(settings.index_dir) == good.build_id
     answer = Assistant(settings, embedder=fake_embedder).ask("How long is CCTV footage kept?")
     assert answer.build_id == good.build_id and not answer.abstained
+
+
+def test_a_broken_model_is_refused_in_dense_mode(settings, fake_embedder, gate_file):
+    dense = settings.replace(retrieval="dense")
+    good = rebuild(dense, fake_embedder, GOLD, gate_file)
+    bad = rebuild(dense, ConstantEmbedder(), GOLD, gate_file)
+    assert good.promoted and not bad.promoted
+    assert builds.current_build_id(settings.index_dir) == good.build_id
 
 
 def test_no_gate_promotes_anyway_and_says_so(settings, fake_embedder, gate_file):
