@@ -69,6 +69,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--n", type=int, default=200, help="Requests per measurement (each endpoint, each level) [default: 200].")
     parser.add_argument("--timeout", type=float, default=300.0, help="Deadline in seconds for each measurement [default: 300].")
     parser.add_argument("--ready-timeout", type=float, default=180.0, help="Seconds to wait for the server's /readyz [default: 180].")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="Torch CPU threads for the assistant and the server (sets RAG_THREADS) [default: RAG_THREADS or torch's default].")
     parser.add_argument("--skip-in-process", action="store_true", help="Only the HTTP measurements.")
     parser.add_argument("--skip-http", action="store_true", help="Only the in-process measurements.")
     args = parser.parse_args(argv)
@@ -94,7 +96,7 @@ def load_questions(path: Path) -> list[str]:
     return questions
 
 
-def index_settings(index_dir: Path, corpus: Path | None) -> tuple[Settings, dict[str, Any]]:
+def index_settings(index_dir: Path, corpus: Path | None, threads: int | None = None) -> tuple[Settings, dict[str, Any]]:
     """Settings matching the live build's model and chunker, and its manifest; exits with the next step if none."""
     build_id = current_build_id(index_dir)
     if build_id is None:
@@ -106,7 +108,7 @@ def index_settings(index_dir: Path, corpus: Path | None) -> tuple[Settings, dict
     chunker = manifest.get("chunker", {})
     settings = Settings.from_env(
         corpus_dir=corpus, index_dir=index_dir, model=manifest.get("model", {}).get("name"),
-        chunk_tokens=chunker.get("max_tokens"), chunk_overlap=chunker.get("overlap_tokens"),
+        chunk_tokens=chunker.get("max_tokens"), chunk_overlap=chunker.get("overlap_tokens"), threads=threads,
     )
     return settings, manifest
 
@@ -207,7 +209,8 @@ def free_port() -> int:
 def server_env(settings: Settings) -> dict[str, str]:
     """The environment for the server: ours, with the chunker/model settings the index was built with."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    env.update(RAG_MODEL=settings.model, RAG_CHUNK_TOKENS=str(settings.chunk_tokens), RAG_CHUNK_OVERLAP=str(settings.chunk_overlap))
+    env.update(RAG_MODEL=settings.model, RAG_CHUNK_TOKENS=str(settings.chunk_tokens), RAG_CHUNK_OVERLAP=str(settings.chunk_overlap),
+               RAG_THREADS=str(settings.threads))
     return env
 
 
@@ -327,31 +330,38 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             print(f"first error ({r['mode']} {r['endpoint']} c={r['concurrency']}): {r['first_error']}")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    settings, manifest = index_settings(args.index_dir, args.corpus)
+def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[Measurement]]:
+    settings, manifest = index_settings(args.index_dir, args.corpus, args.threads)
     questions = load_questions(args.questions)
     counts = manifest.get("counts", {})
     print(f"index {args.index_dir} build {manifest.get('build_id')}: {counts.get('documents')} documents, {counts.get('chunks')} chunks; "
-          f"{len(questions)} questions from {args.questions}, n={args.n} per measurement", flush=True)
-    result: dict[str, Any] = {"index_dir": str(args.index_dir), "build_id": manifest.get("build_id"), "chunks": counts.get("chunks"), "n": args.n}
+          f"{len(questions)} questions from {args.questions}, n={args.n} per measurement, "
+          f"RAG_THREADS={settings.threads} (0: torch default, {os.cpu_count()} CPUs)", flush=True)
+    result: dict[str, Any] = {"index_dir": str(args.index_dir), "build_id": manifest.get("build_id"), "chunks": counts.get("chunks"),
+                              "n": args.n, "threads": settings.threads, "cpus": os.cpu_count()}
     measurements: list[Measurement] = []
+    if not args.skip_in_process:
+        in_process, load_s = bench_in_process(settings, questions, args.n, args.timeout)
+        measurements += in_process
+        result["in_process_load_s"] = round(load_s, 2)
+    if not args.skip_http:
+        http, info = with_server(settings, args, questions)
+        measurements += http
+        result["server"] = info
+    return result, measurements
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
     try:
-        if not args.skip_in_process:
-            in_process, load_s = bench_in_process(settings, questions, args.n, args.timeout)
-            measurements += in_process
-            result["in_process_load_s"] = round(load_s, 2)
-        if not args.skip_http:
-            http, info = with_server(settings, args, questions)
-            measurements += http
-            result["server"] = info
+        result, measurements = run(args)
     except RagError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
     rows = [m.summary() for m in measurements]
     print_table(rows)
     if "server" in result:
-        print(f"server: ready {result['server']['ready_s']} s after start, peak RSS {result['server']['server_peak_rss_mib']} MiB")
+        print(f"server: ready {result['server']['ready_s']} s after start, peak RSS {result['server']['server_peak_rss_mib']:.0f} MiB")
     print("RESULT " + json.dumps({**result, "rows": rows}))
     return 0
 

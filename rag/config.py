@@ -47,7 +47,7 @@ class Settings:
     max_top_k: int = setting(50, "Largest `k` a request may ask for.", 1, 1000)
     answer_sentences: int = setting(3, "Most sentences an extractive answer quotes.", 1, 10)
     abstain_threshold: float = setting(
-        0.42, "Answer only when the best evidence score reaches this (calibrated, see README).", 0.0, 1.0
+        0.43, "Answer only when the best evidence score reaches this (calibrated, see README).", 0.0, 1.0
     )
     max_question_chars: int = setting(1000, "Longest question accepted, in characters.", 10, 100000)
     max_document_bytes: int = setting(20_000_000, "Documents larger than this are skipped at build.", 1000)

@@ -139,19 +139,21 @@ def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
 
 
 @pytest.fixture(scope="module")
-def live_server(real_build, real_settings):
+def live_server(real_build, real_settings, tmp_path_factory):
     port = free_port()
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    log = open(log_path, "wb")  # a file, not a pipe: a full pipe would stall the server's access log
     env = {**os.environ, "RAG_INDEX_DIR": str(real_settings.index_dir), "RAG_CORPUS_DIR": str(real_settings.corpus_dir),
            "RAG_THREADS": "1"}  # steady latency while the test process embeds on the other core
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rag.cli", "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        [sys.executable, "-m", "rag.cli", "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     try:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise AssertionError(proc.stdout.read().decode() if proc.stdout else "server exited")
+                raise AssertionError(f"server exited: {log_path.read_text()[-2000:]}")
             try:
                 if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
                     break
@@ -163,7 +165,12 @@ def live_server(real_build, real_settings):
         yield base, env
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
+        log.close()
 
 
 def test_real_server_answers_and_cli_json_is_the_same_object(live_server, real_build):
