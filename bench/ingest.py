@@ -49,6 +49,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -445,6 +446,7 @@ def bench(corpus: Path, index_dir: Path, args: argparse.Namespace) -> dict[str, 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the cleanup in `finally` blocks on kill
     check_args(args.corpus, args.index_dir, args.limit_docs)
     scratch = Path(tempfile.mkdtemp(prefix="rag-bench-ingest-"))
     index_dir = args.index_dir or scratch / "index"

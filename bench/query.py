@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -51,6 +52,7 @@ DEFAULT_QUESTIONS = REPO / "eval" / "gold" / "docs_corpus.jsonl"
 CONCURRENCY = (1, 4, 16)
 ENDPOINTS = ("search", "ask")
 WARM_UP_REQUESTS = 3
+STOP = threading.Event()  # set when the run is interrupted, so load threads stop promptly
 
 
 # ---------------------------------------------------------------- inputs
@@ -154,7 +156,7 @@ def run_level(m: Measurement, call: Callable[[str], None], questions: Sequence[s
         while True:
             with lock:
                 question = next(pending, None)
-                if question is not None and time.perf_counter() > stop_at:
+                if question is not None and (STOP.is_set() or time.perf_counter() > stop_at):
                     m.skipped += 1
                     continue
             if question is None:
@@ -172,8 +174,12 @@ def run_level(m: Measurement, call: Callable[[str], None], questions: Sequence[s
 
     started = time.perf_counter()
     with ThreadPoolExecutor(m.concurrency) as pool:
-        for future in [pool.submit(worker) for _ in range(m.concurrency)]:
-            future.result()
+        try:
+            for future in [pool.submit(worker) for _ in range(m.concurrency)]:
+                future.result()
+        except BaseException:
+            STOP.set()
+            raise
     m.wall_s = time.perf_counter() - started
     return m
 
@@ -353,6 +359,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[Measurement]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the cleanup in `finally` blocks on kill
     try:
         result, measurements = run(args)
     except RagError as exc:

@@ -125,10 +125,19 @@ def normalise_newlines(text: str) -> str:
 
 
 def _first_line_title(text: str, fmt: str) -> str:
+    """The first line when it reads as a title: a Markdown `#` heading, or a short line that is
+    neither a sentence nor a numbered section heading ('1. INTRODUCTION'); else '' (the file name is used)."""
     for line in text.split("\n"):
         line = line.strip()
-        if line:
-            return line.lstrip("#").strip() if fmt == "markdown" else line
+        if not line:
+            continue
+        if fmt == "markdown" and line.startswith("# "):
+            return line[2:].strip()
+        plain = line.lstrip("#").strip()
+        looks_numbered = bool(re.match(r"^(\d+(\.\d+)*\.?|part|chapter|article|section)\s", plain, re.IGNORECASE))
+        if len(plain) <= 120 and not plain.endswith((".", ";", ":", ",")) and not looks_numbered:
+            return plain
+        return ""
     return ""
 
 

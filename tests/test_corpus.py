@@ -100,3 +100,11 @@ def test_html_numbered_paragraphs_become_clauses():
     doc = parse_document(html, "p.html", "html")
     assert doc.section_at(doc.text.index("Report within")) == ("4. Reporting", "4.1")
     assert doc.section_at(doc.text.index("Keep notes")) == ("4. Reporting", "4.2")
+
+
+def test_a_long_or_numbered_first_line_is_not_a_title():
+    prose = parse_document(b"We collect data when you visit. It is used for billing.\n\nMore text.", "acme-privacy.txt", "text")
+    assert prose.title == "Acme Privacy"
+    numbered = parse_document(b"1. INTRODUCTION\n\n1.1 This rulebook applies to firms.", "02-aml-rules.txt", "text")
+    assert numbered.title == "02 Aml Rules"
+    assert numbered.section_at(numbered.text.index("This rulebook")) == ("1. INTRODUCTION", "1.1")
