@@ -1,7 +1,7 @@
 # One command to set up and start the assistant, one to run the tests.
 #   make run   -> .venv with pinned deps, index of docs_corpus/ built if missing, server on 127.0.0.1:8000
 #   make test  -> .venv with pinned deps, then the whole test suite
-.PHONY: setup index run test bench
+.PHONY: setup index run test
 
 VENV := .venv/bin
 

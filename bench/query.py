@@ -8,7 +8,9 @@ or `rag index build --corpus CORPUS --index-dir DIR`):
 2. HTTP: a real server, `python -m rag.cli serve --host 127.0.0.1 --port P --index-dir DIR`, started
    as a subprocess on a free loopback port; once GET /readyz answers 200, POST /v1/search and /v1/ask
    at concurrency 1, 4 and 16 (a pool of C threads sharing one httpx client), N requests per level
-   and endpoint after a few untimed warm-up requests. The server is stopped at the end, also on error.
+   and endpoint after a few untimed warm-up requests; then search at concurrency 1 once more
+   ("http-again"), to show whether the first level's figure depends on its place in the run. The
+   server is stopped at the end, also on error or SIGTERM.
 
 Latency is wall time per request (client side for HTTP) in ms: p50/p95/p99 by linear interpolation
 (with N=100, p99 is close to the maximum). Throughput is completed requests / wall time of the level.
@@ -298,6 +300,8 @@ def bench_http(base: str, questions: list[str], n: int, deadline_s: float) -> li
                 m = run_level(Measurement("http", endpoint, concurrency), call, cycled(questions, n), deadline_s)
                 results.append(m)
                 print(f"  http {endpoint} c={concurrency}: {m.summary()['req_per_s']} req/s", flush=True)
+        # the first level again: shows whether a figure depends on its place in the run (warm-up, thread pools)
+        results.append(run_level(Measurement("http-again", ENDPOINTS[0], CONCURRENCY[0]), http_call(client, ENDPOINTS[0]), cycled(questions, n), deadline_s))
     return results
 
 
@@ -323,12 +327,12 @@ def with_server(settings: Settings, args: argparse.Namespace, questions: list[st
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
-    header = f"{'mode':<11}{'endpoint':<9}{'conc':>5}{'ok':>6}{'err':>5}{'skip':>5}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'req/s':>9}"
+    header = f"{'mode':<12}{'endpoint':<9}{'conc':>5}{'ok':>6}{'err':>5}{'skip':>5}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'req/s':>9}"
     print(header)
     print("-" * len(header))
     for r in rows:
         print(
-            f"{r['mode']:<11}{r['endpoint']:<9}{r['concurrency']:>5}{r['ok']:>6}{r['errors']:>5}{r['skipped']:>5}"
+            f"{r['mode']:<12}{r['endpoint']:<9}{r['concurrency']:>5}{r['ok']:>6}{r['errors']:>5}{r['skipped']:>5}"
             f"{r['p50_ms']:>10.1f}{r['p95_ms']:>10.1f}{r['p99_ms']:>10.1f}{r['req_per_s']:>9.2f}"
         )
     for r in rows:

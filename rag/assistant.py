@@ -15,7 +15,7 @@ from functools import cached_property
 from rag.answering import ExtractiveAnswerer, TermStats
 from rag.builds import current_build_id, load_current
 from rag.config import Settings
-from rag.embedding import Embedder, SentenceTransformerEmbedder
+from rag.embedding import Embedder, make_embedder
 from rag.errors import NotFoundError
 from rag.index import LoadedIndex
 from rag.models import Answer, Document, SearchResult
@@ -40,7 +40,7 @@ class Assistant:
 
     @cached_property
     def embedder(self) -> Embedder:
-        return self._embedder or SentenceTransformerEmbedder(self.settings.model, self.settings.device, self.settings.threads)
+        return self._embedder or make_embedder(self.settings.model, self.settings.device, self.settings.threads, "query")
 
     def _bind(self, index: LoadedIndex) -> Snapshot:
         stats = TermStats([c.text for c in index.chunks])

@@ -129,10 +129,12 @@ def _build_into(tmp: Path, build_id: str, corpus: Corpus, settings: Settings, em
         return embedder.encode(texts, settings.embed_batch_size, progress.advance)
 
     sentences = build_sentence_table(corpus.documents, encode_sentences)
+    progress.stage("writing", 1)
     lexical = LexicalIndex.build([embedding_text(c) for c in chunks])
     manifest = _manifest(build_id, settings, embedder, corpus, chunks, truncated, time.perf_counter() - started)
     manifest["counts"]["sentences"] = len(sentences)
     write_build(tmp, manifest, vectors, chunks, corpus.documents, sentences, lexical)
+    progress.advance(1)
     return manifest
 
 
@@ -158,7 +160,7 @@ def _manifest(build_id: str, settings: Settings, embedder: Embedder, corpus: Cor
             "tokens": sum(c.n_tokens for c in chunks),
             "chunks_over_window": truncated,
         },
-        "timings": {"embed_seconds": round(embed_s, 2)},
+        "timings": {"model_seconds": round(embed_s, 2)},
         "gate": {"status": "not_run"},
         "eval": None,
     }

@@ -70,7 +70,7 @@ def index_build(corpus: Path | None, index_dir: Path | None, gold: Path | None, 
     settings = make_settings(corpus, index_dir, gate_file=gate_file)
     gold = gold or default_gold(settings)
     with TqdmProgress() as progress:
-        outcome = rebuild(settings, Assistant(settings).embedder, gold, settings.gate_file, no_gate, progress)
+        outcome = rebuild(settings, build_embedder(settings), gold, settings.gate_file, no_gate, progress)
     counts = outcome.manifest["counts"]
     click.echo(f"built {outcome.build_id}: {counts['documents']} documents, {counts['chunks']} chunks, "
                f"{counts['tokens']} tokens, {counts['chunks_over_window']} over the model window")
@@ -84,6 +84,12 @@ def index_build(corpus: Path | None, index_dir: Path | None, gold: Path | None, 
     removed = builds.prune(settings.index_dir, settings.keep_builds)
     if removed:
         click.echo(f"pruned {len(removed)} old build(s)")
+
+
+def build_embedder(settings: Settings) -> Any:
+    from rag.embedding import make_embedder
+
+    return make_embedder(settings.model, settings.device, settings.threads, "build")
 
 
 def default_gold(settings: Settings) -> Path | None:
@@ -235,7 +241,7 @@ def eval_command(gold: Path, corpus: Path | None, index_dir: Path | None, eval_i
 
     settings = make_settings(corpus, index_dir)
     with TqdmProgress() as progress:
-        run = evaluate_corpus(settings, Assistant(settings).embedder, gold, eval_index, scope_field, limit, seed, progress)
+        run = evaluate_corpus(settings, build_embedder(settings), gold, eval_index, scope_field, limit, seed, progress)
     click.echo("\n".join(metrics_table(run.summary)))
     click.echo(format_headline(run.summary))
     if json_out:

@@ -33,7 +33,7 @@ class Settings:
     )
     device: str = setting("cpu", "Torch device for the embedding model.")
     threads: int = setting(
-        0, "Torch CPU threads (0: torch's default, all cores). 1 keeps query latency steady when other processes share the cores.", 0, 256
+        0, "Torch CPU threads (0: one for queries and serving, all cores for builds and evals).", 0, 256
     )
     chunk_tokens: int = setting(160, "Target chunk size in cl100k tokens.", 16, 2048)
     chunk_overlap: int = setting(32, "Tokens of trailing context repeated at the start of the next chunk.", 0, 512)

@@ -57,6 +57,11 @@ def resolve_model_path(name: str) -> Path:
     raise ModelError(f"model {name!r} is neither {DEFAULT_MODEL!r} nor a local folder: fix RAG_MODEL")
 
 
+def make_embedder(name: str, device: str, threads: int, purpose: str) -> "SentenceTransformerEmbedder":
+    """The real model; `threads=0` means one thread for queries (steady latency) and all cores for builds."""
+    return SentenceTransformerEmbedder(name, device, threads or (1 if purpose == "query" else 0))
+
+
 class SentenceTransformerEmbedder:
     """The real model. Thread-safe: encoding is serialised by a lock."""
 
@@ -86,7 +91,10 @@ class SentenceTransformerEmbedder:
     def tokenizer(self):  # type: ignore[no-untyped-def]
         from tokenizers import Tokenizer
 
-        return Tokenizer.from_file(str(self.path / "tokenizer.json"))
+        tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
+        tokenizer.no_truncation()  # the file pads and truncates to 128: counts must be the real lengths
+        tokenizer.no_padding()
+        return tokenizer
 
     @property
     def dimension(self) -> int:

@@ -26,7 +26,7 @@ MANIFEST = "manifest.json"  # written last: a folder without it is not a build
 VECTORS = "vectors.faiss"
 CHUNKS = "chunks.jsonl"
 DOCUMENTS = "documents.jsonl"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 def write_build(folder: Path, manifest: dict[str, Any], vectors: np.ndarray, chunks: Sequence[Chunk], documents: Iterable[Document],

@@ -253,3 +253,7 @@ def test_gate_refuses_a_worse_build_and_a_running_server_picks_up_a_good_one(liv
         worker.join(60)
     assert statuses and set(statuses) == {200}
     assert set(build_ids) <= {real_build.build_id, good.build_id} and build_ids[-1] == good.build_id
+
+
+def test_token_counts_are_real_lengths_not_the_tokenizer_files_padding(real_embedder):
+    assert real_embedder.token_counts(["hello world", "word " * 300]) == [2, 300]
