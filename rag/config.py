@@ -35,7 +35,7 @@ class Settings:
     threads: int = setting(
         0, "Torch CPU threads (0: one for queries and serving, all cores for builds and evals).", 0, 256
     )
-    chunk_tokens: int = setting(160, "Target chunk size in cl100k tokens.", 16, 2048)
+    chunk_tokens: int = setting(224, "Target chunk size in cl100k tokens (chunks are also split to fit the model window).", 16, 2048)
     chunk_overlap: int = setting(32, "Tokens of trailing context repeated at the start of the next chunk.", 0, 512)
     embed_batch_size: int = setting(32, "Passages per embedding batch.", 1, 1024)
     retrieval: str = setting("hybrid", "Ranking: `hybrid` (dense + BM25 fused), `dense` (FAISS only) or `lexical` (BM25 only).")
@@ -47,7 +47,7 @@ class Settings:
     max_top_k: int = setting(50, "Largest `k` a request may ask for.", 1, 1000)
     answer_sentences: int = setting(3, "Most sentences an extractive answer quotes.", 1, 10)
     abstain_threshold: float = setting(
-        0.43, "Answer only when the best evidence score reaches this (calibrated, see README).", 0.0, 1.0
+        0.44, "Answer only when the best evidence score reaches this (calibrated, see README).", 0.0, 1.0
     )
     max_question_chars: int = setting(1000, "Longest question accepted, in characters.", 10, 100000)
     max_document_bytes: int = setting(20_000_000, "Documents larger than this are skipped at build.", 1000)
