@@ -89,7 +89,8 @@ def parse_document(raw: bytes, doc_id: str, fmt: str) -> Document:
     decoded = decode_bytes(raw, doc_id)
     if fmt == "html":
         text, title, markers = extract_html(decoded)
-        markers = sorted(markers + clause_markers(text), key=lambda m: m.offset)
+        headings = {m.offset for m in markers}
+        markers = sorted(markers + [c for c in clause_markers(text) if c.offset not in headings], key=lambda m: m.offset)
     else:
         text = normalise_newlines(decoded)
         markers = markdown_markers(text) if fmt == "markdown" else text_markers(text)

@@ -62,7 +62,11 @@ def markdown_markers(text: str) -> list[Marker]:
 
 def clause_markers(text: str) -> list[Marker]:
     """Numbered clause paragraphs only (for text whose headings come from elsewhere, e.g. HTML)."""
-    return [Marker(offset, 99, clause, "clause") for offset, line in _lines(text) if (clause := _clause_number(line)) is not None]
+    return [
+        Marker(offset, 99, clause, "clause")
+        for offset, line in _lines(text)
+        if " | " not in line and (clause := _clause_number(line)) is not None
+    ]
 
 
 def text_markers(text: str) -> list[Marker]:

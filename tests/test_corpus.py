@@ -108,3 +108,12 @@ def test_a_long_or_numbered_first_line_is_not_a_title():
     numbered = parse_document(b"1. INTRODUCTION\n\n1.1 This rulebook applies to firms.", "02-aml-rules.txt", "text")
     assert numbered.title == "02 Aml Rules"
     assert numbered.section_at(numbered.text.index("This rulebook")) == ("1. INTRODUCTION", "1.1")
+
+
+def test_html_heading_numbers_and_table_rows_are_not_clauses():
+    html = (b"<html><body><main><h1>Policy</h1><h2>5. Travel</h2><h3>5.2 Rail travel</h3><p>Standard class.</p>"
+            b"<h2>15. History</h2><table><tr><th>Version</th><th>Change</th></tr><tr><td>6.0</td><td>Limits raised</td></tr></table>"
+            b"</main></body></html>")
+    doc = parse_document(html, "p.html", "html")
+    assert doc.section_at(doc.text.index("Standard class")) == ("5. Travel", "5.2 Rail travel")
+    assert doc.section_at(doc.text.index("6.0 | Limits")) == ("15. History",)
