@@ -19,9 +19,8 @@ What it measures. It runs `rag.builds.build` (the same code as `rag index build`
 * counts: documents, chunks, cl100k tokens and chunks over the model window come from the build
   manifest; model word pieces are counted on exactly the texts that were encoded, with the model's
   tokenizer.json with truncation and padding switched off. `embedder.token_counts` is also called and
-  shown: at the time of writing it returns 128 for every text, because tokenizer.json carries
-  `truncation: 128` and `padding: fixed 128`, which `Tokenizer.from_file` keeps (so the build's
-  "chunks over window" check can never fire); the bench flags any disagreement.
+  compared (it once returned 128 for every text, because tokenizer.json carries `truncation: 128` and
+  `padding: fixed 128`; fixed in the library), and the bench flags any disagreement.
 * peak RSS: `resource.getrusage(RUSAGE_SELF).ru_maxrss`, read right after the build (before the GEMM probe).
 * efficiency: achieved model GFLOP/s during embedding, as a share of float32 GEMM GFLOP/s measured in
   this same run (numpy `a @ b`, 2048x2048, best of N; torch's matmul is shown too, since torch runs the model).
