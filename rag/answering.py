@@ -108,18 +108,18 @@ class ExtractiveAnswerer:
         confidence = ranked[0].score if ranked else 0.0
         if not ranked or confidence < self.settings.abstain_threshold:
             return Answer(question, ABSTAIN_TEXT, True, (), tuple(passages), index.build_id, confidence)
-        chosen = _select(ranked, self.settings.answer_sentences)
+        chosen = _select(ranked, self.settings.answer_sentences, self.settings.answer_margin)
         citations = tuple(_citation(n, c, index) for n, c in enumerate(chosen, start=1))
         text = " ".join(f"{cand.text} [{n}]" for n, cand in enumerate(chosen, start=1))
         return Answer(question, text, False, citations, tuple(passages), index.build_id, confidence)
 
 
-def _select(ranked: list[Candidate], limit: int) -> list[Candidate]:
+def _select(ranked: list[Candidate], limit: int, margin: float) -> list[Candidate]:
     """The best sentence first, then close runners-up in score order."""
     best = ranked[0]
     chosen = [best]
     for cand in ranked[1:]:
-        if len(chosen) >= limit or cand.score < best.score - 0.08:
+        if len(chosen) >= limit or cand.score < best.score - margin:
             break
         chosen.append(cand)
     return chosen

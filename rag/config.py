@@ -46,6 +46,7 @@ class Settings:
     top_k: int = setting(5, "Passages returned by search and used by ask.", 1, 100)
     max_top_k: int = setting(50, "Largest `k` a request may ask for.", 1, 1000)
     answer_sentences: int = setting(3, "Most sentences an extractive answer quotes.", 1, 10)
+    answer_margin: float = setting(0.08, "Runner-up sentences are quoted when within this score of the best one.", 0.0, 1.0)
     abstain_threshold: float = setting(
         0.44, "Answer only when the best evidence score reaches this (calibrated, see README).", 0.0, 1.0
     )
