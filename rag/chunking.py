@@ -92,7 +92,7 @@ def _units(doc: Document, budget: int, counter: TokenCounter) -> Iterable[_Unit]
 def _split_words(text: str, span: Span, budget: int, counter: TokenCounter) -> list[Span]:
     pieces: list[Span] = []
     words = word_spans(text, *span)
-    piece_start, used = words[0][0], 0
+    piece_start, prev_end, used = words[0][0], words[0][1], 0
     for w_start, w_end in words:
         cost = counter(" " + text[w_start:w_end])
         if used and used + cost > budget:

@@ -63,7 +63,6 @@ def index() -> None:
 def index_build(corpus: Path | None, index_dir: Path | None, gold: Path | None, gate_file: Path | None, no_gate: bool) -> None:
     """Build an index of the corpus; it goes live only if the eval gate passes."""
     from rag import builds
-    from rag.assistant import Assistant
     from rag.pipeline import rebuild
     from rag.progress import TqdmProgress
 
@@ -234,7 +233,6 @@ def serve(corpus: Path | None, index_dir: Path | None, host: str | None, port: i
 def eval_command(gold: Path, corpus: Path | None, index_dir: Path | None, eval_index: Path | None, scope_field: str | None,
                  limit: int | None, seed: int, json_out: Path | None, report: Path | None, max_false_refusal: float | None) -> None:
     """Score retrieval, answers and abstention on a gold set."""
-    from rag.assistant import Assistant
     from rag.eval_report import metrics_table, render_report
     from rag.pipeline import evaluate_corpus
     from rag.progress import TqdmProgress

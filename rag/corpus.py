@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rag.errors import CorpusError, DocumentError
 from rag.html_text import extract_html
-from rag.models import Document, Section
+from rag.models import Document
 from rag.structure import Marker, build_sections, clause_markers, markdown_markers, text_markers
 
 SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".text": "text", ".html": "html", ".htm": "html"}

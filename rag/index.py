@@ -20,7 +20,7 @@ from rag.config import Settings
 from rag.errors import IndexCorruptError, IndexMismatchError
 from rag.lexical import LexicalIndex
 from rag.models import Chunk, Document, Section
-from rag.sentences import SENTENCES, SentenceTable
+from rag.sentences import SentenceTable
 
 MANIFEST = "manifest.json"  # written last: a folder without it is not a build
 VECTORS = "vectors.faiss"
