@@ -9,7 +9,7 @@ setup:
 	@bash scripts/setup.sh
 
 index: setup
-	@if [ ! -e index/current ]; then $(VENV)/rag index build; else echo "index: live build $$(readlink index/current)"; fi
+	@$(VENV)/rag index status >/dev/null 2>&1 || $(VENV)/rag index build
 
 run: index
 	$(VENV)/rag serve

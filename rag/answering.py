@@ -3,7 +3,7 @@
 Owns choosing answer sentences from retrieved passages and composing the
 `Answer`: each candidate sentence is scored by its embedding similarity to the
 question, by how much of the question's specific vocabulary (IDF-weighted over
-the index) it covers, and by its passage's retrieval score. The best sentences
+the index) it covers, and by its passage's cosine to the question. The best sentences
 are quoted with `[n]` markers whose citations give the exact character span.
 When the best score is under the calibrated threshold the answer abstains and
 returns the closest passages instead. No generative model is involved.

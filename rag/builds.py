@@ -252,11 +252,15 @@ def rollback(index_dir: Path, build_id: str | None = None) -> str:
 
 
 def prune(index_dir: Path, keep: int) -> list[str]:
-    """Delete all but the newest `keep` builds; the live build is always kept."""
+    """Keep the newest `keep` builds that were ever live (rollback targets) and the live one; delete the rest,
+    including refused builds and builds that died before promotion."""
     live = current_build_id(Path(index_dir))
+    rows = list_builds(index_dir)
+    promoted = sorted((r["build_id"] for r in rows if "promoted_at" in r["manifest"]), reverse=True)
+    kept = set(promoted[:keep]) | {live}
     removed = []
-    for row in list_builds(index_dir)[keep:]:
-        if row["build_id"] != live:
+    for row in rows:
+        if row["build_id"] not in kept:
             shutil.rmtree(Path(index_dir) / BUILDS / row["build_id"], ignore_errors=True)
             removed.append(row["build_id"])
     return removed

@@ -41,7 +41,7 @@ def count_tokens(text: str) -> int:
 
 @dataclass(frozen=True)
 class ChunkerSettings:
-    max_tokens: int = 160
+    max_tokens: int = 224
     overlap_tokens: int = 32
     min_fill: float = 0.5  # share of the budget a chunk needs before a section change closes it
 

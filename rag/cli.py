@@ -16,7 +16,7 @@ from typing import Any, Callable
 import click
 
 from rag.config import Settings
-from rag.errors import RagError
+from rag.errors import ConfigError, RagError
 from rag.models import Answer, SearchResult
 
 
@@ -57,8 +57,8 @@ def index() -> None:
 
 @index.command("build")
 @common_options
-@click.option("--gold", type=click.Path(path_type=Path), help="Gold set to gate on [default for docs_corpus/: RAG_GOLD_FILE].")
-@click.option("--gate", "gate_file", type=click.Path(path_type=Path), help="Gate thresholds [default: eval/gate.toml].")
+@click.option("--gold", type=click.Path(path_type=Path, exists=True, dir_okay=False), help="Gold set to gate on [default for docs_corpus/: RAG_GOLD_FILE].")
+@click.option("--gate", "gate_file", type=click.Path(path_type=Path, exists=True, dir_okay=False), help="Gate thresholds [default: eval/gate.toml].")
 @click.option("--no-gate", is_flag=True, help="Promote without evaluating (recorded in the manifest).")
 def index_build(corpus: Path | None, index_dir: Path | None, gold: Path | None, gate_file: Path | None, no_gate: bool) -> None:
     """Build an index of the corpus; it goes live only if the eval gate passes."""
@@ -94,9 +94,11 @@ def build_embedder(settings: Settings) -> Any:
 def default_gold(settings: Settings) -> Path | None:
     """The project's gold set applies when the corpus is the default docs_corpus/."""
     default_corpus = Settings().corpus_dir.resolve()
-    if Path(settings.corpus_dir).resolve() == default_corpus and Path(settings.gold_file).is_file():
-        return Path(settings.gold_file)
-    return None
+    if Path(settings.corpus_dir).resolve() != default_corpus:
+        return None
+    if not Path(settings.gold_file).is_file():
+        raise ConfigError(f"gold set {settings.gold_file} not found (RAG_GOLD_FILE): run from the project root, pass --gold FILE, or --no-gate")
+    return Path(settings.gold_file)
 
 
 def report_refusal(outcome: Any) -> None:
@@ -178,7 +180,7 @@ def query_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option("--meta", multiple=True, metavar="KEY=VALUE", help="Only documents whose metadata matches (repeatable).")(func)
     func = click.option("--doc", multiple=True, metavar="DOC_ID", help="Only these documents (repeatable).")(func)
     func = click.option("--json", "as_json", is_flag=True, help="Print the JSON object the HTTP API returns.")(func)
-    func = click.option("-k", "k", type=int, default=None, help="Passages to retrieve [default: RAG_TOP_K].")(func)
+    func = click.option("-k", "k", type=click.IntRange(min=1), default=None, help="Passages to retrieve [default: RAG_TOP_K].")(func)
     return common_options(func)
 
 
@@ -209,7 +211,7 @@ def ask(question: str, corpus: Path | None, index_dir: Path | None, k: int | Non
 @click.option("--host", default=None, help="Bind address [default: 127.0.0.1, RAG_HOST].")
 @click.option("--port", type=int, default=None, help="Port [default: 8000, RAG_PORT].")
 def serve(corpus: Path | None, index_dir: Path | None, host: str | None, port: int | None) -> None:
-    """Serve the HTTP API and chat page."""
+    """Serve the HTTP API."""
     import uvicorn
 
     from server.app import create_app
@@ -220,11 +222,11 @@ def serve(corpus: Path | None, index_dir: Path | None, host: str | None, port: i
 
 
 @cli.command("eval")
-@click.option("--gold", type=click.Path(path_type=Path), required=True, help="Gold JSONL file (see README 'Evaluating').")
+@click.option("--gold", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True, help="Gold JSONL file (see README 'Evaluating').")
 @common_options
 @click.option("--index", "eval_index", type=click.Path(path_type=Path), help="Evaluate this index folder (default: live if it holds the corpus, else a throw-away build).")
 @click.option("--scope-field", default=None, help="Row field naming the one document to search, e.g. meta.scope_doc.")
-@click.option("--limit", type=int, default=None, help="Only the first N rows, in file order.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N rows, in file order.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for the bootstrap confidence intervals.")
 @click.option("--json", "json_out", type=click.Path(path_type=Path), help="Write the metrics JSON here.")
 @click.option("--report", type=click.Path(path_type=Path), help="Write a Markdown report of failed questions here.")
@@ -238,6 +240,9 @@ def eval_command(gold: Path, corpus: Path | None, index_dir: Path | None, eval_i
     from rag.progress import TqdmProgress
 
     settings = make_settings(corpus, index_dir)
+    for out in (json_out, report):
+        if out is not None and not out.parent.is_dir():
+            raise ConfigError(f"cannot write {out}: folder {out.parent} does not exist")
     with TqdmProgress() as progress:
         run = evaluate_corpus(settings, build_embedder(settings), gold, eval_index, scope_field, limit, seed, progress)
     click.echo("\n".join(metrics_table(run.summary)))
@@ -255,7 +260,8 @@ def eval_command(gold: Path, corpus: Path | None, index_dir: Path | None, eval_i
                    f"precision {best.get('precision', 0):.3f}, recall {best.get('recall', 0):.3f}, "
                    f"false refusals {best.get('false_refusal_rate', 0):.3f}")
     if run.summary["unresolved_evidence"]:
-        click.echo(f"warning: evidence of {len(run.summary['unresolved_evidence'])} rows not found in the corpus (listed in the report)", err=True)
+        where = "listed in the report" if report else "pass --report FILE to list them"
+        click.echo(f"warning: evidence of {len(run.summary['unresolved_evidence'])} rows not found in the corpus ({where})", err=True)
 
 
 def format_headline(summary: dict[str, Any]) -> str:

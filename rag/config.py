@@ -63,6 +63,8 @@ class Settings:
 
     def __post_init__(self) -> None:
         choices = {"retrieval": ("hybrid", "dense", "lexical"), "fusion": ("rrf", "convex")}
+        if self.top_k > self.max_top_k:
+            raise ConfigError(f"RAG_TOP_K={self.top_k} is above RAG_MAX_TOP_K={self.max_top_k}: lower one or raise the other")
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"RAG_{name.upper()}={getattr(self, name)!r} must be one of {', '.join(allowed)}")

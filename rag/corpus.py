@@ -112,7 +112,10 @@ def parse_document(raw: bytes, doc_id: str, fmt: str) -> Document:
 def decode_bytes(raw: bytes, doc_id: str) -> str:
     """UTF-8 (with or without BOM), else UTF-16 with BOM, else Windows-1252; binary is refused."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16")
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise DocumentError(f"{doc_id}: damaged UTF-16 text; re-save it as UTF-8") from None
     if b"\x00" in raw[:4096]:
         raise DocumentError(f"{doc_id}: looks like a binary file, not text; remove it or fix its extension")
     try:

@@ -3,7 +3,7 @@
 Owns running a gold set against one loaded build (questions in file order,
 optional scoping to one document per row), aggregating per-question results
 into the metrics JSON (`n`, `retrieval`, `answer`, `abstention`, `latency_ms`,
-`ci`, `index`), and the Markdown report of failed questions. Metric
+`ci`, `index`). The Markdown report lives in `rag.eval_report`. Metric
 definitions live in `rag.metrics`; the promotion decision in `rag.gate`.
 """
 
@@ -67,7 +67,8 @@ def run_question(snap: Snapshot, assistant: Assistant, row: GoldRow) -> Question
     try:
         question = clean_question(row.question, assistant.settings)
         vector = snap.retriever.embed(question)
-        result.passages = snap.retriever.retrieve(question, vector, max(RANK_DEPTH, assistant.settings.top_k), filters)
+        depth = min(max(RANK_DEPTH, assistant.settings.top_k), assistant.settings.max_top_k)
+        result.passages = snap.retriever.retrieve(question, vector, depth, filters)
         result.answer = snap.answerer.answer(question, vector, result.passages[: assistant.settings.top_k], snap.index)
     except InvalidRequestError as exc:
         result.error = exc.message
@@ -161,12 +162,17 @@ def fingerprint(snap: Snapshot) -> dict[str, Any]:
         "build_id": snap.index.build_id,
         "model": manifest.get("model"),
         "chunker": manifest.get("chunker"),
-        "retrieval": {"method": "dense (FAISS inner product)", "top_k": snap.retriever.settings.top_k},
+        "retrieval": retrieval_settings(snap.retriever.settings),
         "abstain_threshold": snap.answerer.settings.abstain_threshold,
         "corpus_digest": digest,
         "documents": len(corpus),
         "chunks": len(snap.index.chunks),
     }
+
+
+def retrieval_settings(settings: Any) -> dict[str, Any]:
+    keys = ("retrieval", "fusion", "dense_weight", "rrf_k", "candidates", "top_k", "answer_sentences", "answer_margin")
+    return {key: getattr(settings, key) for key in keys}
 
 
 def question_record(r: QuestionResult) -> dict[str, Any]:

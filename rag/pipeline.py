@@ -24,17 +24,22 @@ from rag.embedding import Embedder
 from rag.evaluation import EvalRun, evaluate
 from rag.gate import GateDecision, decide, load_gate_config
 from rag.gold import load_gold
-from rag.index import LoadedIndex, read_manifest, write_manifest
+from rag.errors import InvalidRequestError, RagError
+from rag.index import LoadedIndex, check_manifest, read_manifest, write_manifest
 
 EVAL_FILE = "eval.json"
 
 
 def corpus_matches_live(settings: Settings) -> bool:
-    """Whether the live build was made from exactly the files now in `settings.corpus_dir`."""
+    """Whether the live build was made from exactly the files now in `settings.corpus_dir`, with the current settings."""
     build_id = builds.current_build_id(settings.index_dir)
     if build_id is None:
         return False
     manifest = read_manifest(Path(settings.index_dir) / builds.BUILDS / build_id)
+    try:
+        check_manifest(manifest, settings)
+    except RagError:
+        return False  # built with other settings: evaluate a throw-away build made with the current ones
     corpus = load_corpus(Path(settings.corpus_dir), settings.max_document_bytes)
     return manifest["corpus"]["documents"] == {d.doc_id: d.content_hash for d in corpus.documents}
 
@@ -80,8 +85,11 @@ def rebuild(settings: Settings, embedder: Embedder, gold: Path | None, gate_file
             progress: builds.BuildProgress | None = None) -> RebuildOutcome:
     """Build a candidate; evaluate and gate it when a gold set applies; promote only if it passes."""
     progress = progress or builds.BuildProgress()
+    config = None if gold is None or no_gate else load_gate_config(gate_file)  # fail before building, not after
+    if gold is not None and not Path(gold).is_file():
+        raise InvalidRequestError(f"gold file {gold} does not exist: pass --gold FILE, or --no-gate to promote without evaluating")
     result = builds.build(settings, embedder, progress)
-    if gold is None or no_gate:
+    if gold is None or no_gate or config is None:
         reason = "--no-gate given" if no_gate else "no gold set for this corpus (pass --gold FILE to gate)"
         note = {"gate": {"status": "skipped", "reason": reason}}
         builds.promote(settings.index_dir, result.build_id, note)
@@ -89,7 +97,10 @@ def rebuild(settings: Settings, embedder: Embedder, gold: Path | None, gate_file
     candidate = LoadedIndex.load(result.folder, settings)
     progress.stage("evaluating", sum(1 for line in open(gold, encoding="utf-8") if line.strip()))
     run = run_eval(Assistant(settings, embedder, candidate), gold, None, None, 0, progress.advance)
-    decision = decide(run, live_eval(settings), load_gate_config(gate_file))
+    live = live_eval(settings)
+    if live is not None and live.get("gold") != str(gold):
+        live = None  # the live build was evaluated on another gold set: only floors and ceilings apply
+    decision = decide(run, live, config)
     _record_eval(result.folder, run, decision, gold)
     if decision.passed:
         builds.promote(settings.index_dir, result.build_id)
@@ -97,7 +108,7 @@ def rebuild(settings: Settings, embedder: Embedder, gold: Path | None, gate_file
 
 
 def _record_eval(folder: Path, run: EvalRun, decision: GateDecision, gold: Path) -> None:
-    (folder / EVAL_FILE).write_text(json.dumps(run.summary, indent=2), encoding="utf-8")
+    (folder / EVAL_FILE).write_text(json.dumps({**run.summary, "gold": str(gold)}, indent=2), encoding="utf-8")
     manifest = read_manifest(folder)
     manifest["eval"] = {"gold": str(gold), **{k: run.summary[k] for k in ("n", "retrieval", "answer", "abstention", "latency_ms", "ci")}}
     manifest["gate"] = decision.to_dict()

@@ -57,7 +57,13 @@ def allowed_documents(index: LoadedIndex, filters: Filters | None) -> list[str] 
     if unknown:
         raise InvalidRequestError(f"unknown doc_id {unknown[0]!r}: list documents with `rag index status` or GET /v1/documents")
     candidates = list(filters.doc_ids) or list(index.documents)
-    return [d for d in candidates if _metadata_matches(index.documents[d].metadata, filters.metadata)]
+    matching = [d for d in candidates if _metadata_matches(index.documents[d].metadata, filters.metadata)]
+    if not matching:
+        keys = sorted({k for doc in index.documents.values() for k in doc.metadata})
+        raise InvalidRequestError(
+            f"no document matches the filters {dict(filters.metadata)}; metadata keys are: {', '.join(keys) or 'none'}"
+        )
+    return matching
 
 
 def _metadata_matches(metadata: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
@@ -84,8 +90,6 @@ class Retriever:
         """Top-k passages for a cleaned question and its vector."""
         k = self.checked_k(k)
         doc_ids = allowed_documents(self.index, filters)
-        if doc_ids is not None and not doc_ids:
-            return []
         ranked = self._ranked(question, vector, max(k, self.settings.candidates), doc_ids)[:k]
         rows = [row for row, _ in ranked]
         dense = self.index.cosines(vector, rows)

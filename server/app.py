@@ -95,8 +95,9 @@ async def watch_promotions(assistant: Assistant, interval: float) -> None:
         try:
             if await run_in_threadpool(assistant.reload):
                 log.info("now serving index build %s", assistant.build_id)
-        except RagError as exc:
-            log.error("kept the current build; the promoted one failed to load: %s", exc.message)
+        except Exception as exc:  # keep watching whatever went wrong with one build
+            message = exc.message if isinstance(exc, RagError) else repr(exc)
+            log.error("the promoted build failed to load (%s); still serving the previous one, if any", message)
 
 
 def _filters(body: Any) -> Filters | None:
@@ -116,12 +117,12 @@ def add_routes(app: FastAPI, assistant: Assistant, QueryIn: Any) -> None:
 
     @app.get("/v1/documents", response_model=list[DocumentOut], summary="List indexed documents")
     async def documents() -> JSONResponse:
-        docs = assistant.snapshot.index.documents.values()
-        return JSONResponse([d.summary() for d in docs])
+        snap = await run_in_threadpool(lambda: assistant.snapshot)
+        return JSONResponse([d.summary() for d in snap.index.documents.values()])
 
     @app.get("/v1/documents/{doc_id:path}", response_model=DocumentOut, responses=ERRORS, summary="A document's text and sections")
     async def document(doc_id: str) -> JSONResponse:
-        doc = assistant.document(doc_id)
+        doc = await run_in_threadpool(assistant.document, doc_id)
         sections = [{"start": s.start, "end": s.end, "path": list(s.path)} for s in doc.sections]
         return JSONResponse({**doc.summary(), "text": doc.text, "sections": sections})
 
@@ -136,5 +137,5 @@ def add_routes(app: FastAPI, assistant: Assistant, QueryIn: Any) -> None:
 
     @app.get("/readyz", summary="An index is loaded and the model answers", responses={503: {"model": ErrorOut}})
     async def readyz() -> JSONResponse:
-        snap = assistant.snapshot  # raises IndexNotFoundError -> 503 with the next step
+        snap = await run_in_threadpool(lambda: assistant.snapshot)  # IndexNotFoundError -> 503 with the next step
         return JSONResponse({"status": "ready", "build_id": snap.index.build_id, "documents": len(snap.index.documents), "chunks": len(snap.index.chunks)})

@@ -84,3 +84,15 @@ def test_list_rollback_and_prune(settings, fake_embedder):
     removed = builds.prune(settings.index_dir, keep=1)
     assert removed == [ids[0]]  # ids[2] is newest (kept), ids[1] is live (kept)
     assert sorted(os.listdir(settings.index_dir / BUILDS)) == sorted(ids[1:])
+
+
+def test_prune_drops_refused_builds_before_rollback_targets(settings, fake_embedder):
+    live = []
+    for _ in range(2):
+        result = builds.build(settings, fake_embedder)
+        builds.promote(settings.index_dir, result.build_id)
+        live.append(result.build_id)
+    refused = [builds.build(settings, fake_embedder).build_id for _ in range(2)]  # never promoted
+    removed = builds.prune(settings.index_dir, keep=2)
+    assert sorted(removed) == sorted(refused)
+    assert {r["build_id"] for r in builds.list_builds(settings.index_dir)} == set(live)

@@ -40,3 +40,13 @@ def test_every_setting_has_help():
     rows = Settings.describe()
     assert {key for key, _, _ in rows} >= {"RAG_CORPUS_DIR", "RAG_INDEX_DIR", "RAG_MODEL", "RAG_CHUNK_TOKENS"}
     assert all(help_text.strip() for _, _, help_text in rows)
+
+
+def test_top_k_above_the_request_limit_is_refused():
+    with pytest.raises(ConfigError, match="RAG_TOP_K=80 is above RAG_MAX_TOP_K=50"):
+        Settings.from_env({"RAG_TOP_K": "80"})
+
+
+def test_unknown_retrieval_method_is_refused():
+    with pytest.raises(ConfigError, match="RAG_RETRIEVAL='fuzzy' must be one of hybrid, dense, lexical"):
+        Settings.from_env({"RAG_RETRIEVAL": "fuzzy"})

@@ -81,3 +81,25 @@ def test_eval_builds_a_throwaway_index_for_another_corpus(settings, fake_embedde
 def test_eval_uses_the_live_index_when_it_holds_the_corpus(settings, fake_embedder, built):
     run = evaluate_corpus(settings, fake_embedder, GOLD)
     assert run.summary["index"]["build_id"] == built.build_id
+
+
+def test_a_missing_gold_file_fails_before_building(settings, fake_embedder, gate_file, tmp_path):
+    from rag.errors import InvalidRequestError
+
+    with pytest.raises(InvalidRequestError, match="does not exist"):
+        rebuild(settings, fake_embedder, tmp_path / "nope.jsonl", gate_file)
+    assert builds.list_builds(settings.index_dir) == []
+
+
+def test_drops_are_only_judged_against_an_eval_on_the_same_gold(settings, fake_embedder, gate_file, tmp_path):
+    import json
+
+    first = rebuild(settings, fake_embedder, GOLD, gate_file)
+    other = tmp_path / "other.jsonl"
+    other.write_text(GOLD.read_text())
+    second = rebuild(settings, fake_embedder, other, gate_file)
+    assert first.decision.compared_to is None and second.decision.compared_to is None
+    third = rebuild(settings, fake_embedder, other, gate_file)
+    assert third.decision.compared_to == second.build_id
+    stored = json.loads((settings.index_dir / "builds" / third.build_id / "eval.json").read_text())
+    assert stored["gold"] == str(other)

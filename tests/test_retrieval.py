@@ -27,7 +27,8 @@ def test_filter_by_document_id(assistant):
 def test_filter_by_metadata(assistant):
     result = assistant.search("approval", k=5, filters=Filters(metadata={"owner": "finance director"}))
     assert {p.chunk.doc_id for p in result.passages} == {"travel.txt"}
-    assert assistant.search("approval", filters=Filters(metadata={"owner": "nobody"})).passages == ()
+    with pytest.raises(InvalidRequestError, match="metadata keys are: document_id, effective_date, owner, version"):
+        assistant.search("approval", filters=Filters(metadata={"owner": "nobody"}))
 
 
 def test_unknown_document_filter_is_an_error(assistant):
