@@ -174,16 +174,13 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def clean_leftovers(index_dir: Path) -> list[str]:
+def clean_leftovers(index_dir: Path) -> None:
     """Remove `.tmp-*` folders of dead builds (call only while holding the lock)."""
-    removed = []
     builds = index_dir / BUILDS
     for leftover in builds.glob(f"{TMP_PREFIX}*") if builds.is_dir() else []:
         shutil.rmtree(leftover, ignore_errors=True)
-        removed.append(leftover.name)
     for stale in index_dir.glob(f"{CURRENT}.tmp-*"):
         stale.unlink(missing_ok=True)
-    return removed
 
 
 def promote(index_dir: Path, build_id: str, note: dict[str, Any] | None = None) -> None:
