@@ -127,15 +127,17 @@ def _select(ranked: list[Candidate], limit: int, margin: float) -> list[Candidat
 
 def _citation(n: int, cand: Candidate, index: LoadedIndex) -> Citation:
     doc = index.documents[cand.doc_id]
+    first_page, last_page = doc.page_span(cand.start, cand.end)
     return Citation(
         n=n,
         doc_id=doc.doc_id,
         title=doc.title,
         section=section_label(doc.section_at(cand.start)),
-        page=cand.passage.chunk.page,
+        page=first_page,
         start=cand.start,
         end=cand.end,
         quote=doc.text[cand.start : cand.end],
         passage_rank=cand.passage.rank,
+        page_end=last_page,
     )
 

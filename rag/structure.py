@@ -10,7 +10,7 @@ extraction (HTML) lives elsewhere and hands its markers here.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rag.models import Section
 
@@ -33,6 +33,19 @@ class Marker:
     level: int
     label: str
     kind: str  # "heading" | "clause"
+
+
+@dataclass
+class Extracted:
+    """What a format reader hands to corpus loading: citable text and what it learnt about structure.
+
+    `markers` may be empty (structure is then found from the text); `pages` holds page start offsets."""
+
+    text: str
+    title: str = ""
+    markers: list[Marker] = field(default_factory=list)
+    metadata: dict[str, str] = field(default_factory=dict)
+    pages: tuple[int, ...] = ()
 
 
 def _lines(text: str) -> list[tuple[int, str]]:

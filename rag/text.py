@@ -134,6 +134,23 @@ def is_table_row(line: str) -> bool:
     return stripped.startswith("|") or " | " in stripped
 
 
+def table_blocks(text: str) -> list[list[Span]]:
+    """Runs of two or more consecutive table-row lines; each table is the list of its row spans (header first)."""
+    tables: list[list[Span]] = []
+    run: list[Span] = []
+    offset = 0
+    for line in text.split("\n") + [""]:
+        span = _trim(text, offset, min(offset + len(line), len(text)))
+        if line.strip() and is_table_row(line):
+            run.append(span)
+        else:
+            if len(run) >= 2:
+                tables.append(run)
+            run = []
+        offset += len(line) + 1
+    return tables
+
+
 def table_cells(line: str) -> list[str]:
     return [cell.strip() for cell in line.strip().strip("|").split("|")]
 

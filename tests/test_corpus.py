@@ -89,10 +89,10 @@ def test_missing_or_empty_corpus_says_what_to_do(tmp_path: Path):
 
 
 def test_unsupported_extension_is_refused(tmp_path: Path):
-    path = tmp_path / "x.docx"
-    path.write_bytes(b"PK")
+    path = tmp_path / "x.rtf"
+    path.write_bytes(b"{\\rtf1 hello}")
     with pytest.raises(DocumentError, match="unsupported"):
-        load_document(path, "x.docx")
+        load_document(path, "x.rtf")
 
 
 def test_html_numbered_paragraphs_become_clauses():
