@@ -21,6 +21,7 @@ from rag.structure import Extracted
 
 _EDGE_LINES = 3  # how many lines at each end of a page may be running heads or footers
 _PAGE_NUMBER = re.compile(r"^(?:page\s*)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?$|^-\s*\d{1,4}\s*-$", re.IGNORECASE)
+_PAGE_OF = re.compile(r"\bpage\s+\d{1,4}\s*(?:of|/)\s*\d{1,4}\b", re.IGNORECASE)
 _BREAK_BEFORE = re.compile(r"^(?:[A-Z][A-Za-z]+(?: [A-Za-z]+){0,3}:\s|[-*•▪◦]\s|\(?[0-9a-zA-Z]{1,4}[.)]\s|\d+(?:\.\d+)+\s|(?:part|chapter|article|section|schedule|annex|appendix)\s+\w)",
                            re.IGNORECASE)
 _MIN_TEXT_CHARS = 20
@@ -102,7 +103,8 @@ def _strip_running_lines(pages: list[str]) -> list[list[str]]:
 
 def _trim_edges(lines: list[str], repeated: set[str]) -> list[str]:
     def running(line: str) -> bool:
-        return not line.strip() or _shape(line) in repeated or bool(_PAGE_NUMBER.match(line.strip()))
+        stripped = line.strip()
+        return not stripped or _shape(line) in repeated or bool(_PAGE_NUMBER.match(stripped) or _PAGE_OF.search(stripped))
 
     body = list(lines)
     for _ in range(_EDGE_LINES * 2):

@@ -32,6 +32,7 @@ class FakeEmbedder:
         self._dimension = dimension
         self._window = window
         self.calls = 0
+        self.texts_encoded = 0
 
     @property
     def dimension(self) -> int:
@@ -46,6 +47,7 @@ class FakeEmbedder:
 
     def encode(self, texts: Sequence[str], batch_size: int = 32, progress=None) -> np.ndarray:  # type: ignore[no-untyped-def]
         self.calls += 1
+        self.texts_encoded += len(texts)
         out = np.zeros((len(texts), self._dimension), dtype=np.float32)
         for row, text in enumerate(texts):
             for word in content_words(text):

@@ -12,7 +12,8 @@ from rag.index import LoadedIndex
 def test_build_writes_a_complete_folder_with_manifest(settings, fake_embedder):
     result = builds.build(settings, fake_embedder)
     folder = settings.index_dir / BUILDS / result.build_id
-    assert sorted(p.name for p in folder.iterdir()) == ["bm25", "chunks.jsonl", "documents.jsonl", "manifest.json", "sentences.npz", "vectors.faiss"]
+    assert sorted(p.name for p in folder.iterdir()) == ["bm25", "chunks.jsonl", "documents.jsonl", "manifest.json", "originals",
+                                                       "sentences.npz", "vectors.faiss"]
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["model"] == {"name": "all-MiniLM-L6-v2", "dimension": 256, "window": 254}
     assert manifest["chunker"]["max_tokens"] == 60 and manifest["chunker"]["overlap_tokens"] == 10
@@ -96,3 +97,105 @@ def test_prune_drops_refused_builds_before_rollback_targets(settings, fake_embed
     removed = builds.prune(settings.index_dir, keep=2)
     assert sorted(removed) == sorted(refused)
     assert {r["build_id"] for r in builds.list_builds(settings.index_dir)} == set(live)
+
+
+def _searchable_text(index):
+    return "\n".join(c.text for c in index.chunks)
+
+
+def test_rebuild_embeds_only_new_or_changed_text(settings, fake_embedder):
+    first = builds.build(settings, fake_embedder)
+    full = fake_embedder.texts_encoded
+    assert first.manifest["embedding_cache"] == {"reused": 0, "embedded": full}
+    unchanged = builds.build(settings, fake_embedder)
+    assert fake_embedder.texts_encoded == full and unchanged.manifest["embedding_cache"]["embedded"] == 0
+    travel = settings.corpus_dir / "travel.txt"
+    travel.write_text(travel.read_text() + "\n\n4.1 Taxis after 11pm are refunded in full.\n")
+    changed = builds.build(settings, fake_embedder)
+    embedded = changed.manifest["embedding_cache"]["embedded"]
+    assert 0 < embedded < full / 3 and fake_embedder.texts_encoded == full + embedded
+    old = LoadedIndex.load(first.folder)
+    new = LoadedIndex.load(changed.folder)
+    assert (new.faiss_index.reconstruct(0) == old.faiss_index.reconstruct(0)).all()  # cached vectors are bit-identical
+
+
+def test_deleted_or_changed_documents_leave_no_stale_chunk(settings, fake_embedder):
+    builds.build(settings, fake_embedder)
+    (settings.corpus_dir / "conduct.html").unlink()
+    retention = settings.corpus_dir / "retention.md"
+    retention.write_text(retention.read_text().replace("Payroll records", "Salary ledgers"))
+    result = builds.build(settings, fake_embedder)
+    index = LoadedIndex.load(result.folder)
+    assert "conduct.html" not in index.documents and all(c.doc_id != "conduct.html" for c in index.chunks)
+    assert "Payroll records" not in _searchable_text(index) and "Salary ledgers" in _searchable_text(index)
+    hits = [index.chunks[row] for row, _ in index.lexical.search("payroll records gifts", 20, None)]
+    assert hits and all("Payroll records" not in c.text and c.doc_id != "conduct.html" for c in hits)
+
+
+def test_disabling_the_cache_embeds_everything(settings, fake_embedder):
+    builds.build(settings, fake_embedder)
+    before = fake_embedder.texts_encoded
+    result = builds.build(settings.replace(embedding_cache=False), fake_embedder)
+    assert fake_embedder.texts_encoded == 2 * before and result.manifest["embedding_cache"] is None
+
+
+def test_a_killed_embedding_pass_keeps_what_it_committed(settings, fake_embedder, monkeypatch):
+    import rag.embed_cache as cache_module
+
+    monkeypatch.setattr(cache_module, "_SLICE", 4)
+    calls = {"n": 0}
+    real_encode = fake_embedder.encode
+
+    def dying_encode(texts, batch_size=32, progress=None):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt  # the build is killed during the third slice
+        return real_encode(texts, batch_size, progress)
+
+    monkeypatch.setattr(fake_embedder, "encode", dying_encode)
+    with pytest.raises(KeyboardInterrupt):
+        builds.build(settings, fake_embedder)
+    assert current_build_id(settings.index_dir) is None and not list((settings.index_dir / BUILDS).glob(".tmp-*"))
+    monkeypatch.setattr(fake_embedder, "encode", real_encode)
+    result = builds.build(settings, fake_embedder)
+    assert result.manifest["embedding_cache"]["reused"] == 8  # two committed slices of 4
+
+
+def test_originals_are_kept_and_hard_linked_from_the_live_build(settings, fake_embedder):
+    first = builds.build(settings, fake_embedder)
+    builds.promote(settings.index_dir, first.build_id)
+    second = builds.build(settings, fake_embedder)
+    index = LoadedIndex.load(second.folder)
+    original = index.original_file("retention.md")
+    assert original is not None and original.read_bytes() == (settings.corpus_dir / "retention.md").read_bytes()
+    assert os.stat(original).st_ino == os.stat(LoadedIndex.load(first.folder).original_file("retention.md")).st_ino
+
+
+def test_a_file_changed_during_the_build_is_reported(settings, fake_embedder, monkeypatch):
+    import rag.builds as builds_module
+
+    real = builds_module.build_sentence_table
+
+    def editing_table(documents, encode):
+        (settings.corpus_dir / "travel.txt").write_text("Travel Rules\n\nRewritten while the build ran.")
+        return real(documents, encode)
+
+    monkeypatch.setattr(builds_module, "build_sentence_table", editing_table)
+    result = builds.build(settings, fake_embedder)
+    changed = result.manifest["corpus"]["changed_during_build"]
+    assert changed == [{"path": "travel.txt", "reason": changed[0]["reason"]}] and "changed during the build" in changed[0]["reason"]
+    assert LoadedIndex.load(result.folder).original_file("travel.txt") is None
+
+
+def test_strict_build_fails_on_a_bad_file_and_leaves_the_live_build(settings, fake_embedder):
+    from rag.errors import CorpusError
+
+    live = builds.build(settings, fake_embedder)
+    builds.promote(settings.index_dir, live.build_id)
+    (settings.corpus_dir / "broken.pdf").write_bytes(b"%PDF-1.4 garbage")
+    with pytest.raises(CorpusError, match="--strict: 1 file.*broken.pdf.*live index is unchanged"):
+        builds.build(settings, fake_embedder, strict=True)
+    assert current_build_id(settings.index_dir) == live.build_id
+    assert [b["build_id"] for b in builds.list_builds(settings.index_dir)] == [live.build_id]
+    lenient = builds.build(settings, fake_embedder)
+    assert lenient.manifest["corpus"]["skipped"][0]["path"] == "broken.pdf"

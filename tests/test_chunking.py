@@ -79,3 +79,34 @@ def test_embedding_text_prefixes_title_and_section(mini_corpus):
     doc = next(d for d in mini_docs(mini_corpus) if d.doc_id == "travel.txt")
     chunk = next(c for c in chunk_document(doc, ChunkerSettings(max_tokens=40)) if "nightly" in c.text)
     assert embedding_text(chunk).startswith("Travel Rules > Article 2 - Hotels")
+
+
+def _table_doc(rows: int):
+    intro = "# Retention\n\n## 2. Periods\n\n" + " ".join(f"Sentence {i} explains the retention rules in plain words." for i in range(12))
+    table = "\n".join(["| Record type | Retention period |", "|---|---|"] +
+                      [f"| Record class {i} | {i + 1} years after closure |" for i in range(rows)])
+    return parse_document(f"{intro}\n\n{table}\n\nAfter the table comes more prose.".encode(), "ret.md", "markdown")
+
+
+def test_a_table_that_fits_stays_whole_in_one_chunk():
+    doc = _table_doc(rows=6)
+    chunks = chunk_document(doc, ChunkerSettings(max_tokens=120, overlap_tokens=20))
+    holding = [c for c in chunks if "| Record class" in c.text]
+    assert len(holding) == 1
+    assert "| Record type |" in holding[0].text and "Record class 5 |" in holding[0].text
+
+
+def test_a_long_table_is_split_by_rows_with_the_header_carried():
+    doc = _table_doc(rows=40)
+    chunks = chunk_document(doc, ChunkerSettings(max_tokens=120, overlap_tokens=20))
+    pieces = [c for c in chunks if "| Record class" in c.text]
+    assert len(pieces) >= 3
+    assert pieces[0].text.startswith("| Record type |") and pieces[0].context == ""
+    for piece in pieces[1:]:
+        assert piece.context == "| Record type | Retention period |"
+        assert piece.text.startswith("| Record class")  # whole rows only
+        assert embedding_text(piece).split("\n")[1] == piece.context
+    rows = [line for p in pieces for line in p.text.split("\n") if line.startswith("| Record class")]
+    assert len(rows) == 40 == len(set(rows))  # no row lost, none repeated
+    for chunk in chunks:
+        assert doc.text[chunk.start:chunk.end] == chunk.text

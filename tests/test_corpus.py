@@ -117,3 +117,67 @@ def test_html_heading_numbers_and_table_rows_are_not_clauses():
     doc = parse_document(html, "p.html", "html")
     assert doc.section_at(doc.text.index("Standard class")) == ("5. Travel", "5.2 Rail travel")
     assert doc.section_at(doc.text.index("6.0 | Limits")) == ("15. History",)
+
+
+def _reasons(corpus):
+    return {s.path: s.reason for s in corpus.skipped}
+
+
+def test_symlinks_out_of_the_corpus_broken_ones_and_linked_folders_are_reported(tmp_path: Path):
+    corpus_dir, outside = tmp_path / "corpus", tmp_path / "outside"
+    corpus_dir.mkdir()
+    outside.mkdir()
+    (outside / "secret.md").write_text("# Secret\n\nSalaries of the board.")
+    (corpus_dir / "good.md").write_text("# Good\n\nSome text here.")
+    (corpus_dir / "escape.md").symlink_to(outside / "secret.md")
+    (corpus_dir / "dangling.md").symlink_to(tmp_path / "missing.md")
+    (corpus_dir / "linked").symlink_to(outside, target_is_directory=True)
+    corpus = load_corpus(corpus_dir)
+    assert [d.doc_id for d in corpus.documents] == ["good.md"]
+    reasons = _reasons(corpus)
+    assert "outside the corpus" in reasons["escape.md"] and "broken symlink" in reasons["dangling.md"]
+    assert "not followed" in reasons["linked/"]
+
+
+def test_duplicate_documents_are_indexed_once(tmp_path: Path):
+    (tmp_path / "a.md").write_text("# Policy\n\nKeep records for six years.")
+    (tmp_path / "copy-of-a.md").write_text("# Policy\n\nKeep records for six years.")
+    (tmp_path / "a.txt").write_text("# Policy\n\nKeep  records for six years.\n")
+    corpus = load_corpus(tmp_path)
+    assert [d.doc_id for d in corpus.documents] == ["a.md"]
+    assert _reasons(corpus) == {"a.txt": _reasons(corpus)["a.txt"], "copy-of-a.md": _reasons(corpus)["copy-of-a.md"]}
+    assert all("same content as a.md" in r for r in _reasons(corpus).values())
+
+
+def test_unsupported_files_and_office_files_with_text_extensions_are_reported(tmp_path: Path):
+    (tmp_path / "ok.md").write_text("# Ok\n\nFine text.")
+    (tmp_path / "sheet.xlsx").write_bytes(b"PK\x03\x04whatever")
+    (tmp_path / "report.txt").write_bytes(b"%PDF-1.7\n%binary-ish but no NUL bytes here")
+    reasons = _reasons(load_corpus(tmp_path))
+    assert "unsupported file type '.xlsx'" in reasons["sheet.xlsx"]
+    assert "rename it to .pdf" in reasons["report.txt"]
+
+
+def test_a_file_that_vanishes_before_it_is_read_is_reported(tmp_path: Path, monkeypatch):
+    import rag.corpus as corpus_module
+
+    (tmp_path / "stays.md").write_text("# Stays\n\nThis file stays.")
+    (tmp_path / "goes.md").write_text("# Goes\n\nThis file goes away.")
+    real = corpus_module.read_document
+
+    def deleting_reader(path, doc_id, max_bytes=20_000_000):
+        if doc_id == "goes.md":
+            path.unlink()
+        return real(path, doc_id, max_bytes)
+
+    monkeypatch.setattr(corpus_module, "read_document", deleting_reader)
+    corpus = load_corpus(tmp_path)
+    assert [d.doc_id for d in corpus.documents] == ["stays.md"]
+    assert "disappeared" in _reasons(corpus)["goes.md"]
+
+
+def test_non_utf8_text_is_detected_converted_and_noted(tmp_path: Path):
+    (tmp_path / "legacy.txt").write_bytes("Caf\u00e9 receipts over \u00a3200 need a manager\u2019s approval.".encode("cp1252"))
+    corpus = load_corpus(tmp_path)
+    assert "£200 need a manager’s approval" in corpus.documents[0].text
+    assert corpus.notes[0].path == "legacy.txt" and "windows-1252" in corpus.notes[0].reason
