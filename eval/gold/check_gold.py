@@ -7,6 +7,11 @@ For every question it verifies that:
   * answerable questions have at least one answer and one evidence item,
     and "multi" questions have at least two evidence items;
   * every evidence text occurs verbatim in the raw file it names;
+  * for PDF and DOCX files, which are not text, every evidence text occurs in the
+    text extracted by the project's own loader (`rag.corpus.load_document`,
+    imported only when such a file is named), comparing with runs of whitespace
+    collapsed (line wraps differ); for a PDF the evidence must also lie on one
+    page;
   * for HTML files, every evidence text also lies inside one visible text
     node (no markup or entities inside the span, and not in nav, header,
     footer, script or style boilerplate), so it is verbatim in the extracted
@@ -14,7 +19,8 @@ For every question it verifies that:
   * every answer string occurs in at least one of the question's evidence texts.
 
 Usage: python eval/gold/check_gold.py [--gold FILE] [--corpus DIR]
-Exits with status 1 if any problem is found.
+Exits with status 1 if any problem is found. Everything but PDF and DOCX needs
+only the standard library.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_GOLD = HERE / "docs_corpus.jsonl"
 DEFAULT_CORPUS = HERE.parent.parent / "docs_corpus"
 TYPES = {"fact", "number", "date", "table", "crossref", "multi", "unanswerable"}
+EXTRACTED = (".pdf", ".docx")  # binary formats: evidence is checked against the loader's extracted text
 BOILERPLATE = {"nav", "header", "footer", "script", "style", "noscript", "template", "aside", "form"}
 VOID = {"br", "img", "hr", "meta", "link", "input", "col", "area", "base", "source", "wbr"}
 
@@ -63,6 +70,25 @@ def html_nodes(raw: str) -> list[str]:
     return parser.nodes
 
 
+def find_loose(text: str, needle: str) -> tuple[int, int] | None:
+    """Span of `needle` in `text`, allowing any run of whitespace where `needle` has one."""
+    words = needle.split()
+    if not words:
+        return None
+    match = re.search(r"\s+".join(re.escape(w) for w in words), text)
+    return match.span() if match else None
+
+
+def extract_document(path: Path, doc_id: str):
+    """The project's own `Document` for a PDF or DOCX file (imports rag lazily)."""
+    try:
+        from rag.corpus import load_document
+    except ImportError:
+        sys.path.insert(0, str(HERE.parent.parent))
+        from rag.corpus import load_document
+    return load_document(path, doc_id)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--gold", type=Path, default=DEFAULT_GOLD)
@@ -73,10 +99,26 @@ def main() -> int:
     raw_cache: dict[str, str | None] = {}
     node_cache: dict[str, list[str]] = {}
 
+    documents: dict[str, object] = {}  # PDF/DOCX doc -> rag Document
+
     def raw(doc: str) -> str | None:
+        """The text evidence is checked against: the file itself, or for PDF and DOCX the
+        loader's extracted text ('' when it cannot be extracted, reported once)."""
         if doc not in raw_cache:
             path = args.corpus / doc
-            raw_cache[doc] = path.read_text(encoding="utf-8") if path.is_file() else None
+            if not path.is_file():
+                raw_cache[doc] = None
+            elif path.suffix.lower() in EXTRACTED:
+                try:
+                    document = extract_document(path, doc)
+                except Exception as exc:  # noqa: BLE001 - ImportError, DocumentError, anything the reader raises
+                    problems.append(f"{doc}: cannot extract its text with rag.corpus.load_document ({type(exc).__name__}: {exc})")
+                    raw_cache[doc] = ""
+                else:
+                    documents[doc] = document
+                    raw_cache[doc] = document.text
+            else:
+                raw_cache[doc] = path.read_text(encoding="utf-8")
         return raw_cache[doc]
 
     records = []
@@ -143,6 +185,17 @@ def main() -> int:
                 problems.append(f"{where}: evidence[{i}] is empty")
                 continue
             texts.append(text)
+            if doc.lower().endswith(EXTRACTED):
+                if doc not in documents:
+                    continue  # extraction failed: reported once already
+                span = find_loose(content, text)
+                if span is None:
+                    problems.append(f"{where}: evidence[{i}] not in the text extracted from {doc}: {text[:70]!r}")
+                    continue
+                first, last = documents[doc].page_span(*span)
+                if first != last:
+                    problems.append(f"{where}: evidence[{i}] in {doc} spans pages {first}-{last}: {text[:70]!r}")
+                continue
             if text not in content:
                 problems.append(f"{where}: evidence[{i}] not verbatim in {doc}: {text[:70]!r}")
                 continue
