@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 from rag.answering import ExtractiveAnswerer, TermStats
 from rag.builds import current_build_id, load_current
@@ -84,6 +85,18 @@ class Assistant:
         vector = snap.retriever.embed(cleaned)
         passages = snap.retriever.retrieve(cleaned, vector, k, filters)
         return snap.answerer.answer(cleaned, vector, passages, snap.index)
+
+    def original(self, doc_id: str) -> tuple[Document, Path]:
+        """A document and the original file its build kept."""
+        snap = self.snapshot
+        doc = snap.index.documents.get(doc_id)
+        if doc is None:
+            raise NotFoundError(f"no document {doc_id!r} in build {snap.index.build_id}; list them with GET /v1/documents")
+        path = snap.index.original_file(doc_id)
+        if path is None:
+            raise NotFoundError(f"build {snap.index.build_id} kept no original of {doc_id!r} (built before originals were kept, "
+                                "or the file changed during the build); run `rag index build`")
+        return doc, path
 
     def document(self, doc_id: str) -> Document:
         doc = self.snapshot.index.documents.get(doc_id)

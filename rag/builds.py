@@ -133,10 +133,28 @@ def _strict_failure(problems: Any, what: str) -> CorpusError:
                        "The live index is unchanged.")
 
 
+def cache_path(settings: Settings) -> Path:
+    return (Path(settings.cache_dir) if settings.cache_dir else Path(settings.index_dir) / "cache") / CACHE_FILE
+
+
 def open_cache(settings: Settings, embedder: Embedder) -> EmbeddingCache | None:
     if not settings.embedding_cache:
         return None
-    return EmbeddingCache(Path(settings.index_dir) / CACHE_FILE, f"{embedder.name}\x00{embedder.dimension}")
+    return EmbeddingCache(cache_path(settings), f"{embedder.name}\x00{embedder.dimension}")
+
+
+def prune_cache(settings: Settings) -> int:
+    """Drop cached vectors that no kept build used (last used before the oldest kept build was made)."""
+    path = cache_path(settings)
+    rows = list_builds(Path(settings.index_dir))
+    if not path.exists() or not rows:
+        return 0
+    oldest = min(datetime.fromisoformat(r["manifest"]["created_at"]).timestamp() for r in rows)
+    cache = EmbeddingCache(path, "")
+    try:
+        return cache.prune(oldest - 3600)  # an hour of slack: a build looks texts up after its id is stamped
+    finally:
+        cache.close()
 
 
 def _build_into(tmp: Path, build_id: str, corpus: Corpus, settings: Settings, embedder: Embedder, progress: BuildProgress) -> dict[str, Any]:

@@ -60,7 +60,9 @@ def index() -> None:
 @click.option("--gold", type=click.Path(path_type=Path, exists=True, dir_okay=False), help="Gold set to gate on [default for docs_corpus/: RAG_GOLD_FILE].")
 @click.option("--gate", "gate_file", type=click.Path(path_type=Path, exists=True, dir_okay=False), help="Gate thresholds [default: eval/gate.toml].")
 @click.option("--no-gate", is_flag=True, help="Promote without evaluating (recorded in the manifest).")
-def index_build(corpus: Path | None, index_dir: Path | None, gold: Path | None, gate_file: Path | None, no_gate: bool) -> None:
+@click.option("--strict", is_flag=True, help="Fail (and keep the live build) if any file cannot be indexed or changes during the build.")
+def index_build(corpus: Path | None, index_dir: Path | None, gold: Path | None, gate_file: Path | None, no_gate: bool,
+                strict: bool) -> None:
     """Build an index of the corpus; it goes live only if the eval gate passes."""
     from rag import builds
     from rag.pipeline import rebuild
@@ -69,12 +71,8 @@ def index_build(corpus: Path | None, index_dir: Path | None, gold: Path | None, 
     settings = make_settings(corpus, index_dir, gate_file=gate_file)
     gold = gold or default_gold(settings)
     with TqdmProgress() as progress:
-        outcome = rebuild(settings, build_embedder(settings), gold, settings.gate_file, no_gate, progress)
-    counts = outcome.manifest["counts"]
-    click.echo(f"built {outcome.build_id}: {counts['documents']} documents, {counts['chunks']} chunks, "
-               f"{counts['tokens']} tokens, {counts['chunks_over_window']} over the model window")
-    for skipped in outcome.manifest["corpus"]["skipped"]:
-        click.echo(f"  skipped {skipped['path']}: {skipped['reason']}")
+        outcome = rebuild(settings, build_embedder(settings), gold, settings.gate_file, no_gate, progress, strict)
+    click.echo("\n".join(build_report(outcome.build_id, outcome.manifest)))
     if outcome.summary is not None:
         click.echo(format_headline(outcome.summary))
     if not outcome.promoted:
@@ -82,7 +80,23 @@ def index_build(corpus: Path | None, index_dir: Path | None, gold: Path | None, 
     click.echo(f"promoted {outcome.build_id}" + ("" if outcome.decision else f" ({outcome.manifest['gate']['reason']})"))
     removed = builds.prune(settings.index_dir, settings.keep_builds)
     if removed:
-        click.echo(f"pruned {len(removed)} old build(s)")
+        dropped = builds.prune_cache(settings)
+        click.echo(f"pruned {len(removed)} old build(s) and {dropped} cached vectors no kept build uses")
+
+
+def build_report(build_id: str, manifest: dict[str, Any]) -> list[str]:
+    """What a build did: counts, vectors reused, and every file skipped, noted or changed, with the reason."""
+    counts, corpus = manifest["counts"], manifest["corpus"]
+    lines = [f"built {build_id}: {counts['documents']} documents, {counts['chunks']} chunks, "
+             f"{counts['tokens']} tokens, {counts['chunks_over_window']} over the model window"]
+    cache = manifest.get("embedding_cache")
+    if cache:
+        lines.append(f"  embedded {cache['embedded']} new or changed texts, reused {cache['reused']} from the cache")
+    sections = (("skipped", corpus.get("skipped", [])), ("note", corpus.get("notes", [])),
+                ("changed", corpus.get("changed_during_build", [])))
+    for label, rows in sections:
+        lines += [f"  {label} {row['path']}: {row['reason']}" for row in rows]
+    return lines
 
 
 def build_embedder(settings: Settings) -> Any:
@@ -137,6 +151,8 @@ def index_status(corpus: Path | None, index_dir: Path | None, as_json: bool) -> 
         click.echo(f"documents: {counts['documents']}, chunks: {counts['chunks']}, tokens: {counts['tokens']}")
         for doc_id in sorted(manifest["corpus"]["documents"]):
             click.echo(f"  {doc_id}")
+        for row in manifest["corpus"].get("skipped", []):
+            click.echo(f"  skipped {row['path']}: {row['reason']}")
     check_manifest(manifest, settings)
 
 
@@ -232,8 +248,10 @@ def serve(corpus: Path | None, index_dir: Path | None, host: str | None, port: i
 @click.option("--report", type=click.Path(path_type=Path), help="Write a Markdown report of failed questions here.")
 @click.option("--calibrate", "max_false_refusal", type=float, default=None, metavar="RATE",
               help="Also print the abstention threshold with the best refusal F1 at false refusals <= RATE.")
+@click.option("--meta", multiple=True, metavar="KEY=VALUE", help="Search only documents whose metadata matches (repeatable).")
 def eval_command(gold: Path, corpus: Path | None, index_dir: Path | None, eval_index: Path | None, scope_field: str | None,
-                 limit: int | None, seed: int, json_out: Path | None, report: Path | None, max_false_refusal: float | None) -> None:
+                 limit: int | None, seed: int, json_out: Path | None, report: Path | None, max_false_refusal: float | None,
+                 meta: tuple[str, ...]) -> None:
     """Score retrieval, answers and abstention on a gold set."""
     from rag.eval_report import metrics_table, render_report
     from rag.pipeline import evaluate_corpus
@@ -244,7 +262,8 @@ def eval_command(gold: Path, corpus: Path | None, index_dir: Path | None, eval_i
         if out is not None and not out.parent.is_dir():
             raise ConfigError(f"cannot write {out}: folder {out.parent} does not exist")
     with TqdmProgress() as progress:
-        run = evaluate_corpus(settings, build_embedder(settings), gold, eval_index, scope_field, limit, seed, progress)
+        metadata = dict(_filters((), meta).metadata)
+        run = evaluate_corpus(settings, build_embedder(settings), gold, eval_index, scope_field, limit, seed, progress, metadata)
     click.echo("\n".join(metrics_table(run.summary)))
     click.echo(format_headline(run.summary))
     if json_out:

@@ -39,8 +39,9 @@ class Settings:
     chunk_overlap: int = setting(32, "Tokens of trailing context repeated at the start of the next chunk.", 0, 512)
     embed_batch_size: int = setting(32, "Passages per embedding batch.", 1, 1024)
     embedding_cache: bool = setting(
-        True, "Reuse vectors of unchanged text across builds (index/cache/embeddings.sqlite), so a rebuild embeds only what changed."
+        True, "Reuse vectors of unchanged text across builds, so a rebuild embeds only what changed."
     )
+    cache_dir: str = setting("", "Folder of the embedding cache (empty: `cache/` inside the index folder).")
     retrieval: str = setting("hybrid", "Ranking: `hybrid` (dense + BM25 fused), `dense` (FAISS only) or `lexical` (BM25 only).")
     fusion: str = setting("convex", "How hybrid ranking fuses: `rrf` (reciprocal rank fusion) or `convex` (normalised score mix).")
     dense_weight: float = setting(0.5, "Weight of the dense list in fusion (the lexical list gets 1 minus this).", 0.0, 1.0)

@@ -1,6 +1,6 @@
 """The embedding cache: vectors already computed, keyed by model and exact input text.
 
-Owns one SQLite file beside the builds (`index/cache/embeddings.sqlite`). A rebuild
+Owns one SQLite file beside the builds (`index/cache/embeddings.sqlite` by default). A rebuild
 looks every chunk and answer sentence up first and sends only the misses to the
 model, so changing one document re-embeds only that document's new or changed
 text. Misses are stored as they are computed, in committed batches: a killed build
@@ -21,7 +21,7 @@ import numpy as np
 
 from rag.embedding import Embedder
 
-CACHE_FILE = Path("cache") / "embeddings.sqlite"
+CACHE_FILE = "embeddings.sqlite"
 _SLICE = 256  # texts embedded and committed at a time
 
 

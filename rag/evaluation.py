@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from rag import metrics as m
 from rag.assistant import Assistant, Snapshot
@@ -49,20 +49,24 @@ class EvalRun:
     results: list[QuestionResult]
 
 
-def evaluate(assistant: Assistant, rows: Sequence[GoldRow], progress: Callable[[int], None] | None = None, seed: int = 0) -> EvalRun:
-    """Run every row against the assistant's live snapshot; the metrics JSON and per-question results."""
+def evaluate(assistant: Assistant, rows: Sequence[GoldRow], progress: Callable[[int], None] | None = None, seed: int = 0,
+             metadata: Mapping[str, str] | None = None) -> EvalRun:
+    """Run every row against the assistant's live snapshot (searching only documents whose metadata matches
+    `metadata`, when given); the metrics JSON and per-question results."""
     snap = assistant.snapshot
     results = []
     for row in rows:
-        results.append(run_question(snap, assistant, row))
+        results.append(run_question(snap, assistant, row, metadata))
         if progress:
             progress(1)
-    return EvalRun(summarise(results, snap, seed), results)
+    summary = summarise(results, snap, seed)
+    summary["index"]["metadata_filter"] = dict(metadata or {})
+    return EvalRun(summary, results)
 
 
-def run_question(snap: Snapshot, assistant: Assistant, row: GoldRow) -> QuestionResult:
+def run_question(snap: Snapshot, assistant: Assistant, row: GoldRow, metadata: Mapping[str, str] | None = None) -> QuestionResult:
     result = QuestionResult(row)
-    filters = Filters(doc_ids=(row.scope_doc,)) if row.scope_doc else None
+    filters = Filters(doc_ids=(row.scope_doc,) if row.scope_doc else (), metadata=dict(metadata or {}))
     started = time.perf_counter()
     try:
         question = clean_question(row.question, assistant.settings)

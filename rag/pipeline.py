@@ -45,25 +45,26 @@ def corpus_matches_live(settings: Settings) -> bool:
 
 
 def run_eval(assistant: Assistant, gold: Path, scope_field: str | None, limit: int | None, seed: int,
-             progress: Callable[[int], None] | None = None) -> EvalRun:
+             progress: Callable[[int], None] | None = None, metadata: dict[str, str] | None = None) -> EvalRun:
     rows = load_gold(gold, assistant.snapshot.index.documents, scope_field)
-    return evaluate(assistant, rows[:limit] if limit else rows, progress, seed)
+    return evaluate(assistant, rows[:limit] if limit else rows, progress, seed, metadata)
 
 
 def evaluate_corpus(settings: Settings, embedder: Embedder, gold: Path, index_dir: Path | None = None,
                     scope_field: str | None = None, limit: int | None = None, seed: int = 0,
-                    progress: builds.BuildProgress | None = None) -> EvalRun:
+                    progress: builds.BuildProgress | None = None, metadata: dict[str, str] | None = None) -> EvalRun:
     """Evaluate the index for `settings.corpus_dir`: given, live, or built for this run and thrown away."""
     if index_dir is not None:
-        return run_eval(Assistant(settings.replace(index_dir=index_dir), embedder), gold, scope_field, limit, seed, _advance(progress))
+        return run_eval(Assistant(settings.replace(index_dir=index_dir), embedder), gold, scope_field, limit, seed, _advance(progress), metadata)
     if corpus_matches_live(settings):
-        return run_eval(Assistant(settings, embedder), gold, scope_field, limit, seed, _advance(progress))
+        return run_eval(Assistant(settings, embedder), gold, scope_field, limit, seed, _advance(progress), metadata)
     scratch = Path(tempfile.mkdtemp(prefix="rag-eval-"))
     try:
-        temp_settings = settings.replace(index_dir=scratch)
+        cache = settings.cache_dir or str(Path(settings.index_dir) / "cache")  # reuse the operator's embedding cache
+        temp_settings = settings.replace(index_dir=scratch, cache_dir=cache)
         result = builds.build(temp_settings, embedder, progress)
         builds.promote(scratch, result.build_id)
-        return run_eval(Assistant(temp_settings, embedder), gold, scope_field, limit, seed, _advance(progress))
+        return run_eval(Assistant(temp_settings, embedder), gold, scope_field, limit, seed, _advance(progress), metadata)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -82,13 +83,13 @@ class RebuildOutcome:
 
 
 def rebuild(settings: Settings, embedder: Embedder, gold: Path | None, gate_file: Path, no_gate: bool = False,
-            progress: builds.BuildProgress | None = None) -> RebuildOutcome:
+            progress: builds.BuildProgress | None = None, strict: bool = False) -> RebuildOutcome:
     """Build a candidate; evaluate and gate it when a gold set applies; promote only if it passes."""
     progress = progress or builds.BuildProgress()
     config = None if gold is None or no_gate else load_gate_config(gate_file)  # fail before building, not after
     if gold is not None and not Path(gold).is_file():
         raise InvalidRequestError(f"gold file {gold} does not exist: pass --gold FILE, or --no-gate to promote without evaluating")
-    result = builds.build(settings, embedder, progress)
+    result = builds.build(settings, embedder, progress, strict)
     if gold is None or no_gate or config is None:
         reason = "--no-gate given" if no_gate else "no gold set for this corpus (pass --gold FILE to gate)"
         note = {"gate": {"status": "skipped", "reason": reason}}

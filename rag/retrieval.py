@@ -67,7 +67,12 @@ def allowed_documents(index: LoadedIndex, filters: Filters | None) -> list[str] 
 
 
 def _metadata_matches(metadata: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
-    return all(str(metadata.get(k, "")).casefold() == str(v).casefold() for k, v in wanted.items())
+    """Every wanted key matches, case-insensitively, the whole value or one item of a list value ('tags: a, b')."""
+    def matches(value: str, target: str) -> bool:
+        value, target = value.casefold().strip(), target.casefold().strip()
+        return value == target or target in (item.strip() for item in value.split(","))
+
+    return all(matches(str(metadata.get(k, "")), str(v)) for k, v in wanted.items())
 
 
 class Retriever:

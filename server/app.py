@@ -9,18 +9,21 @@ and model load once at start-up; answers come from `rag.assistant.Assistant`.
 
 import asyncio
 import logging
+from urllib.parse import quote
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
 from fastapi import Body, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.assistant import Assistant
 from rag.config import Settings
 from rag.errors import RagError
+from rag.models import Document
+from rag.originals import MEDIA_TYPES
 from rag.retrieval import Filters
 from server.schemas import AnswerOut, DocumentOut, ErrorOut, SearchOut, query_model
 
@@ -100,6 +103,10 @@ async def watch_promotions(assistant: Assistant, interval: float) -> None:
             log.error("the promoted build failed to load (%s); still serving the previous one, if any", message)
 
 
+def _summary(doc: Document) -> dict[str, Any]:
+    return {**doc.summary(), "original_url": f"/v1/documents/{quote(doc.doc_id)}/original"}
+
+
 def _filters(body: Any) -> Filters | None:
     return Filters(tuple(body.filters.doc_ids), dict(body.filters.metadata)) if body.filters else None
 
@@ -118,13 +125,21 @@ def add_routes(app: FastAPI, assistant: Assistant, QueryIn: Any) -> None:
     @app.get("/v1/documents", response_model=list[DocumentOut], summary="List indexed documents")
     async def documents() -> JSONResponse:
         snap = await run_in_threadpool(lambda: assistant.snapshot)
-        return JSONResponse([d.summary() for d in snap.index.documents.values()])
+        return JSONResponse([_summary(d) for d in snap.index.documents.values()])
 
-    @app.get("/v1/documents/{doc_id:path}", response_model=DocumentOut, responses=ERRORS, summary="A document's text and sections")
+    @app.get("/v1/documents/{doc_id:path}/original", responses={**ERRORS, 200: {"content": {"application/octet-stream": {}}}},
+             summary="The original file (PDF, DOCX, ...) exactly as this build indexed it")
+    async def original(doc_id: str) -> FileResponse:
+        doc, path = await run_in_threadpool(assistant.original, doc_id)
+        return FileResponse(path, media_type=MEDIA_TYPES.get(doc.source_format, "application/octet-stream"),
+                            filename=doc_id.rsplit("/", 1)[-1], content_disposition_type="inline")
+
+    @app.get("/v1/documents/{doc_id:path}", response_model=DocumentOut, responses=ERRORS,
+             summary="A document's extracted text, sections, page starts and metadata")
     async def document(doc_id: str) -> JSONResponse:
         doc = await run_in_threadpool(assistant.document, doc_id)
         sections = [{"start": s.start, "end": s.end, "path": list(s.path)} for s in doc.sections]
-        return JSONResponse({**doc.summary(), "text": doc.text, "sections": sections})
+        return JSONResponse({**_summary(doc), "text": doc.text, "sections": sections, "page_starts": list(doc.pages)})
 
     @app.post("/v1/admin/reload", summary="Load the live index build if it changed")
     async def reload() -> dict[str, Any]:

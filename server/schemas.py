@@ -18,7 +18,10 @@ class FiltersIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     doc_ids: list[str] = Field(default_factory=list, description="Only passages from these document ids.")
-    metadata: dict[str, str] = Field(default_factory=dict, description="Only documents whose metadata has these exact values.")
+    metadata: dict[str, str] = Field(
+        default_factory=dict,
+        description="Only documents whose metadata has these values (case-insensitive; a list value such as tags matches any item).",
+    )
 
 
 def query_model(settings: Settings) -> type[BaseModel]:
@@ -43,7 +46,10 @@ class PassageOut(BaseModel):
     doc_id: str
     title: str
     section: str
-    page: int | None
+    page: int | None = Field(description="First page of the passage (PDF), else null.")
+    page_end: int | None = Field(description="Last page of the passage (equals page unless it crosses a page break).")
+    pages: str | None = Field(description="Page label: 'p. 3' or 'pp. 3-4'; null for formats without pages.")
+    table_header: str | None = Field(description="The header row of the table this passage continues, when it is a split table's later piece.")
     start: int = Field(description="Start offset of the passage in the document text.")
     end: int
     text: str
@@ -55,6 +61,8 @@ class CitationOut(BaseModel):
     title: str
     section: str
     page: int | None
+    page_end: int | None
+    pages: str | None = Field(description="Page label: 'p. 3' or 'pp. 3-4'; null for formats without pages.")
     start: int
     end: int
     quote: str = Field(description="Exactly document text[start:end].")
@@ -84,6 +92,8 @@ class DocumentOut(BaseModel):
     content_hash: str
     format: str
     chars: int
+    pages: int | None = Field(default=None, description="Page count (PDF), else null.")
+    original_url: str | None = Field(default=None, description="Where to download the original file this build indexed.")
     text: str | None = None
     sections: list[dict[str, Any]] | None = None
 

@@ -105,3 +105,26 @@ def test_openapi_documents_the_api_with_examples(client):
     query = schema["components"]["schemas"]["QueryIn"]
     assert query["examples"][0]["question"] and query["additionalProperties"] is False
     assert schema["components"]["schemas"]["AnswerOut"]["properties"]["citations"]
+
+
+def test_original_file_is_served_as_indexed(client, settings):
+    detail = client.get("/v1/documents/retention.md").json()
+    assert detail["original_url"] == "/v1/documents/retention.md/original" and detail["page_starts"] == []
+    response = client.get(detail["original_url"])
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/markdown")
+    assert response.content == (settings.corpus_dir / "retention.md").read_bytes()
+    assert "not_found" == client.get("/v1/documents/nope.pdf/original").json()["error"]["type"]
+
+
+def test_metadata_filter_matches_one_item_of_a_list_value(settings, fake_embedder):
+    from rag import builds
+
+    (settings.corpus_dir / "desk.md").write_text("---\ntitle: Clean Desk Rules\ntags: [security, paper]\n---\n"
+                                                 "Lock confidential paper away at night in a locked drawer.\n")
+    builds.promote(settings.index_dir, builds.build(settings, fake_embedder).build_id)
+    app = create_app(settings, Assistant(settings, embedder=fake_embedder))
+    with TestClient(app) as c:
+        body = c.post("/v1/search", json={"question": "locked drawer", "filters": {"metadata": {"tags": "Paper"}}}).json()
+        assert {p["doc_id"] for p in body["passages"]} == {"desk.md"}
+        assert "metadata keys are" in assert_error(
+            c.post("/v1/search", json={"question": "locked drawer", "filters": {"metadata": {"tags": "travel"}}}), 422)
