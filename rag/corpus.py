@@ -60,39 +60,45 @@ def load_corpus(root: Path, max_bytes: int = 20_000_000) -> Corpus:
     root = Path(root)
     if not root.is_dir():
         raise CorpusError(f"corpus folder {root} does not exist: pass --corpus DIR or set RAG_CORPUS_DIR")
-    documents: list[Document] = []
+    reads: list[_Read] = []
     skipped: list[SkippedFile] = []
-    notes: list[FileNote] = []
-    seen: dict[str, str] = {}  # content hash or text hash -> doc id
     for rel, problem in _corpus_entries(root):
         if problem:
             skipped.append(SkippedFile(rel, problem))
             continue
         try:
-            read = read_document(root / rel, rel, max_bytes)
+            reads.append(read_document(root / rel, rel, max_bytes))
         except DocumentError as exc:
             skipped.append(SkippedFile(rel, exc.message))
-            continue
-        duplicate = _duplicate_of(read.document, seen)
-        if duplicate:
-            skipped.append(SkippedFile(rel, f"same content as {duplicate}; remove one copy (the first one in path order is indexed)"))
-            continue
-        documents.append(read.document)
-        notes.extend(FileNote(rel, note) for note in read.notes)
-    if not documents:
+    reads, duplicates = _drop_duplicates(reads)
+    if not reads:
         raise CorpusError(
             f"no usable documents in {root} (supported: {', '.join(sorted(SUFFIXES))}): add files or pass --corpus DIR"
         )
-    return Corpus(root, tuple(documents), tuple(skipped), tuple(notes))
+    notes = tuple(FileNote(r.document.doc_id, note) for r in reads for note in r.notes)
+    skipped = sorted(skipped + duplicates, key=lambda s: s.path)
+    return Corpus(root, tuple(r.document for r in reads), tuple(skipped), notes)
 
 
-def _duplicate_of(doc: Document, seen: dict[str, str]) -> str | None:
-    text_key = "text:" + hashlib.sha256(" ".join(doc.text.split()).encode()).hexdigest()
-    for key in (doc.content_hash, text_key):
-        if key in seen:
-            return seen[key]
-    seen[doc.content_hash] = seen[text_key] = doc.doc_id
-    return None
+def _drop_duplicates(reads: list[_Read]) -> tuple[list[_Read], list[SkippedFile]]:
+    """Files with the same bytes or the same text are indexed once: the copy nearest the corpus root, then first by path."""
+    keeper: dict[str, str] = {}
+    for read in sorted(reads, key=lambda r: (r.document.doc_id.count("/"), r.document.doc_id)):
+        for key in _identity(read.document):
+            keeper.setdefault(key, read.document.doc_id)
+    kept, duplicates = [], []
+    for read in reads:
+        first = next((keeper[k] for k in _identity(read.document) if keeper[k] != read.document.doc_id), None)
+        if first is None:
+            kept.append(read)
+        else:
+            duplicates.append(SkippedFile(read.document.doc_id, f"same content as {first}; remove one copy (the one nearest "
+                                                                  "the corpus root is indexed)"))
+    return kept, duplicates
+
+
+def _identity(doc: Document) -> tuple[str, str]:
+    return doc.content_hash, "text:" + hashlib.sha256(" ".join(doc.text.split()).encode()).hexdigest()
 
 
 def _corpus_entries(root: Path) -> list[tuple[str, str]]:

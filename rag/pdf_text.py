@@ -22,7 +22,7 @@ from rag.structure import Extracted
 _EDGE_LINES = 3  # how many lines at each end of a page may be running heads or footers
 _PAGE_NUMBER = re.compile(r"^(?:page\s*)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?$|^-\s*\d{1,4}\s*-$", re.IGNORECASE)
 _PAGE_OF = re.compile(r"\bpage\s+\d{1,4}\s*(?:of|/)\s*\d{1,4}\b", re.IGNORECASE)
-_BREAK_BEFORE = re.compile(r"^(?:[A-Z][A-Za-z]+(?: [A-Za-z]+){0,3}:\s|[-*•▪◦]\s|\(?[0-9a-zA-Z]{1,4}[.)]\s|\d+(?:\.\d+)+\s|(?:part|chapter|article|section|schedule|annex|appendix)\s+\w)",
+_BREAK_BEFORE = re.compile(r"^(?:[A-Z][A-Za-z]+(?: [A-Za-z]+){0,3}:\s|[-*•▪◦]\s|\(?(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4})[.)]\s|\d+(?:\.\d+)+\s|(?:part|chapter|article|section|schedule|annex|appendix)\s+\w)",
                            re.IGNORECASE)
 _MIN_TEXT_CHARS = 20
 
@@ -141,10 +141,8 @@ def _blocks(lines: list[str]) -> list[tuple[str, str]]:
         if not cells:
             if blocks and blocks[-1][0] != "gap":
                 blocks.append(("gap", ""))
-        elif row and _continues_row(cells, row):
+        elif row and blocks[-1][0] == "row" and _continues_row(cells, row):  # no blank line: the row's cells wrapped
             row = _merge_into_row(row, cells)
-            while blocks[-1][0] == "gap":
-                blocks.pop()
             blocks[-1] = ("row", " | ".join(c[2] for c in row))
         elif len(cells) >= 2:
             row = cells
@@ -158,8 +156,8 @@ def _blocks(lines: list[str]) -> list[tuple[str, str]]:
 
 
 def _continues_row(fragments: list[tuple[int, int, str]], row: list[tuple[int, int, str]]) -> bool:
-    """Fewer pieces than the row has cells, each starting at one of its columns and ending before the next."""
-    if len(fragments) >= len(row):
+    """No more pieces than the row has cells, each starting at one of its columns and ending before the next."""
+    if len(fragments) > len(row):
         return False
     starts = [c[0] for c in row] + [10**9]
     for begin, end, _ in fragments:

@@ -87,8 +87,8 @@ def text_markers(text: str) -> list[Marker]:
     previous_blank = True
     for offset, line in _lines(text):
         stripped = line.strip()
-        marker = _text_heading(stripped, previous_blank) if stripped else None
-        if marker is None and stripped and (clause := _clause_number(stripped)) is not None:
+        marker = _text_heading(stripped, previous_blank) if stripped and " | " not in stripped else None
+        if marker is None and stripped and " | " not in stripped and (clause := _clause_number(stripped)) is not None:
             marker = (99, clause, "clause")
         if marker is not None:
             markers.append(Marker(offset + len(line) - len(line.lstrip()), *marker))
