@@ -52,3 +52,31 @@ def test_settings_lists_every_variable():
     assert result.returncode == 0
     for key, _, _ in Settings.describe():
         assert key in result.stdout
+
+
+def test_strict_build_fails_before_embedding_and_names_each_bad_file(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "good.md").write_text("# Good\n\nStaff keep payroll records for six years.")
+    (corpus / "broken.pdf").write_bytes(b"%PDF-1.4\n1 0 obj garbage")
+    (corpus / "empty.txt").write_text("")
+    result = rag("index", "build", "--strict", "--no-gate", "--corpus", str(corpus), "--index-dir", str(tmp_path / "idx"))
+    assert result.returncode == 1
+    assert "--strict: 2 file(s)" in result.stderr and "broken.pdf" in result.stderr and "empty.txt" in result.stderr
+    assert "skipped broken.pdf" in result.stderr  # the progress report names them as they are found
+    assert not (tmp_path / "idx" / "current").exists()
+
+
+def test_build_report_lists_reuse_and_every_problem():
+    from rag.cli import build_report
+
+    manifest = {
+        "counts": {"documents": 2, "chunks": 9, "tokens": 900, "chunks_over_window": 0},
+        "embedding_cache": {"embedded": 3, "reused": 40},
+        "corpus": {"skipped": [{"path": "a.pdf", "reason": "damaged PDF"}], "notes": [{"path": "b.txt", "reason": "windows-1252"}],
+                   "changed_during_build": [{"path": "c.md", "reason": "changed during the build"}]},
+    }
+    lines = build_report("B1", manifest)
+    assert lines[0].startswith("built B1: 2 documents, 9 chunks")
+    assert "embedded 3 new or changed texts, reused 40 from the cache" in lines[1]
+    assert lines[2:] == ["  skipped a.pdf: damaged PDF", "  note b.txt: windows-1252", "  changed c.md: changed during the build"]

@@ -93,6 +93,48 @@ def test_abstains_when_the_corpus_does_not_answer(assistant, question):
     assert answer.citations == () and "do not answer" in answer.answer and answer.passages
 
 
+PAGED = [  # PDF answers cite the page the fact is printed on (pages counted as a reader counts them)
+    ("Who approves a donation or sponsorship of up to £1,000?", "anti-bribery-policy.pdf", 2, "Head of Department"),
+    ("What action is required when an agent has no office, no staff and no website?", "anti-bribery-policy.pdf", 4,
+     "Enhanced due diligence before any engagement"),
+    ("How long can a door to a Zone 2 or Zone 3 area be held open before the alarm sounds?", "physical-security-policy.pdf", 2,
+     "30 seconds"),
+    ("When are uncollected print jobs deleted?", "physical-security-policy.pdf", 4, "24 hours"),
+]
+
+HEADED = [  # DOCX answers cite their heading path
+    ("What is the maximum number of members of a Strictly Confidential site?", "data-classification-standard.docx",
+     "4. Classification levels and labels > 4.3", "25"),
+    ("Who may speak to the media about financial results?", "social-media-policy.docx",
+     "4. Speaking for the Group > 4.1", "Chief Executive Officer or Chief Financial Officer"),
+]
+
+
+def _citing(answer, doc_id, fact):
+    hits = [c for c in answer.citations if c.doc_id == doc_id and fact in c.quote]
+    assert hits and fact in answer.answer, (answer.answer, [(c.doc_id, c.quote[:60]) for c in answer.citations])
+    return hits[0]
+
+
+@pytest.mark.parametrize("question, doc_id, page, fact", PAGED)
+def test_pdf_answers_cite_the_right_page(assistant, question, doc_id, page, fact):
+    citation = _citing(assistant.ask(question), doc_id, fact)
+    assert citation.page == page and citation.to_dict()["pages"] == f"p. {page}"
+    assert assistant.document(doc_id).text[citation.start:citation.end] == citation.quote
+
+
+@pytest.mark.parametrize("question, doc_id, section, fact", HEADED)
+def test_docx_answers_cite_their_heading(assistant, question, doc_id, section, fact):
+    citation = _citing(assistant.ask(question), doc_id, fact)
+    assert citation.section == section and citation.page is None
+
+
+def test_pdf_table_rows_answer_with_their_header_labels(assistant):
+    answer = assistant.ask("Who approves a donation or sponsorship of more than £50,000?")
+    citation = _citing(answer, "anti-bribery-policy.pdf", "Executive Committee")
+    assert "Approver: Executive Committee" in answer.answer and citation.quote.startswith("More than £50,000")
+
+
 def test_search_finds_the_seed_document(assistant):
     result = assistant.search("What fine was imposed on Didi Global?", k=3)
     assert result.passages[0].chunk.doc_id == "china-cybersecurity-2022.txt"
