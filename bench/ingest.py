@@ -116,11 +116,12 @@ def corpus_files(root: Path) -> list[Path]:
 
 
 def limited_corpus(root: Path, limit: int, into: Path) -> Path:
-    """A folder of symlinks to the first `limit` files, keeping relative paths (so doc ids are unchanged)."""
+    """A folder with copies of the first `limit` files, keeping relative paths (so doc ids are unchanged).
+    Copies, not symlinks: the corpus loader refuses symlinks that lead outside the corpus folder."""
     for path in corpus_files(root)[:limit]:
-        link = into / path.relative_to(root)
-        link.parent.mkdir(parents=True, exist_ok=True)
-        link.symlink_to(path.resolve())
+        copy = into / path.relative_to(root)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, copy)
     return into
 
 
@@ -431,7 +432,8 @@ def rounded(value: Any) -> Any:
 
 
 def bench(corpus: Path, index_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
-    settings = Settings.from_env(corpus_dir=corpus, index_dir=index_dir, chunk_tokens=args.chunk_tokens)
+    settings = Settings.from_env(corpus_dir=corpus, index_dir=index_dir, chunk_tokens=args.chunk_tokens,
+                                 embedding_cache=False)  # measure embedding, not cache lookups (bench/rebuild.py does those)
     inner = SentenceTransformerEmbedder(settings.model, settings.device, settings.threads)
     model_load_s = load_model(inner)
     embedder = TimedEmbedder(inner, StageClock())
