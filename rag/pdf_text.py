@@ -22,7 +22,7 @@ from rag.structure import Extracted
 _EDGE_LINES = 3  # how many lines at each end of a page may be running heads or footers
 _PAGE_NUMBER = re.compile(r"^(?:page\s*)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?$|^-\s*\d{1,4}\s*-$", re.IGNORECASE)
 _PAGE_OF = re.compile(r"\bpage\s+\d{1,4}\s*(?:of|/)\s*\d{1,4}\b", re.IGNORECASE)
-_BREAK_BEFORE = re.compile(r"^(?:[A-Z][A-Za-z]+(?: [A-Za-z]+){0,3}:\s|[-*•▪◦]\s|\(?(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4})[.)]\s|\d+(?:\.\d+)+\s|(?:part|chapter|article|section|schedule|annex|appendix)\s+\w)",
+_BREAK_BEFORE = re.compile(r"^(?:(?-i:[A-Z][A-Za-z]+(?: [A-Za-z]+){0,3}:\s)|[-*•▪◦]\s|\(?(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4})[.)]\s|\d+(?:\.\d+)+\s|(?:part|chapter|article|section|schedule|annex|appendix)\s+\w)",
                            re.IGNORECASE)
 _MIN_TEXT_CHARS = 20
 
@@ -92,7 +92,7 @@ def _shape(line: str) -> str:
 
 def _strip_running_lines(pages: list[str]) -> list[list[str]]:
     """Each page's lines without running headers, footers and bare page numbers."""
-    lines = [[ln for ln in page.split("\n")] for page in pages]
+    lines = [page.split("\n") for page in pages]
     edges: Counter[str] = Counter()
     for page in lines:
         body = [ln for ln in page if ln.strip()]
