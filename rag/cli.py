@@ -307,7 +307,8 @@ def format_search(result: SearchResult) -> str:
     lines = [f"{len(result.passages)} passages (build {result.build_id})"]
     for p in result.passages:
         d = p.to_dict()
-        lines.append(f"\n[{p.rank}] {d['title']} ({d['doc_id']}) {d['section']}  score {p.score:.3f}  chars {d['start']}-{d['end']}")
+        pages = f"  {d['pages']}" if d["pages"] else ""
+        lines.append(f"\n[{p.rank}] {d['title']} ({d['doc_id']}) {d['section']}{pages}  score {p.score:.3f}  chars {d['start']}-{d['end']}")
         lines.append("    " + " ".join(p.chunk.text.split())[:400])
     return "\n".join(lines)
 
@@ -321,7 +322,7 @@ def format_answer(answer: Answer) -> str:
     lines = [answer.answer, "", "Sources:"]
     for c in answer.citations:
         where = f", {c.section}" if c.section else ""
-        page = f", p. {c.page}" if c.page else ""
+        page = f", {c.to_dict()['pages']}" if c.page else ""
         lines.append(f"  [{c.n}] {c.title} ({c.doc_id}{where}{page}), chars {c.start}-{c.end}")
         lines.append(f"      \"{' '.join(c.quote.split())}\"")
     lines.append(f"\n(build {answer.build_id}, confidence {answer.confidence:.2f})")
