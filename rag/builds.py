@@ -27,14 +27,14 @@ import numpy as np
 from rag import __version__
 from rag.chunking import ChunkerSettings, chunk_document, count_tokens, embedding_text
 from rag.config import Settings
-from rag.corpus import Corpus, load_corpus
+from rag.corpus import Corpus, SkippedFile, load_corpus
 from rag.embed_cache import CACHE_FILE, EmbeddingCache, encode_cached
 from rag.embedding import Embedder
 from rag.errors import BuildLockedError, CorpusError, IndexNotFoundError, NotFoundError
-from rag.index import FORMAT_VERSION, LoadedIndex, read_manifest, write_build, write_manifest
+from rag.index import FORMAT_VERSION, LoadedIndex, read_documents, read_manifest, write_build, write_manifest
 from rag.originals import keep_originals
 from rag.lexical import LexicalIndex
-from rag.models import Chunk
+from rag.models import Chunk, Document
 from rag.sentences import build_sentence_table
 
 BUILDS = "builds"
@@ -104,12 +104,13 @@ def build(settings: Settings, embedder: Embedder, progress: BuildProgress | None
     with build_lock(index_dir):
         clean_leftovers(index_dir)
         corpus = load_corpus(Path(settings.corpus_dir), settings.max_document_bytes)
+        if strict and corpus.skipped:
+            raise _strict_failure(corpus.skipped, "cannot be indexed")
+        corpus = carry_forward(corpus, index_dir)
         for skipped in corpus.skipped:
             progress.message(f"skipped {skipped.path}: {skipped.reason}")
         for note in corpus.notes:
             progress.message(f"note {note.path}: {note.reason}")
-        if strict and corpus.skipped:
-            raise _strict_failure(corpus.skipped, "cannot be indexed")
         build_id = new_build_id()
         tmp = index_dir / BUILDS / f"{TMP_PREFIX}{build_id}"
         tmp.mkdir(parents=True)
@@ -124,6 +125,29 @@ def build(settings: Settings, embedder: Embedder, progress: BuildProgress | None
         os.replace(tmp, final)
         _fsync_dir(final.parent)
     return BuildResult(build_id, final, manifest)
+
+
+def carry_forward(corpus: Corpus, index_dir: Path) -> Corpus:
+    """Keep the live build's version of a document whose file is still there but can no longer be read
+    (damaged, emptied, encrypted...), so a broken file never makes an indexed policy disappear.
+    Deleted files, duplicates and files outside the corpus are not carried."""
+    live = _live_folder(index_dir)
+    if live is None or not corpus.skipped:
+        return corpus
+    indexed = read_documents(live)
+    carried: list[Document] = []
+    skipped: list[SkippedFile] = []
+    for problem in corpus.skipped:
+        doc = indexed.get(problem.path)
+        path = corpus.root / problem.path
+        if doc is None or not path.is_file() or path.is_symlink() or "same content as" in problem.reason:
+            skipped.append(problem)
+            continue
+        carried.append(doc)
+        skipped.append(SkippedFile(problem.path, f"{problem.reason}; kept the version indexed in build {live.name} "
+                                                 "until the file is fixed"))
+    documents = tuple(sorted(corpus.documents + tuple(carried), key=lambda d: d.doc_id))
+    return Corpus(corpus.root, documents, tuple(skipped), corpus.notes, frozenset(d.doc_id for d in carried))
 
 
 def _strict_failure(problems: Any, what: str) -> CorpusError:

@@ -47,6 +47,7 @@ class Corpus:
     documents: tuple[Document, ...]
     skipped: tuple[SkippedFile, ...]
     notes: tuple[FileNote, ...] = ()
+    carried: frozenset[str] = frozenset()  # documents kept from the live build because their file is now unreadable
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,14 @@ def _document_row(doc: Document) -> dict[str, Any]:
     }
 
 
+def read_documents(folder: Path) -> dict[str, Document]:
+    """The documents of a build (text, sections, pages, metadata) without loading its vectors."""
+    try:
+        return {row["doc_id"]: _document_from_row(row) for row in _read_jsonl(folder / DOCUMENTS)}
+    except (OSError, ValueError, KeyError) as exc:
+        raise IndexCorruptError(f"index build at {folder} is damaged ({exc}); run `rag index build`") from None
+
+
 def _document_from_row(row: dict[str, Any]) -> Document:
     return Document(
         doc_id=row["doc_id"],
@@ -148,7 +156,7 @@ class LoadedIndex:
         try:
             index = faiss.read_index(str(folder / VECTORS))
             chunks = [Chunk.from_dict(row) for row in _read_jsonl(folder / CHUNKS)]
-            docs = {row["doc_id"]: _document_from_row(row) for row in _read_jsonl(folder / DOCUMENTS)}
+            docs = read_documents(folder)
             sentences = SentenceTable.load(folder)
             lexical = LexicalIndex.load(folder, len(chunks))
         except (OSError, RuntimeError, ValueError, KeyError) as exc:

@@ -44,6 +44,9 @@ def keep_originals(corpus: Corpus, folder: Path, live_folder: Path | None) -> li
     target.mkdir(parents=True, exist_ok=True)
     changed = []
     for doc in corpus.documents:
+        if doc.doc_id in corpus.carried:
+            _link_previous(doc, target, live_folder)
+            continue
         problem = _store(corpus.root / doc.doc_id, doc, target, live_folder)
         if problem:
             changed.append({"path": doc.doc_id, "reason": problem})
@@ -60,13 +63,18 @@ def _store(source: Path, doc: Document, target: Path, live_folder: Path | None) 
         return f"unreadable at the end of the build ({exc.strerror}); build again"
     if hashlib.sha256(raw).hexdigest() != doc.content_hash:
         return "changed during the build: this build holds the version read first; build again to index the new one"
-    previous = live_folder / ORIGINALS / name if live_folder else None
-    if previous is not None and previous.is_file():
-        try:
-            os.link(previous, target / name)
-            return ""
-        except OSError:
-            shutil.copyfile(previous, target / name)
-            return ""
-    (target / name).write_bytes(raw)
+    if not _link_previous(doc, target, live_folder):
+        (target / name).write_bytes(raw)
     return ""
+
+
+def _link_previous(doc: Document, target: Path, live_folder: Path | None) -> bool:
+    """Hard-link (or copy) the live build's stored original of `doc`; False when it has none."""
+    previous = live_folder / ORIGINALS / original_name(doc) if live_folder else None
+    if previous is None or not previous.is_file():
+        return False
+    try:
+        os.link(previous, target / original_name(doc))
+    except OSError:
+        shutil.copyfile(previous, target / original_name(doc))
+    return True

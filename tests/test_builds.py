@@ -199,3 +199,18 @@ def test_strict_build_fails_on_a_bad_file_and_leaves_the_live_build(settings, fa
     assert [b["build_id"] for b in builds.list_builds(settings.index_dir)] == [live.build_id]
     lenient = builds.build(settings, fake_embedder)
     assert lenient.manifest["corpus"]["skipped"][0]["path"] == "broken.pdf"
+
+
+def test_a_file_broken_after_indexing_keeps_its_indexed_version(settings, fake_embedder):
+    live = builds.build(settings, fake_embedder)
+    builds.promote(settings.index_dir, live.build_id)
+    before = LoadedIndex.load(live.folder).documents["retention.md"]
+    (settings.corpus_dir / "retention.md").write_bytes(b"\x00\x01 damaged by a bad sync \x00")
+    (settings.corpus_dir / "travel.txt").unlink()
+    result = builds.build(settings, fake_embedder)
+    index = LoadedIndex.load(result.folder)
+    assert index.documents["retention.md"].text == before.text and "travel.txt" not in index.documents
+    assert index.original_file("retention.md").read_bytes() != (settings.corpus_dir / "retention.md").read_bytes()
+    reason = {r["path"]: r["reason"] for r in result.manifest["corpus"]["skipped"]}["retention.md"]
+    assert "binary" in reason and f"kept the version indexed in build {live.build_id}" in reason
+    assert result.manifest["corpus"]["changed_during_build"] == []
