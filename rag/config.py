@@ -47,6 +47,16 @@ class Settings:
     dense_weight: float = setting(0.5, "Weight of the dense list in fusion (the lexical list gets 1 minus this).", 0.0, 1.0)
     rrf_k: float = setting(60.0, "The k constant of reciprocal rank fusion.", 1.0, 1000.0)
     candidates: int = setting(50, "Candidates each retriever contributes before fusion.", 1, 1000)
+    rerank_weight: float = setting(
+        0.45, "Share of the best question-sentence cosine in the reranked score of the top fused candidates (0: off).", 0.0, 1.0
+    )
+    rerank_depth: int = setting(20, "Top fused candidates reranked by their best sentence cosine.", 1, 1000)
+    reference_boost: float = setting(
+        0.3, "Added to passages carrying a clause/article/section number the question names (0: off).", 0.0, 2.0
+    )
+    term_boost: float = setting(
+        0.1, "Added to the few passages carrying a quoted term or acronym the question names (0: off).", 0.0, 2.0
+    )
     top_k: int = setting(5, "Passages returned by search and used by ask.", 1, 100)
     max_top_k: int = setting(50, "Largest `k` a request may ask for.", 1, 1000)
     answer_sentences: int = setting(3, "Most sentences an extractive answer quotes.", 1, 10)

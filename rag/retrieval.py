@@ -2,9 +2,10 @@
 
 Owns validating the question, turning document-id and metadata filters into
 the set of searchable documents, and ranking chunks: dense (cosine over the
-FAISS index), lexical (BM25) or both fused (`rag.fusion`). Every passage also
-carries its exact dense cosine, the scale the answerer calibrates on. Leaves
-out answer composition.
+FAISS index), lexical (BM25) or both fused (`rag.fusion`), then reranked
+(`rag.rerank`: references the question names, best sentence cosine). Every
+passage also carries its exact dense cosine, the scale the answerer calibrates
+on. Leaves out answer composition.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from rag.embedding import Embedder
 from rag.errors import InvalidRequestError
 from rag.fusion import convex_fusion, reciprocal_rank_fusion
 from rag.index import LoadedIndex
-from rag.models import Passage
+from rag.models import Passage, section_label
+from rag.references import extract_references
+from rag.rerank import RerankConfig, boost_references, normalised, sentence_rerank
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,7 @@ class Retriever:
         """Top-k passages for a cleaned question and its vector."""
         k = self.checked_k(k)
         doc_ids = allowed_documents(self.index, filters)
-        ranked = self._ranked(question, vector, max(k, self.settings.candidates), doc_ids)[:k]
+        ranked = self._reranked(question, vector, self._ranked(question, vector, max(k, self.settings.candidates), doc_ids))[:k]
         rows = [row for row, _ in ranked]
         dense = self.index.cosines(vector, rows)
         return [Passage(self.index.chunks[row], fused, rank, float(cos)) for rank, ((row, fused), cos) in enumerate(zip(ranked, dense), 1)]
@@ -113,6 +116,25 @@ class Retriever:
             return convex_fusion(dense, lexical, self.settings.dense_weight)
         weights = (self.settings.dense_weight, 1.0 - self.settings.dense_weight)
         return reciprocal_rank_fusion([dense, lexical], weights, self.settings.rrf_k)
+
+    def _reranked(self, question: str, vector: np.ndarray, ranked: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        s = self.settings
+        config = RerankConfig(s.rerank_weight, s.rerank_depth, s.reference_boost, s.term_boost)
+        out = normalised(ranked)
+        references = extract_references(question)
+        if references and (config.number_boost > 0 or config.term_boost > 0):
+            out = boost_references(out, references, self._passage_text, config)
+        return sentence_rerank(out, lambda row: self._best_sentence(vector, row), config)
+
+    def _passage_text(self, row: int) -> str:
+        chunk = self.index.chunks[row]
+        return section_label(chunk.section) + "\n" + chunk.text
+
+    def _best_sentence(self, vector: np.ndarray, row: int) -> float:
+        """Highest cosine between the question and one of the chunk's quotable sentences (0 if it has none)."""
+        chunk = self.index.chunks[row]
+        rows = self.index.sentences.rows_within(chunk.doc_id, chunk.start, chunk.end)
+        return float((self.index.sentences.vectors[rows] @ vector).max()) if len(rows) else 0.0
 
     def checked_k(self, k: int | None) -> int:
         k = self.settings.top_k if k is None else k

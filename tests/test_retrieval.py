@@ -46,3 +46,21 @@ def test_empty_or_huge_questions_are_refused(assistant, question):
 def test_k_out_of_range_is_refused(assistant, k):
     with pytest.raises(InvalidRequestError, match="k must be between"):
         assistant.search("payroll", k=k)
+
+
+def _rank_of(assistant, question, needle):
+    return next(p.rank for p in assistant.search(question, k=5).passages if needle in p.chunk.text)
+
+
+def test_a_named_clause_number_lifts_the_passage_carrying_it(built, settings, fake_embedder):
+    boosted = Assistant(settings.replace(rerank_weight=0.0, reference_boost=1.0), embedder=fake_embedder)
+    plain = Assistant(settings.replace(rerank_weight=0.0, reference_boost=0.0), embedder=fake_embedder)
+    question = "What does clause 2.2 of the retention rules say?"
+    assert _rank_of(boosted, question, "2.2 CCTV footage") < _rank_of(plain, question, "2.2 CCTV footage")
+    assert "\n2.2 " in boosted.search(question, k=1).passages[0].chunk.text
+
+
+def test_reranking_can_be_switched_off(built, settings, fake_embedder):
+    plain = Assistant(settings.replace(rerank_weight=0.0, reference_boost=0.0, term_boost=0.0), embedder=fake_embedder)
+    result = plain.search("payroll records kept years", k=3)
+    assert result.passages[0].chunk.doc_id == "retention.md"
