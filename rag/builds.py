@@ -104,13 +104,13 @@ def build(settings: Settings, embedder: Embedder, progress: BuildProgress | None
     with build_lock(index_dir):
         clean_leftovers(index_dir)
         corpus = load_corpus(Path(settings.corpus_dir), settings.max_document_bytes)
-        if strict and corpus.skipped:
-            raise _strict_failure(corpus.skipped, "cannot be indexed")
-        corpus = carry_forward(corpus, index_dir)
         for skipped in corpus.skipped:
             progress.message(f"skipped {skipped.path}: {skipped.reason}")
         for note in corpus.notes:
             progress.message(f"note {note.path}: {note.reason}")
+        if strict and corpus.skipped:
+            raise _strict_failure(corpus.skipped, "cannot be indexed")
+        corpus = carry_forward(corpus, index_dir)
         build_id = new_build_id()
         tmp = index_dir / BUILDS / f"{TMP_PREFIX}{build_id}"
         tmp.mkdir(parents=True)
@@ -151,10 +151,10 @@ def carry_forward(corpus: Corpus, index_dir: Path) -> Corpus:
 
 
 def _strict_failure(problems: Any, what: str) -> CorpusError:
-    listed = "; ".join(f"{p['path'] if isinstance(p, dict) else p.path}: {p['reason'] if isinstance(p, dict) else p.reason}"
-                       for p in problems)
-    return CorpusError(f"--strict: {len(problems)} file(s) {what} ({listed}); fix or remove them, or build without --strict. "
-                       "The live index is unchanged.")
+    pairs = [(p["path"], p["reason"]) if isinstance(p, dict) else (p.path, p.reason) for p in problems]
+    reasons = [reason if reason.startswith(path) else f"{path}: {reason}" for path, reason in pairs]
+    return CorpusError(f"--strict: {len(problems)} file(s) {what} ({'; '.join(reasons)}); fix or remove them, or build "
+                       "without --strict. The live index is unchanged.")
 
 
 def cache_path(settings: Settings) -> Path:
@@ -164,7 +164,8 @@ def cache_path(settings: Settings) -> Path:
 def open_cache(settings: Settings, embedder: Embedder) -> EmbeddingCache | None:
     if not settings.embedding_cache:
         return None
-    return EmbeddingCache(cache_path(settings), f"{embedder.name}\x00{embedder.dimension}")
+    identity = getattr(embedder, "fingerprint", None) or f"{type(embedder).__name__}:{embedder.name}"
+    return EmbeddingCache(cache_path(settings), f"{identity}\x00{embedder.dimension}")
 
 
 def prune_cache(settings: Settings) -> int:

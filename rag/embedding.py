@@ -96,6 +96,23 @@ class SentenceTransformerEmbedder:
         tokenizer.no_padding()
         return tokenizer
 
+    @cached_property
+    def fingerprint(self) -> str:
+        """Identity of the model's files (names, sizes, and hashes of their first and last MiB), so cached
+        vectors are never reused across different weights that share a name."""
+        import hashlib
+
+        digest = hashlib.sha256(self.name.encode())
+        for file in sorted(p for p in self.path.rglob("*") if p.is_file()):
+            size = file.stat().st_size
+            digest.update(f"{file.relative_to(self.path)}\x00{size}".encode())
+            with open(file, "rb") as fh:
+                digest.update(fh.read(1 << 20))
+                if size > 2 << 20:
+                    fh.seek(-(1 << 20), os.SEEK_END)
+                    digest.update(fh.read())
+        return f"{self.name}@{digest.hexdigest()[:16]}"
+
     @property
     def dimension(self) -> int:
         getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
