@@ -19,6 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
+from rag.abstention import AbstentionModel, Evidence, idf_share
 from rag.config import Settings
 from rag.index import LoadedIndex
 from rag.models import Answer, Citation, Passage, section_label
@@ -76,14 +77,21 @@ def expects_quantity(question: str) -> bool:
     return bool(_QUANTITY_QUESTION.search(question))
 
 
+def question_words(question: str) -> set[str]:
+    """The question's specific content words (stemmed, question filler removed)."""
+    return set(content_words(question)) - QUESTION_FILLER
+
+
 class ExtractiveAnswerer:
-    def __init__(self, settings: Settings, stats: TermStats) -> None:
+    def __init__(self, settings: Settings, stats: TermStats, model: AbstentionModel | None = None) -> None:
         self.settings = settings
         self.stats = stats
+        self.model = model or AbstentionModel.load(settings.abstain_model or None)
+        self.threshold = settings.abstain_threshold or self.model.threshold
 
     def candidates(self, question: str, vector: np.ndarray, passages: Sequence[Passage], index: LoadedIndex) -> list[Candidate]:
         """Quotable sentences of the passages, best first (sentence vectors come from the build)."""
-        q_words = set(content_words(question)) - QUESTION_FILLER
+        q_words = question_words(question)
         quantity = expects_quantity(question)
         seen: set[int] = set()
         out = []
@@ -103,15 +111,33 @@ class ExtractiveAnswerer:
                 out.append(Candidate(doc.doc_id, a, b, passage, dense, coverage, score, text))
         return sorted(out, key=lambda c: c.score, reverse=True)
 
+    def evidence(self, question: str, ranked: Sequence[Candidate], passages: Sequence[Passage]) -> Evidence:
+        """The abstention model's features for one answer attempt."""
+        q_words = question_words(question)
+        passage_words = set().union(*(content_words(p.chunk.text) for p in passages)) if passages else set()
+        unknown = {w for w in q_words if not self.stats.df.get(w)}
+        best, second = (ranked[0].score if ranked else 0.0), (ranked[1].score if len(ranked) > 1 else 0.0)
+        return Evidence(
+            best_score=best,
+            best_cosine=max((c.dense for c in ranked), default=0.0),
+            best_coverage=max((c.coverage for c in ranked), default=0.0),
+            passage_cosine=max((p.dense for p in passages), default=0.0),
+            missing_share=idf_share(q_words, q_words - passage_words, self.stats.idf),
+            unknown_share=idf_share(q_words, unknown, self.stats.idf),
+            margin=best - second,
+        )
+
     def answer(self, question: str, vector: np.ndarray, passages: Sequence[Passage], index: LoadedIndex) -> Answer:
         ranked = self.candidates(question, vector, passages, index)
-        confidence = ranked[0].score if ranked else 0.0
-        if not ranked or confidence < self.settings.abstain_threshold:
-            return Answer(question, ABSTAIN_TEXT, True, (), tuple(passages), index.build_id, confidence)
+        evidence = self.evidence(question, ranked, passages)
+        confidence = self.model.probability(evidence) if ranked else 0.0
+        features = tuple(evidence.to_dict().items())
+        if not ranked or confidence < self.threshold:
+            return Answer(question, ABSTAIN_TEXT, True, (), tuple(passages), index.build_id, confidence, features)
         chosen = _select(ranked, self.settings.answer_sentences, self.settings.answer_margin)
         citations = tuple(_citation(n, c, index) for n, c in enumerate(chosen, start=1))
         text = " ".join(f"{cand.text} [{n}]" for n, cand in enumerate(chosen, start=1))
-        return Answer(question, text, False, citations, tuple(passages), index.build_id, confidence)
+        return Answer(question, text, False, citations, tuple(passages), index.build_id, confidence, features)
 
 
 def _select(ranked: list[Candidate], limit: int, margin: float) -> list[Candidate]:

@@ -283,6 +283,45 @@ def eval_command(gold: Path, corpus: Path | None, index_dir: Path | None, eval_i
         click.echo(f"warning: evidence of {len(run.summary['unresolved_evidence'])} rows not found in the corpus ({where})", err=True)
 
 
+@cli.command("calibrate")
+@click.argument("eval_files", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--max-false-refusal", type=click.FloatRange(0, 1), default=0.05, show_default=True,
+              help="Largest false-refusal rate allowed on each eval file.")
+@click.option("--features", default="best_score,missing_share", show_default=True,
+              help="Comma-separated evidence features the model may weight (see rag.abstention.FEATURES).")
+@click.option("--l2", type=click.FloatRange(min=0), default=1.0, show_default=True, help="L2 penalty on the weights.")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write the fitted model here (rag/abstention_model.json is the packaged one; use it via RAG_ABSTAIN_MODEL).")
+def calibrate_command(eval_files: tuple[Path, ...], max_false_refusal: float, features: str, l2: float, out: Path | None) -> None:
+    """Fit the abstention model on the evidence features of `rag eval --json` files; print cross-validated figures."""
+    import numpy as np
+
+    from rag.abstention import FEATURES, MODEL_FILE, calibrate, load_eval_rows
+
+    names = [f.strip() for f in features.split(",") if f.strip()]
+    unknown = [n for n in names if n not in FEATURES]
+    if unknown:
+        raise ConfigError(f"unknown feature {unknown[0]!r}: choose from {', '.join(FEATURES)}")
+    loaded = [load_eval_rows(path) for path in eval_files]
+    x = np.vstack([rows for rows, _ in loaded])
+    answerable = np.concatenate([flags for _, flags in loaded])
+    groups = np.concatenate([np.full(len(flags), str(path)) for path, (_, flags) in zip(eval_files, loaded)])
+    if answerable.all():
+        raise ConfigError("no unanswerable questions in these eval files: include a gold set with answerable=false rows")
+    note = f"rag calibrate {' '.join(map(str, eval_files))} --max-false-refusal {max_false_refusal} --features {','.join(names)} --l2 {l2}"
+    result = calibrate(x, answerable, groups, max_false_refusal, l2, [FEATURES.index(n) for n in names], note)
+    model = result.model
+    click.echo("weights: " + ", ".join(f"{f}={w / s:+.3f}" for f, w, s in zip(model.features, model.weights, model.scale) if w)
+               + f"; refuse when p(answerable) < {model.threshold:.4f}")
+    for label, table in (("fitted", result.fitted), ("cross-validated (5-fold x 10)", result.cross_validated)):
+        for path, m in table.items():
+            click.echo(f"{label}: {path}: refusal F1 {m['f1']:.3f}, precision {m['precision']:.3f}, recall {m['recall']:.3f}, "
+                       f"false refusals {m['false_refusal_rate']:.3f}")
+    if out:
+        out.write_text(json.dumps(model.to_dict(), indent=2) + "\n", encoding="utf-8")
+        click.echo(f"wrote {out}" + ("" if out.resolve() == MODEL_FILE.resolve() else f"; use it with RAG_ABSTAIN_MODEL={out}"))
+
+
 def format_headline(summary: dict[str, Any]) -> str:
     r, a, ab = summary["retrieval"], summary["answer"], summary["abstention"]
 

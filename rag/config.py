@@ -62,8 +62,9 @@ class Settings:
     answer_sentences: int = setting(3, "Most sentences an extractive answer quotes.", 1, 10)
     answer_margin: float = setting(0.08, "Runner-up sentences are quoted when within this score of the best one.", 0.0, 1.0)
     abstain_threshold: float = setting(
-        0.44, "Answer only when the best evidence score reaches this (calibrated, see README).", 0.0, 1.0
+        0.0, "Refuse when the probability that the documents answer is below this (0: the cut calibrated with the model).", 0.0, 1.0
     )
+    abstain_model: str = setting("", "Abstention model file written by `rag calibrate` (empty: the packaged rag/abstention_model.json).")
     max_question_chars: int = setting(1000, "Longest question accepted, in characters.", 10, 100000)
     max_document_bytes: int = setting(20_000_000, "Documents larger than this are skipped at build.", 1000)
     gold_file: Path = setting(

@@ -167,7 +167,8 @@ def fingerprint(snap: Snapshot) -> dict[str, Any]:
         "model": manifest.get("model"),
         "chunker": manifest.get("chunker"),
         "retrieval": retrieval_settings(snap.retriever.settings),
-        "abstain_threshold": snap.answerer.settings.abstain_threshold,
+        "abstain_threshold": snap.answerer.threshold,
+        "abstain_model": snap.answerer.settings.abstain_model or "packaged",
         "corpus_digest": digest,
         "documents": len(corpus),
         "chunks": len(snap.index.chunks),
@@ -187,6 +188,7 @@ def question_record(r: QuestionResult) -> dict[str, Any]:
         "rank": _first_hit_rank(r),
         "abstained": r.abstained,
         "confidence": r.answer.confidence if r.answer else None,
+        "evidence": dict(r.answer.evidence) if r.answer else None,
         "containment": r.answer_scores.get("containment"),
         "citation_precision": r.answer_scores.get("citation_precision"),
     }

@@ -162,7 +162,8 @@ class Answer:
     citations: tuple[Citation, ...]
     passages: tuple[Passage, ...]
     build_id: str
-    confidence: float = 0.0
+    confidence: float = 0.0  # the abstention model's probability that the documents answer
+    evidence: tuple[tuple[str, float], ...] = ()  # its input features (see rag.abstention), not part of the API
 
     def to_dict(self) -> dict[str, Any]:
         return {

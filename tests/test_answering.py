@@ -48,3 +48,11 @@ def test_coverage_weights_rare_words_more():
     q = {"payroll", "record"}
     assert stats.coverage(q, {"payroll"}) > stats.coverage(q, {"record"})
     assert stats.coverage(q, {"payroll", "record"}) == pytest.approx(1.0)
+
+
+def test_answers_carry_the_abstention_evidence(assistant, settings, fake_embedder):
+    answer = assistant.ask("How long is CCTV footage kept?")
+    evidence = dict(answer.evidence)
+    assert set(evidence) >= {"best_score", "missing_share"} and 0.0 <= answer.confidence <= 1.0
+    strict = Assistant(settings.replace(abstain_threshold=1.0), embedder=fake_embedder)
+    assert strict.ask("How long is CCTV footage kept?").abstained

@@ -80,3 +80,22 @@ def test_build_report_lists_reuse_and_every_problem():
     assert lines[0].startswith("built B1: 2 documents, 9 chunks")
     assert "embedded 3 new or changed texts, reused 40 from the cache" in lines[1]
     assert lines[2:] == ["  skipped a.pdf: damaged PDF", "  note b.txt: windows-1252", "  changed c.md: changed during the build"]
+
+
+def test_calibrate_fits_and_writes_a_model(tmp_path):
+    import json
+    import os
+
+    from rag.abstention import FEATURES, AbstentionModel
+
+    rows = [{"answerable": i % 5 != 0, "evidence": {f: (0.3 if i % 5 == 0 else 0.7) + i / 1000 for f in FEATURES}} for i in range(50)]
+    evals = tmp_path / "eval.json"
+    evals.write_text(json.dumps({"questions": rows}))
+    out = tmp_path / "model.json"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    result = rag("calibrate", str(evals), "--out", str(out), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "cross-validated" in result.stdout and "refusal F1 1.000" in result.stdout
+    assert AbstentionModel.load(out).features == FEATURES
+    bad = rag("calibrate", str(evals), "--features", "nonsense", env=env)
+    assert bad.returncode == 1 and "unknown feature 'nonsense'" in bad.stderr
