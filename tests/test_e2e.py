@@ -63,7 +63,7 @@ ANSWERABLE = [
 UNANSWERABLE = [
     "How many days of annual leave do employees get each year?",
     "Can I bring my dog to the office?",
-    "What is the company policy on cryptocurrency investments by staff?",
+    "What is the dress code for the office?",
 ]
 
 
