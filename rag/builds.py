@@ -30,7 +30,7 @@ from rag.config import Settings
 from rag.corpus import Corpus, SkippedFile, load_corpus
 from rag.embed_cache import CACHE_FILE, EmbeddingCache, encode_cached
 from rag.embedding import Embedder
-from rag.errors import BuildLockedError, CorpusError, IndexNotFoundError, NotFoundError
+from rag.errors import BuildLockedError, CorpusError, IndexCorruptError, IndexNotFoundError, NotFoundError
 from rag.index import FORMAT_VERSION, LoadedIndex, read_documents, read_manifest, write_build, write_manifest
 from rag.originals import keep_originals
 from rag.lexical import LexicalIndex
@@ -132,17 +132,23 @@ def carry_forward(corpus: Corpus, index_dir: Path) -> Corpus:
     (damaged, emptied, encrypted...), so a broken file never makes an indexed policy disappear.
     Deleted files, duplicates and files outside the corpus are not carried."""
     live = _live_folder(index_dir)
-    if live is None or not corpus.skipped:
+    if live is None or not corpus.skipped or read_manifest(live)["corpus"].get("root") != str(corpus.root.resolve()):
         return corpus
-    indexed = read_documents(live)
+    try:
+        indexed = read_documents(live)
+    except IndexCorruptError:
+        return corpus  # a damaged live build has nothing trustworthy to carry
+    present = {d.content_hash for d in corpus.documents}
     carried: list[Document] = []
     skipped: list[SkippedFile] = []
     for problem in corpus.skipped:
         doc = indexed.get(problem.path)
         path = corpus.root / problem.path
-        if doc is None or not path.is_file() or path.is_symlink() or "same content as" in problem.reason:
+        if (doc is None or not path.is_file() or path.is_symlink() or "same content as" in problem.reason
+                or doc.content_hash in present):
             skipped.append(problem)
             continue
+        present.add(doc.content_hash)
         carried.append(doc)
         skipped.append(SkippedFile(problem.path, f"{problem.reason}; kept the version indexed in build {live.name} "
                                                  "until the file is fixed"))

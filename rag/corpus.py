@@ -73,8 +73,9 @@ def load_corpus(root: Path, max_bytes: int = 20_000_000) -> Corpus:
             skipped.append(SkippedFile(rel, exc.message))
     reads, duplicates = _drop_duplicates(reads)
     if not reads:
+        problems = "".join(f"; {s.path}: {s.reason}" for s in skipped[:10])
         raise CorpusError(
-            f"no usable documents in {root} (supported: {', '.join(sorted(SUFFIXES))}): add files or pass --corpus DIR"
+            f"no usable documents in {root} (supported: {', '.join(sorted(SUFFIXES))}): add files or pass --corpus DIR{problems}"
         )
     notes = tuple(FileNote(r.document.doc_id, note) for r in reads for note in r.notes)
     skipped = sorted(skipped + duplicates, key=lambda s: s.path)
@@ -163,6 +164,7 @@ def parse_document(raw: bytes, doc_id: str, fmt: str) -> Document:
 def _parse(raw: bytes, doc_id: str, fmt: str) -> _Read:
     notes: list[str] = []
     extracted = _extract(raw, doc_id, fmt, notes)
+    notes.extend(extracted.notes)
     text = extracted.text
     if not text.strip():
         raise DocumentError(f"{doc_id}: no text in the file; add content or remove it from the corpus")
@@ -174,7 +176,7 @@ def _parse(raw: bytes, doc_id: str, fmt: str) -> _Read:
         title=title,
         text=text,
         sections=build_sections(text, _drop_title_marker(markers, title)),
-        metadata={**extract_metadata(text), **extracted.metadata},
+        metadata={**extract_metadata(text), **extracted.metadata, "title": title},
         content_hash=hashlib.sha256(raw).hexdigest(),
         source_format=fmt,
         pages=extracted.pages,
@@ -203,7 +205,7 @@ def _extract(raw: bytes, doc_id: str, fmt: str, notes: list[str]) -> Extracted:
     text, metadata, problem = split_front_matter(normalise_newlines(decoded))
     if problem:
         notes.append(problem)
-    return Extracted(text=text, title=metadata.pop("title", ""), metadata=metadata)
+    return Extracted(text=text, title=metadata.get("title", ""), metadata=metadata)
 
 
 def _with_clauses(text: str, headings: list[Marker]) -> list[Marker]:

@@ -1,7 +1,7 @@
 """Front matter: the `---` YAML block at the top of a Markdown or text file.
 
 Owns splitting it from the body and turning it into flat string metadata (keys in
-snake_case, lists joined with ", ", dates as ISO strings). A block that is not valid
+snake_case, scalars exactly as written, lists joined with ", "). A block that is not valid
 YAML is left in the text and reported, so a typo never drops a document.
 """
 
@@ -22,7 +22,7 @@ def split_front_matter(text: str) -> tuple[str, dict[str, str], str]:
     import yaml
 
     try:
-        data = yaml.safe_load(match.group(1))
+        data = yaml.load(match.group(1), Loader=yaml.BaseLoader)  # scalars stay as written: version 1.10 is "1.10"
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" (line {where.line + 2})" if where is not None else ""

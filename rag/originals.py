@@ -63,7 +63,7 @@ def _store(source: Path, doc: Document, target: Path, live_folder: Path | None) 
         return f"unreadable at the end of the build ({exc.strerror}); build again"
     if hashlib.sha256(raw).hexdigest() != doc.content_hash:
         return "changed during the build: this build holds the version read first; build again to index the new one"
-    if not _link_previous(doc, target, live_folder):
+    if not _link_previous(doc, target, live_folder) and not (target / name).exists():
         (target / name).write_bytes(raw)
     return ""
 
@@ -73,6 +73,8 @@ def _link_previous(doc: Document, target: Path, live_folder: Path | None) -> boo
     previous = live_folder / ORIGINALS / original_name(doc) if live_folder else None
     if previous is None or not previous.is_file():
         return False
+    if (target / original_name(doc)).exists():
+        return True  # the same bytes are already stored (two documents with one content)
     try:
         os.link(previous, target / original_name(doc))
     except OSError:

@@ -25,6 +25,9 @@ from rag.references import extract_references
 from rag.rerank import RerankConfig, boost_references, normalised, sentence_rerank
 
 
+LIST_KEYS = frozenset({"tags", "keywords", "categories"})  # metadata keys whose values are comma-separated lists
+
+
 @dataclass(frozen=True)
 class Filters:
     """Restrict retrieval to documents by id and/or exact metadata values."""
@@ -70,12 +73,12 @@ def allowed_documents(index: LoadedIndex, filters: Filters | None) -> list[str] 
 
 
 def _metadata_matches(metadata: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
-    """Every wanted key matches, case-insensitively, the whole value or one item of a list value ('tags: a, b')."""
-    def matches(value: str, target: str) -> bool:
+    """Every wanted key matches, case-insensitively, the whole value or, for a list key ('tags: a, b'), one item."""
+    def matches(key: str, value: str, target: str) -> bool:
         value, target = value.casefold().strip(), target.casefold().strip()
-        return value == target or target in (item.strip() for item in value.split(","))
+        return value == target or key in LIST_KEYS and target in (item.strip() for item in value.split(","))
 
-    return all(matches(str(metadata.get(k, "")), str(v)) for k, v in wanted.items())
+    return all(matches(k, str(metadata.get(k, "")), str(v)) for k, v in wanted.items())
 
 
 class Retriever:

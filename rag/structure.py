@@ -46,6 +46,7 @@ class Extracted:
     markers: list[Marker] = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)
     pages: tuple[int, ...] = ()
+    notes: list[str] = field(default_factory=list)  # things worth reporting about a usable file
 
 
 def _lines(text: str) -> list[tuple[int, str]]:

@@ -60,7 +60,7 @@ def line_units(text: str, start: int, end: int) -> list[Span]:
 def _continues(text: str, previous: Span, line: Span) -> bool:
     prev_text = text[previous[0]:previous[1]].rstrip()
     line_text = text[line[0]:line[1]].lstrip()
-    if not prev_text or not line_text or _LINE_ITEM.match(line_text) or "|" in prev_text[:2]:
+    if not prev_text or not line_text or _LINE_ITEM.match(line_text) or is_table_row(prev_text) or is_table_row(line_text):
         return False
     return not prev_text.endswith((".", ":", ";", "!", "?", "|")) and line_text[0].islower()
 

@@ -214,3 +214,22 @@ def test_a_file_broken_after_indexing_keeps_its_indexed_version(settings, fake_e
     reason = {r["path"]: r["reason"] for r in result.manifest["corpus"]["skipped"]}["retention.md"]
     assert "binary" in reason and f"kept the version indexed in build {live.build_id}" in reason
     assert result.manifest["corpus"]["changed_during_build"] == []
+
+
+def test_carry_forward_skips_a_document_whose_content_is_back_under_another_name(settings, fake_embedder):
+    live = builds.build(settings, fake_embedder)
+    builds.promote(settings.index_dir, live.build_id)
+    retention = settings.corpus_dir / "retention.md"
+    (settings.corpus_dir / "retention-restored.md").write_bytes(retention.read_bytes())
+    retention.write_bytes(b"")
+    index = LoadedIndex.load(builds.build(settings, fake_embedder).folder)
+    assert "retention-restored.md" in index.documents and "retention.md" not in index.documents
+
+
+def test_a_damaged_live_build_does_not_block_the_next_build(settings, fake_embedder):
+    live = builds.build(settings, fake_embedder)
+    builds.promote(settings.index_dir, live.build_id)
+    (live.folder / "documents.jsonl").write_text("{not json")
+    (settings.corpus_dir / "travel.txt").write_bytes(b"")
+    result = builds.build(settings, fake_embedder)
+    assert "travel.txt" not in LoadedIndex.load(result.folder).documents

@@ -110,3 +110,10 @@ def test_a_long_table_is_split_by_rows_with_the_header_carried():
     assert len(rows) == 40 == len(set(rows))  # no row lost, none repeated
     for chunk in chunks:
         assert doc.text[chunk.start:chunk.end] == chunk.text
+
+
+def test_lowercase_table_rows_never_swallow_the_text_around_them():
+    doc = parse_document(b"Hotel rates.\nlondon | 220\nother cities | 140\nreceipts must be kept for every night.", "x.txt", "text")
+    chunks = chunk_document(doc, ChunkerSettings(max_tokens=224, overlap_tokens=0))
+    assert "".join(c.text for c in chunks).count("receipts must be kept") == 1
+    assert "london | 220\nother cities | 140" in chunks[0].text

@@ -19,7 +19,8 @@ def test_loads_every_supported_file_with_stable_ids(mini_corpus):
 def test_markdown_title_metadata_and_section_paths(mini_corpus):
     doc = doc_by_id(load_corpus(mini_corpus), "retention.md")
     assert doc.title == "Records Retention Rules"
-    assert doc.metadata == {"document_id": "TST-RET-001", "version": "1.2", "effective_date": "1 May 2025", "owner": "Records Manager"}
+    assert doc.metadata == {"document_id": "TST-RET-001", "version": "1.2", "effective_date": "1 May 2025", "owner": "Records Manager",
+                            "title": "Records Retention Rules"}
     offset = doc.text.index("Payroll records")
     assert doc.section_at(offset) == ("2. Retention periods", "2.1")
     assert doc.section_at(doc.text.index("Board minutes")) == ("2. Retention periods", "2.2")

@@ -52,3 +52,28 @@ def test_damaged_and_legacy_word_files_are_refused(tmp_path: Path):
     legacy.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100)
     with pytest.raises(DocumentError, match="encrypted or legacy"):
         load_document(legacy, "legacy.docx")
+
+
+def test_numbering_continues_like_word_and_nested_or_adjacent_tables_keep_their_text(tmp_path: Path):
+    import docx
+
+    document = docx.Document()
+    document.add_heading("1. Steps", level=1)
+    for item in ("First step.", "Second step."):
+        document.add_paragraph(item, style="List Number")
+    document.add_heading("2. More steps", level=1)
+    document.add_paragraph("Third step.", style="List Number")  # one list in Word: it shows 3.
+    outer = document.add_table(rows=1, cols=2)
+    outer.cell(0, 0).text = "Outer"
+    outer.cell(0, 1).tables  # noqa: B018 - make sure the cell exists before nesting
+    outer.cell(0, 1).add_table(rows=1, cols=1).cell(0, 0).text = "Nested value"
+    second = document.add_table(rows=2, cols=2)
+    for r, cells in enumerate([("Level", "Rule"), ("High", "Encrypt")]):
+        for c, value in enumerate(cells):
+            second.cell(r, c).text = value
+    path = tmp_path / "steps.docx"
+    document.save(str(path))
+    text = load_document(path, "steps.docx").text
+    assert "1. First step.\n2. Second step." in text and "3. Third step." in text
+    assert "Nested value" in text
+    assert "\n\nLevel | Rule\nHigh | Encrypt" in text  # the second table is not glued to the first

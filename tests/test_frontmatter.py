@@ -19,4 +19,9 @@ def test_front_matter_title_and_tags_reach_the_document():
     doc = parse_document(b"---\ntitle: Clean Desk Rules\nowner: Security\ntags:\n  - desk\n  - paper\n---\nLock paper away at night.",
                          "desk.md", "markdown")
     assert doc.title == "Clean Desk Rules" and doc.text == "Lock paper away at night."
-    assert doc.metadata == {"owner": "Security", "tags": "desk, paper"}
+    assert doc.metadata == {"title": "Clean Desk Rules", "owner": "Security", "tags": "desk, paper"}
+
+
+def test_front_matter_scalars_stay_as_written():
+    _, meta, _ = split_front_matter("---\nversion: 1.10\napproved: yes\n---\nBody.")
+    assert meta == {"version": "1.10", "approved": "yes"}

@@ -27,7 +27,7 @@ def test_filter_by_document_id(assistant):
 def test_filter_by_metadata(assistant):
     result = assistant.search("approval", k=5, filters=Filters(metadata={"owner": "finance director"}))
     assert {p.chunk.doc_id for p in result.passages} == {"travel.txt"}
-    with pytest.raises(InvalidRequestError, match="metadata keys are: document_id, effective_date, owner, version"):
+    with pytest.raises(InvalidRequestError, match="metadata keys are: document_id, effective_date, owner, title, version"):
         assistant.search("approval", filters=Filters(metadata={"owner": "nobody"}))
 
 
