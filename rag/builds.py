@@ -14,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import sqlite3
 import time
 import uuid
 from contextlib import contextmanager
@@ -167,11 +168,14 @@ def cache_path(settings: Settings) -> Path:
     return (Path(settings.cache_dir) if settings.cache_dir else Path(settings.index_dir) / "cache") / CACHE_FILE
 
 
-def open_cache(settings: Settings, embedder: Embedder) -> EmbeddingCache | None:
+def open_cache(settings: Settings, embedder: Embedder, progress: BuildProgress) -> EmbeddingCache | None:
     if not settings.embedding_cache:
         return None
     identity = getattr(embedder, "fingerprint", None) or f"{type(embedder).__name__}:{embedder.name}"
-    return EmbeddingCache(cache_path(settings), f"{identity}\x00{embedder.dimension}")
+    cache, problem = EmbeddingCache.open(cache_path(settings), f"{identity}\x00{embedder.dimension}")
+    if problem:
+        progress.message(f"warning: {problem}")
+    return cache
 
 
 def prune_cache(settings: Settings) -> int:
@@ -181,9 +185,13 @@ def prune_cache(settings: Settings) -> int:
     if not path.exists() or not rows:
         return 0
     oldest = min(datetime.fromisoformat(r["manifest"]["created_at"]).timestamp() for r in rows)
-    cache = EmbeddingCache(path, "")
+    cache, _ = EmbeddingCache.open(path, "")
+    if cache is None:
+        return 0
     try:
         return cache.prune(oldest - 3600)  # an hour of slack: a build looks texts up after its id is stamped
+    except sqlite3.Error:
+        return 0
     finally:
         cache.close()
 
@@ -194,7 +202,7 @@ def _build_into(tmp: Path, build_id: str, corpus: Corpus, settings: Settings, em
     progress.advance(len(corpus.documents))
     progress.stage("embedding", len(chunks))
     started = time.perf_counter()
-    cache = open_cache(settings, embedder)
+    cache = open_cache(settings, embedder, progress)
     try:
         vectors = encode_cached(embedder, [embedding_text(c) for c in chunks], settings.embed_batch_size, cache, progress.advance)
 
@@ -214,7 +222,9 @@ def _build_into(tmp: Path, build_id: str, corpus: Corpus, settings: Settings, em
     manifest = _manifest(build_id, settings, embedder, corpus, chunks, truncated, time.perf_counter() - started)
     manifest["counts"]["sentences"] = len(sentences)
     manifest["corpus"]["changed_during_build"] = changed
-    manifest["embedding_cache"] = {"reused": cache.hits, "embedded": cache.misses} if cache is not None else None
+    manifest["embedding_cache"] = {"reused": cache.hits, "embedded": cache.misses, "problem": cache.problem} if cache is not None else None
+    if cache is not None and cache.problem:
+        progress.message(f"warning: {cache.problem}")
     write_build(tmp, manifest, vectors, chunks, corpus.documents, sentences, lexical)
     progress.advance(1)
     return manifest

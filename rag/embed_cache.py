@@ -15,7 +15,7 @@ import hashlib
 import sqlite3
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -26,6 +26,8 @@ _SLICE = 256  # texts embedded and committed at a time
 
 
 class EmbeddingCache:
+    """Open with `EmbeddingCache.open`, which returns None (and why) when the file cannot be used."""
+
     def __init__(self, path: Path, model_key: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
@@ -35,6 +37,15 @@ class EmbeddingCache:
         self._db.commit()
         self.hits = 0
         self.misses = 0
+        self.problem = ""  # set when the cache failed mid-build; the build then goes on without it
+
+    @classmethod
+    def open(cls, path: Path, model_key: str) -> tuple["EmbeddingCache | None", str]:
+        try:
+            return cls(path, model_key), ""
+        except (sqlite3.Error, OSError) as exc:
+            return None, (f"embedding cache {path} unusable ({exc}); building without it. Delete the file (it is only "
+                          "a cache) or set RAG_CACHE_DIR to a writable folder")
 
     def key(self, text: str) -> bytes:
         return hashlib.sha256(f"{self.model_key}\x00{text}".encode()).digest()
@@ -73,11 +84,12 @@ class EmbeddingCache:
 
 def encode_cached(embedder: Embedder, texts: Sequence[str], batch_size: int, cache: EmbeddingCache | None,
                   progress: Callable[[int], None] | None = None) -> np.ndarray:
-    """Unit vectors for `texts`, from the cache where possible; misses are embedded and stored in slices."""
-    if cache is None:
+    """Unit vectors for `texts`, from the cache where possible; misses are embedded and stored in slices.
+    A cache that fails (disk full, read-only, damaged) is dropped for the rest of the build, with `cache.problem` set."""
+    if cache is None or cache.problem:
         return embedder.encode(texts, batch_size, progress)
     vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
-    known = cache.lookup(texts)
+    known = _guarded(cache, lambda: cache.lookup(texts), {})
     for i, vector in known.items():
         vectors[i] = vector
     if progress and known:
@@ -86,8 +98,17 @@ def encode_cached(embedder: Embedder, texts: Sequence[str], batch_size: int, cac
     for start in range(0, len(missing), _SLICE):
         rows = missing[start:start + _SLICE]
         fresh = embedder.encode([texts[i] for i in rows], batch_size, progress)
-        cache.store([texts[i] for i in rows], fresh)
+        if not cache.problem:
+            _guarded(cache, lambda: cache.store([texts[i] for i in rows], fresh), None)
         vectors[rows] = fresh
     cache.hits += len(known)
     cache.misses += len(missing)
     return vectors
+
+
+def _guarded(cache: EmbeddingCache, action: Callable[[], Any], fallback: Any) -> Any:
+    try:
+        return action()
+    except (sqlite3.Error, OSError) as exc:
+        cache.problem = f"embedding cache {cache.path} failed during the build ({exc}); the build went on without it"
+        return fallback

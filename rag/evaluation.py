@@ -19,7 +19,7 @@ from rag.assistant import Assistant, Snapshot
 from rag.errors import InvalidRequestError
 from rag.gold import GoldRow
 from rag.models import Answer, Passage
-from rag.retrieval import Filters, clean_question
+from rag.retrieval import Filters, allowed_documents, clean_question
 from rag.text import table_header
 
 RANK_DEPTH = 10
@@ -51,9 +51,16 @@ class EvalRun:
 
 def evaluate(assistant: Assistant, rows: Sequence[GoldRow], progress: Callable[[int], None] | None = None, seed: int = 0,
              metadata: Mapping[str, str] | None = None) -> EvalRun:
-    """Run every row against the assistant's live snapshot (searching only documents whose metadata matches
-    `metadata`, when given); the metrics JSON and per-question results."""
+    """Run every row against the assistant's live snapshot; the metrics JSON and per-question results.
+
+    With `metadata`, only matching documents are searched (a filter matching none is refused up front) and
+    answerable rows whose evidence lies wholly outside them are left out and counted."""
     snap = assistant.snapshot
+    excluded = 0
+    if metadata:
+        allowed = set(allowed_documents(snap.index, Filters(metadata=dict(metadata))) or ())
+        kept = [r for r in rows if not r.answerable or any(e.doc_id in allowed for e in r.evidence)]
+        excluded, rows = len(rows) - len(kept), kept
     results = []
     for row in rows:
         results.append(run_question(snap, assistant, row, metadata))
@@ -61,6 +68,7 @@ def evaluate(assistant: Assistant, rows: Sequence[GoldRow], progress: Callable[[
             progress(1)
     summary = summarise(results, snap, seed)
     summary["index"]["metadata_filter"] = dict(metadata or {})
+    summary["index"]["rows_outside_filter"] = excluded
     return EvalRun(summary, results)
 
 

@@ -23,7 +23,7 @@ MEDIA_TYPES = {
     "pdf": "application/pdf",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "html": "text/html",
-    "markdown": "text/markdown",
+    "markdown": "text/markdown",  # text types go out without a charset: the original may not be UTF-8
     "text": "text/plain",
 }
 

@@ -37,13 +37,17 @@ def extract_pdf(raw: bytes, doc_id: str) -> Extracted:
         raise
     except Exception as exc:  # pypdf raises many exception types on damaged content streams
         raise DocumentError(f"{doc_id}: damaged PDF ({type(exc).__name__}: {exc}); re-export it from its source") from None
-    if sum(len(p.strip()) for p in pages) < _MIN_TEXT_CHARS:
+    bodies = _strip_running_lines(pages)
+    if sum(len(line.strip()) for body in bodies for line in body) < _MIN_TEXT_CHARS:
         raise DocumentError(
             f"{doc_id}: the PDF has no text layer ({len(pages)} pages of images, probably a scan); "
             "run OCR on it (e.g. `ocrmypdf in.pdf out.pdf`) and add the result"
         )
-    text, starts = _join_pages(_strip_running_lines(pages))
-    return Extracted(text=text, title=_info(info, "/Title"), markers=[], metadata=_pdf_metadata(info), pages=tuple(starts))
+    text, starts = _join_pages(bodies)
+    empty = [str(n) for n, body in enumerate(bodies, 1) if not any(line.strip() for line in body)]
+    notes = [f"page(s) {', '.join(empty)} have no text layer (images only?); run OCR to index them"] if empty else []
+    return Extracted(text=text, title=_info(info, "/Title"), markers=[], metadata=_pdf_metadata(info), pages=tuple(starts),
+                     notes=notes)
 
 
 def _open(raw: bytes, doc_id: str):  # type: ignore[no-untyped-def]
@@ -93,18 +97,25 @@ def _shape(line: str) -> str:
 def _strip_running_lines(pages: list[str]) -> list[list[str]]:
     """Each page's lines without running headers, footers and bare page numbers."""
     lines = [page.split("\n") for page in pages]
-    edges: Counter[str] = Counter()
+    exact: Counter[str] = Counter()
+    masked: Counter[str] = Counter()
     for page in lines:
         body = [ln for ln in page if ln.strip()]
-        edges.update({_shape(ln) for ln in body[:_EDGE_LINES] + body[-_EDGE_LINES:]})
-    repeated = {shape for shape, n in edges.items() if len(pages) >= 2 and n >= max(2, 0.5 * len(pages))}
+        edge = body[:_EDGE_LINES] + body[-_EDGE_LINES:]
+        exact.update({" ".join(ln.split()).casefold() for ln in edge})
+        masked.update({_shape(ln) for ln in edge})
+    enough = max(2, 0.5 * len(pages))
+    repeated = {line for line, n in exact.items() if n >= enough}
+    # lines differing only in numbers ('Page 3 of 7') count from 3 pages on, so two numeric table rows never do
+    repeated |= {shape for shape, n in masked.items() if len(pages) >= 3 and n >= enough}
     return [_trim_edges(page, repeated) for page in lines]
 
 
 def _trim_edges(lines: list[str], repeated: set[str]) -> list[str]:
     def running(line: str) -> bool:
         stripped = line.strip()
-        return not stripped or _shape(line) in repeated or bool(_PAGE_NUMBER.match(stripped) or _PAGE_OF.search(stripped))
+        return (not stripped or _shape(line) in repeated or " ".join(stripped.split()).casefold() in repeated
+                or bool(_PAGE_NUMBER.match(stripped) or _PAGE_OF.search(stripped)))
 
     body = list(lines)
     for _ in range(_EDGE_LINES * 2):
@@ -124,7 +135,10 @@ def _join_pages(pages: list[list[str]]) -> tuple[str, list[int]]:
         if text and blocks:
             first_kind, first = blocks[0]
             continues = first_kind == last_kind == "text" and not _ends_paragraph(text) and not _starts_block(first)
-            text += "\n" if first_kind == last_kind == "row" else " " if continues else "\n\n"
+            if continues and re.search(r"[a-z]-$", text) and first[:1].islower():
+                text = text[:-1]  # a word hyphenated across the page break
+            else:
+                text += "\n" if first_kind == last_kind == "row" else " " if continues else "\n\n"
         starts.append(len(text))
         text += "".join(sep + line for sep, line in _separated(blocks))
         last_kind = blocks[-1][0] if blocks else last_kind

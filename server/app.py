@@ -131,8 +131,13 @@ def add_routes(app: FastAPI, assistant: Assistant, QueryIn: Any) -> None:
              summary="The original file (PDF, DOCX, ...) exactly as this build indexed it")
     async def original(doc_id: str) -> FileResponse:
         doc, path = await run_in_threadpool(assistant.original, doc_id)
-        return FileResponse(path, media_type=MEDIA_TYPES.get(doc.source_format, "application/octet-stream"),
-                            filename=doc_id.rsplit("/", 1)[-1], content_disposition_type="inline")
+        active = doc.source_format == "html"  # corpus HTML must never run as this API's origin
+        media_type = MEDIA_TYPES.get(doc.source_format, "application/octet-stream")
+        response = FileResponse(path, media_type=media_type, filename=doc_id.rsplit("/", 1)[-1],
+                                content_disposition_type="attachment" if active else "inline",
+                                headers={"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"})
+        response.headers["content-type"] = media_type  # no charset claim: a text original may not be UTF-8
+        return response
 
     @app.get("/v1/documents/{doc_id:path}", response_model=DocumentOut, responses=ERRORS,
              summary="A document's extracted text, sections, page starts and metadata")

@@ -94,6 +94,7 @@ class DocumentOut(BaseModel):
     chars: int
     pages: int | None = Field(default=None, description="Page count (PDF), else null.")
     original_url: str | None = Field(default=None, description="Where to download the original file this build indexed.")
+    page_starts: list[int] | None = Field(default=None, description="Offset in `text` where each page starts (PDF); empty otherwise.")
     text: str | None = None
     sections: list[dict[str, Any]] | None = None
 

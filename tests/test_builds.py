@@ -106,7 +106,7 @@ def _searchable_text(index):
 def test_rebuild_embeds_only_new_or_changed_text(settings, fake_embedder):
     first = builds.build(settings, fake_embedder)
     full = fake_embedder.texts_encoded
-    assert first.manifest["embedding_cache"] == {"reused": 0, "embedded": full}
+    assert first.manifest["embedding_cache"] == {"reused": 0, "embedded": full, "problem": ""}
     unchanged = builds.build(settings, fake_embedder)
     assert fake_embedder.texts_encoded == full and unchanged.manifest["embedding_cache"]["embedded"] == 0
     travel = settings.corpus_dir / "travel.txt"
@@ -233,3 +233,18 @@ def test_a_damaged_live_build_does_not_block_the_next_build(settings, fake_embed
     (settings.corpus_dir / "travel.txt").write_bytes(b"")
     result = builds.build(settings, fake_embedder)
     assert "travel.txt" not in LoadedIndex.load(result.folder).documents
+
+
+def test_a_damaged_cache_file_is_reported_and_the_build_goes_on(settings, fake_embedder):
+    cache_file = settings.index_dir / "cache" / "embeddings.sqlite"
+    cache_file.parent.mkdir(parents=True)
+    cache_file.write_bytes(b"this is not an sqlite database" * 100)
+    messages = []
+
+    class Recorder(builds.BuildProgress):
+        def message(self, text):
+            messages.append(text)
+
+    result = builds.build(settings, fake_embedder, Recorder())
+    assert result.manifest["embedding_cache"] is None and LoadedIndex.load(result.folder).chunks
+    assert any("embedding cache" in m and "Delete the file" in m for m in messages)

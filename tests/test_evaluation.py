@@ -43,3 +43,17 @@ def test_report_lists_failures_with_what_was_retrieved(built, settings, fake_emb
     assert "## Failed questions (4)" in report
     assert "m1: How long is CCTV footage kept?" in report and "refused an answerable question" in report
     assert "retrieved #1 (retention.md" in report
+
+
+def test_metadata_filter_restricts_search_and_leaves_out_rows_it_excludes(built, settings, fake_embedder):
+    from rag.errors import InvalidRequestError
+
+    assistant = Assistant(settings, embedder=fake_embedder)
+    rows = load_gold(GOLD, assistant.snapshot.index.documents)
+    run = evaluate(assistant, rows, seed=1, metadata={"owner": "Records Manager"})
+    kept = [r for r in rows if not r.answerable or any(e.doc_id == "retention.md" for e in r.evidence)]
+    assert run.summary["n"] == len(kept) < len(rows)
+    assert run.summary["index"]["rows_outside_filter"] == len(rows) - len(kept)
+    assert all(p.chunk.doc_id == "retention.md" for r in run.results for p in r.passages)
+    with pytest.raises(InvalidRequestError, match="no document matches"):
+        evaluate(assistant, rows, metadata={"owner": "nobody"})

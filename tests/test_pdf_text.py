@@ -92,3 +92,32 @@ def test_hyphenated_line_ends_are_joined():
 
     text, starts = _join_pages([["The regulation applies to every regu-", "lated firm in the Group."], ["Next page text."]])
     assert "every regulated firm" in text and starts[1] == text.index("Next page")
+
+
+def test_numeric_rows_on_two_pages_are_not_taken_for_running_lines():
+    from rag.pdf_text import _strip_running_lines
+
+    pages = ["Total spend 2023   £1,200\nBody text of page one.", "Total spend 2024   £1,500\nBody text of page two."]
+    assert [line for body in _strip_running_lines(pages) for line in body if "Total" in line] == [
+        "Total spend 2023   £1,200", "Total spend 2024   £1,500"]
+
+
+def test_a_word_hyphenated_across_a_page_break_is_joined():
+    from rag.pdf_text import _join_pages
+
+    text, starts = _join_pages([["Every regulated firm must keep regu-"], ["lar records of its decisions."]])
+    assert "keep regular records" in text and starts == [0, text.index("lar records")]
+
+
+def test_a_scan_with_only_a_running_header_is_still_a_scan(tmp_path: Path):
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    for _ in range(3):
+        pdf.add_page()
+        pdf.set_font("Helvetica", size=8)
+        pdf.cell(0, 8, "Acme plc - Scanned Policy")
+        pdf.rect(20, 40, 100, 60, style="F")
+    pdf.output(str(tmp_path / "scan.pdf"))
+    with pytest.raises(DocumentError, match="no text layer"):
+        load_document(tmp_path / "scan.pdf", "scan.pdf")

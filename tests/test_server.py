@@ -111,8 +111,11 @@ def test_original_file_is_served_as_indexed(client, settings):
     detail = client.get("/v1/documents/retention.md").json()
     assert detail["original_url"] == "/v1/documents/retention.md/original" and detail["page_starts"] == []
     response = client.get(detail["original_url"])
-    assert response.status_code == 200 and response.headers["content-type"].startswith("text/markdown")
+    assert response.status_code == 200 and response.headers["content-type"] == "text/markdown"
+    assert response.headers["content-security-policy"] == "sandbox"
     assert response.content == (settings.corpus_dir / "retention.md").read_bytes()
+    html = client.get("/v1/documents/conduct.html/original")
+    assert html.headers["content-disposition"].startswith("attachment")
     assert "not_found" == client.get("/v1/documents/nope.pdf/original").json()["error"]["type"]
 
 
