@@ -151,8 +151,8 @@ def index_status(corpus: Path | None, index_dir: Path | None, as_json: bool) -> 
         click.echo(f"documents: {counts['documents']}, chunks: {counts['chunks']}, tokens: {counts['tokens']}")
         for doc_id in sorted(manifest["corpus"]["documents"]):
             click.echo(f"  {doc_id}")
-        for row in manifest["corpus"].get("skipped", []):
-            click.echo(f"  skipped {row['path']}: {row['reason']}")
+        for line in build_report(build_id, manifest)[1:]:  # cache reuse, skipped, noted and changed files
+            click.echo(line)
     check_manifest(manifest, settings)
 
 
