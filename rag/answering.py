@@ -23,11 +23,12 @@ from rag.abstention import AbstentionModel, Evidence, idf_share
 from rag.config import Settings
 from rag.index import LoadedIndex
 from rag.models import Answer, Citation, Passage, section_label
+from rag.references import Reference, extract_references
 from rag.sentences import sentence_display
 from rag.text import content_words
 
 ABSTAIN_TEXT = "The documents do not answer this question. The closest passages are listed below; check them or rephrase."
-WEIGHTS = {"dense": 0.45, "coverage": 0.35, "passage": 0.20, "quantity": 0.05}
+WEIGHTS = {"dense": 0.45, "coverage": 0.35, "passage": 0.20, "quantity": 0.05, "reference": 0.15}
 _QUANTITY_QUESTION = re.compile(
     r"\b(how (many|much|long|often|soon|quickly|far|old)|within how|what (percentage|proportion|date)|when\b|"
     r"(maximum|minimum|limit|deadline|threshold|cap|period|rate|fee|amount|value)\b)",
@@ -51,6 +52,7 @@ class Candidate:
     coverage: float
     score: float
     text: str = ""
+    in_named_clause: bool = False  # the question names the clause or article this sentence belongs to
 
 
 class TermStats:
@@ -93,6 +95,7 @@ class ExtractiveAnswerer:
         """Quotable sentences of the passages, best first (sentence vectors come from the build)."""
         q_words = question_words(question)
         quantity = expects_quantity(question)
+        clauses = [r for r in extract_references(question) if r.kind == "number"]
         seen: set[int] = set()
         out = []
         for passage in passages:
@@ -103,12 +106,16 @@ class ExtractiveAnswerer:
                 seen.add(int(row))
                 a, b = int(index.sentences.starts[row]), int(index.sentences.ends[row])
                 text = sentence_display(doc.text, a, b)
+                if _is_heading(text, doc.title, doc.section_at(a)):
+                    continue  # a title or heading names a topic; it never answers a question
                 dense = float(index.sentences.vectors[row] @ vector)
                 coverage = self.stats.coverage(q_words, set(content_words(text)))
                 score = WEIGHTS["dense"] * dense + WEIGHTS["coverage"] * coverage + WEIGHTS["passage"] * passage.dense
                 if quantity and re.search(r"\d", text):
                     score += WEIGHTS["quantity"]
-                out.append(Candidate(doc.doc_id, a, b, passage, dense, coverage, score, text))
+                named = bool(clauses) and _in_named_clause(clauses, doc.section_at(a), doc.text[a:b])
+                score += WEIGHTS["reference"] if named else 0.0
+                out.append(Candidate(doc.doc_id, a, b, passage, dense, coverage, score, text, named))
         return sorted(out, key=lambda c: c.score, reverse=True)
 
     def evidence(self, question: str, ranked: Sequence[Candidate], passages: Sequence[Passage]) -> Evidence:
@@ -128,11 +135,13 @@ class ExtractiveAnswerer:
         )
 
     def answer(self, question: str, vector: np.ndarray, passages: Sequence[Passage], index: LoadedIndex) -> Answer:
-        ranked = self.candidates(question, vector, passages, index)
+        ranked = self._named_clause_first(question, self.candidates(question, vector, passages, index), index)
         evidence = self.evidence(question, ranked, passages)
         confidence = self.model.probability(evidence) if ranked else 0.0
         features = tuple(evidence.to_dict().items())
-        if not ranked or confidence < self.threshold:
+        # the clause the question names, found in the document it names: answer, whatever the model's doubt
+        named_hit = bool(ranked) and ranked[0].in_named_clause and self._title_match(question, ranked[0], index) > 0
+        if not ranked or (confidence < self.threshold and not named_hit):
             return Answer(question, ABSTAIN_TEXT, True, (), tuple(passages), index.build_id, confidence, features)
         chosen = _select(ranked, self.settings.answer_sentences, self.settings.answer_margin)
         citations = tuple(_citation(n, c, index) for n, c in enumerate(chosen, start=1))
@@ -140,9 +149,39 @@ class ExtractiveAnswerer:
         return Answer(question, text, False, citations, tuple(passages), index.build_id, confidence, features)
 
 
+    def _named_clause_first(self, question: str, ranked: list[Candidate], index: LoadedIndex) -> list[Candidate]:
+        """'What does clause 6.4 say?' is answered from clause 6.4: its sentences go first, from the document
+        whose title the question names best (several policies may have a clause 6.4)."""
+        named = [c for c in ranked if c.in_named_clause]
+        if not named:
+            return ranked
+        doc_id = max(named, key=lambda c: (self._title_match(question, c, index), c.score)).doc_id
+        first = [c for c in named if c.doc_id == doc_id]
+        return first + [c for c in ranked if not (c.in_named_clause and c.doc_id == doc_id)]
+
+
+    def _title_match(self, question: str, cand: Candidate, index: LoadedIndex) -> float:
+        """IDF-weighted share of the question's words found in the candidate's document title."""
+        return self.stats.coverage(question_words(question), set(content_words(index.documents[cand.doc_id].title)))
+
+
+def _is_heading(text: str, title: str, section: tuple[str, ...]) -> bool:
+    plain = text.strip().rstrip(":")
+    return plain == title.strip() or any(plain == label.strip() for label in section)
+
+
+def _in_named_clause(clauses: Sequence[Reference], section: tuple[str, ...], raw: str) -> bool:
+    """A sentence of the clause or article the question names (its section label or its own start carries it)."""
+    return any(ref.defined_by(raw) or any(ref.defined_by(label) for label in section) for ref in clauses)
+
+
 def _select(ranked: list[Candidate], limit: int, margin: float) -> list[Candidate]:
-    """The best sentence first, then close runners-up in score order."""
+    """The best sentence first, then close runners-up in score order; a named clause is quoted in text order
+    (its first sentences, whatever their scores)."""
     best = ranked[0]
+    if best.in_named_clause:
+        clause = [c for c in ranked if c.in_named_clause and c.doc_id == best.doc_id]
+        return sorted(clause, key=lambda c: c.start)[:limit]
     chosen = [best]
     for cand in ranked[1:]:
         if len(chosen) >= limit or cand.score < best.score - margin:

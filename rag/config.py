@@ -52,7 +52,7 @@ class Settings:
     )
     rerank_depth: int = setting(20, "Top fused candidates reranked by their best sentence cosine.", 1, 1000)
     reference_boost: float = setting(
-        0.3, "Added to passages carrying a clause/article/section number the question names (0: off).", 0.0, 2.0
+        0.6, "Added to passages carrying a clause/article/section number the question names (0: off).", 0.0, 2.0
     )
     term_boost: float = setting(
         0.1, "Added to the few passages carrying a quoted term or acronym the question names (0: off).", 0.0, 2.0

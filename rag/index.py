@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from functools import cached_property
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -27,6 +29,7 @@ VECTORS = "vectors.faiss"
 CHUNKS = "chunks.jsonl"
 DOCUMENTS = "documents.jsonl"
 FORMAT_VERSION = 3
+_CLAUSE_LINE = re.compile(r"(?m)^[ \t*#>|]*(\d{1,3}(?:\.\d{1,3})+)\b")
 
 
 def write_build(folder: Path, manifest: dict[str, Any], vectors: np.ndarray, chunks: Sequence[Chunk], documents: Iterable[Document],
@@ -185,6 +188,19 @@ class LoadedIndex:
             return []
         scores, ids = self.faiss_index.search(query, k, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    @cached_property
+    def clause_rows(self) -> dict[str, list[int]]:
+        """Numbered clause ('6.4', '4.2.1') -> chunk rows holding it: the last element of the section path, or a line
+        of the chunk that starts with the number. Lets a question that names a clause reach it directly."""
+        rows: dict[str, list[int]] = {}
+        for row, chunk in enumerate(self.chunks):
+            numbers = {m.group(1) for m in _CLAUSE_LINE.finditer(chunk.text)}
+            if chunk.section and (m := _CLAUSE_LINE.match(chunk.section[-1])):
+                numbers.add(m.group(1))
+            for number in numbers:
+                rows.setdefault(number, []).append(row)
+        return rows
 
     def original_file(self, doc_id: str) -> Path | None:
         """The original file this build indexed for `doc_id` (None when it kept none)."""

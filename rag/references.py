@@ -33,6 +33,21 @@ class Reference:
     def carried_by(self, text: str) -> bool:
         return self.pattern.search(text) is not None
 
+    def defined_by(self, text: str) -> bool:
+        """True where a line of `text` starts with the reference: the clause or article itself, not a mention
+        of it ("as required by clause 6.4")."""
+        if self.kind != "number":
+            return False
+        return any(m.start() == _line_start(text, m.start()) for m in self.pattern.finditer(text))
+
+
+def _line_start(text: str, offset: int) -> int:
+    """Offset of the first non-blank, non-markup character of the line holding `offset`."""
+    start = text.rfind("\n", 0, offset) + 1
+    while start < offset and text[start] in " \t*#>|-":
+        start += 1
+    return start
+
 
 def _number_pattern(number: str) -> re.Pattern[str]:
     """A number matches itself and its sub-clauses (4.2.1 finds 4.2.1 and 4.2.1(a), not 4.2.10 or 14.2.1)."""

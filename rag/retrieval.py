@@ -11,7 +11,7 @@ on. Leaves out answer composition.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -20,8 +20,8 @@ from rag.embedding import Embedder
 from rag.errors import InvalidRequestError
 from rag.fusion import convex_fusion, reciprocal_rank_fusion
 from rag.index import LoadedIndex
-from rag.models import Passage, section_label
-from rag.references import extract_references
+from rag.models import Passage
+from rag.references import Reference, extract_references
 from rag.rerank import RerankConfig, boost_references, normalised, sentence_rerank
 
 
@@ -101,7 +101,8 @@ class Retriever:
         """Top-k passages for a cleaned question and its vector."""
         k = self.checked_k(k)
         doc_ids = allowed_documents(self.index, filters)
-        ranked = self._reranked(question, vector, self._ranked(question, vector, max(k, self.settings.candidates), doc_ids))[:k]
+        candidates = self._ranked(question, vector, max(k, self.settings.candidates), doc_ids)
+        ranked = self._reranked(question, vector, candidates, doc_ids)[:k]
         rows = [row for row, _ in ranked]
         dense = self.index.cosines(vector, rows)
         return [Passage(self.index.chunks[row], fused, rank, float(cos)) for rank, ((row, fused), cos) in enumerate(zip(ranked, dense), 1)]
@@ -120,18 +121,36 @@ class Retriever:
         weights = (self.settings.dense_weight, 1.0 - self.settings.dense_weight)
         return reciprocal_rank_fusion([dense, lexical], weights, self.settings.rrf_k)
 
-    def _reranked(self, question: str, vector: np.ndarray, ranked: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    def _reranked(self, question: str, vector: np.ndarray, ranked: list[tuple[int, float]],
+                  doc_ids: list[str] | None = None) -> list[tuple[int, float]]:
         s = self.settings
         config = RerankConfig(s.rerank_weight, s.rerank_depth, s.reference_boost, s.term_boost)
         out = normalised(ranked)
         references = extract_references(question)
+        if references and config.number_boost > 0:
+            out = self._with_named_clauses(out, references, vector, doc_ids)
         if references and (config.number_boost > 0 or config.term_boost > 0):
             out = boost_references(out, references, self._passage_text, config)
         return sentence_rerank(out, lambda row: self._best_sentence(vector, row), config)
 
+    def _with_named_clauses(self, ranked: list[tuple[int, float]], references: Sequence[Reference], vector: np.ndarray,
+                            doc_ids: list[str] | None) -> list[tuple[int, float]]:
+        """Add the chunks holding a clause number the question names that neither retriever brought back, scored by
+        their cosine relative to the best candidate's, so the reference boost can lift them."""
+        allowed = set(doc_ids) if doc_ids is not None else None
+        present = {row for row, _ in ranked}
+        extra = [row for ref in references if ref.kind == "number" for row in self.index.clause_rows.get(ref.label, [])
+                 if row not in present and (allowed is None or self.index.chunks[row].doc_id in allowed)]
+        if not extra or not ranked:
+            return ranked
+        extra = list(dict.fromkeys(extra))
+        best = float(self.index.cosines(vector, [ranked[0][0]])[0]) or 1.0
+        cosines = self.index.cosines(vector, extra)
+        return ranked + [(row, max(0.0, float(c) / best) * ranked[0][1]) for row, c in zip(extra, cosines)]
+
     def _passage_text(self, row: int) -> str:
         chunk = self.index.chunks[row]
-        return section_label(chunk.section) + "\n" + chunk.text
+        return "\n".join(chunk.section) + "\n" + chunk.text  # one line per path element: '6.4' there defines the clause
 
     def _best_sentence(self, vector: np.ndarray, row: int) -> float:
         """Highest cosine between the question and one of the chunk's quotable sentences (0 if it has none)."""

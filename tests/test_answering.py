@@ -56,3 +56,11 @@ def test_answers_carry_the_abstention_evidence(assistant, settings, fake_embedde
     assert set(evidence) >= {"best_score", "missing_share"} and 0.0 <= answer.confidence <= 1.0
     strict = Assistant(settings.replace(abstain_threshold=1.0), embedder=fake_embedder)
     assert strict.ask("How long is CCTV footage kept?").abstained
+
+
+def test_a_question_naming_a_clause_ranks_that_clause_first(assistant):
+    question = "What does clause 2.2 of the retention rules say?"
+    snap = assistant.snapshot
+    vector = snap.retriever.embed(question)
+    ranked = snap.answerer.candidates(question, vector, snap.retriever.retrieve(question, vector, 5), snap.index)
+    assert ranked[0].text.startswith("2.2 CCTV footage is kept for 30 days")

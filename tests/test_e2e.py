@@ -129,6 +129,13 @@ def test_docx_answers_cite_their_heading(assistant, question, doc_id, section, f
     assert citation.section == section and citation.page is None
 
 
+def test_a_named_clause_is_quoted_whole_from_the_named_policy(assistant):
+    answer = assistant.ask("What does clause 6.4 of the anti-bribery policy say?")
+    assert not answer.abstained and {c.doc_id for c in answer.citations} == {"anti-bribery-policy.pdf"}
+    assert answer.citations[0].quote.startswith("6.4 The engagement of an intermediary") and answer.citations[0].page == 3
+    assert "Chief Financial Officer" in answer.answer  # the clause's later sentences come too, in text order
+
+
 def test_pdf_table_rows_answer_with_their_header_labels(assistant):
     answer = assistant.ask("Who approves a donation or sponsorship of more than £50,000?")
     citation = _citing(answer, "anti-bribery-policy.pdf", "Executive Committee")

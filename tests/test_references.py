@@ -49,3 +49,12 @@ def test_carried_share_counts_each_reference_once():
     refs = extract_references("Do clauses 2.1 and 2.2 apply to 3.1.1?")
     assert carried_share(refs, "3.1.1 applies") == pytest.approx(1 / len(refs))
     assert carried_share((), "anything") == 0.0
+
+
+def test_a_clause_is_defined_where_a_line_starts_with_it_not_where_it_is_mentioned():
+    from rag.references import extract_references
+
+    (ref,) = [r for r in extract_references("What does clause 6.4 say?") if r.kind == "number"]
+    assert ref.defined_by("6.3 Fees are paid monthly.\n6.4 Intermediaries need approval.")
+    assert ref.defined_by("**6.4** Intermediaries need approval.")
+    assert not ref.defined_by("5. Obtain the approvals required by clause 6.4 before any work starts.")

@@ -57,7 +57,8 @@ def test_a_named_clause_number_lifts_the_passage_carrying_it(built, settings, fa
     plain = Assistant(settings.replace(rerank_weight=0.0, reference_boost=0.0), embedder=fake_embedder)
     question = "What does clause 2.2 of the retention rules say?"
     assert _rank_of(boosted, question, "2.2 CCTV footage") < _rank_of(plain, question, "2.2 CCTV footage")
-    assert boosted.search(question, k=1).passages[0].chunk.section[-1] == "2.2"  # the clause, or its table
+    top = boosted.search(question, k=1).passages[0].chunk
+    assert top.section[-1] == "2.2" or "\n2.2 " in top.text  # the clause itself (or its table), not a mention of it
 
 
 def test_reranking_can_be_switched_off(built, settings, fake_embedder):
