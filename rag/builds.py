@@ -104,7 +104,7 @@ def build(settings: Settings, embedder: Embedder, progress: BuildProgress | None
     index_dir = Path(settings.index_dir)
     with build_lock(index_dir):
         clean_leftovers(index_dir)
-        corpus = load_corpus(Path(settings.corpus_dir), settings.max_document_bytes)
+        corpus = load_corpus(Path(settings.corpus_dir), settings.max_document_bytes, prefer=_live_documents(index_dir))
         for skipped in corpus.skipped:
             progress.message(f"skipped {skipped.path}: {skipped.reason}")
         for note in corpus.notes:
@@ -222,12 +222,33 @@ def _build_into(tmp: Path, build_id: str, corpus: Corpus, settings: Settings, em
     manifest = _manifest(build_id, settings, embedder, corpus, chunks, truncated, time.perf_counter() - started)
     manifest["counts"]["sentences"] = len(sentences)
     manifest["corpus"]["changed_during_build"] = changed
+    manifest["corpus"]["changes"] = _changes_since_live(Path(settings.index_dir), manifest["corpus"]["documents"])
     manifest["embedding_cache"] = {"reused": cache.hits, "embedded": cache.misses, "problem": cache.problem} if cache is not None else None
     if cache is not None and cache.problem:
         progress.message(f"warning: {cache.problem}")
     write_build(tmp, manifest, vectors, chunks, corpus.documents, sentences, lexical)
     progress.advance(1)
     return manifest
+
+
+def _changes_since_live(index_dir: Path, documents: dict[str, str]) -> dict[str, Any] | None:
+    """Documents added, changed (new content hash) and removed against the live build."""
+    live = _live_folder(index_dir)
+    if live is None:
+        return None
+    before = read_manifest(live)["corpus"]["documents"]
+    return {
+        "since": live.name,
+        "added": sorted(set(documents) - set(before)),
+        "changed": sorted(d for d in documents if d in before and before[d] != documents[d]),
+        "removed": sorted(set(before) - set(documents)),
+    }
+
+
+def _live_documents(index_dir: Path) -> frozenset[str]:
+    """Ids of the live build's documents (a duplicate keeps the id that is already live)."""
+    live = _live_folder(index_dir)
+    return frozenset(read_manifest(live)["corpus"]["documents"]) if live else frozenset()
 
 
 def _live_folder(index_dir: Path) -> Path | None:

@@ -92,8 +92,12 @@ def build_report(build_id: str, manifest: dict[str, Any]) -> list[str]:
     cache = manifest.get("embedding_cache")
     if cache:
         lines.append(f"  embedded {cache['embedded']} new or changed texts, reused {cache['reused']} from the cache")
+    changes = corpus.get("changes") or {}
+    for kind in ("added", "changed", "removed"):
+        if changes.get(kind):
+            lines.append(f"  {kind} since build {changes['since']}: {', '.join(changes[kind])}")
     sections = (("skipped", corpus.get("skipped", [])), ("note", corpus.get("notes", [])),
-                ("changed", corpus.get("changed_during_build", [])))
+                ("changed during the build", corpus.get("changed_during_build", [])))
     for label, rows in sections:
         lines += [f"  {label} {row['path']}: {row['reason']}" for row in rows]
     return lines
@@ -233,8 +237,22 @@ def serve(corpus: Path | None, index_dir: Path | None, host: str | None, port: i
     from server.app import create_app
 
     settings = make_settings(corpus, index_dir, host=host, port=port)
+    check_port_free(settings.host, settings.port)
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Fail early, with the fix, when another process holds the address."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror}): another process uses it; "
+                              f"pick another port with --port or RAG_PORT (e.g. RAG_PORT={port + 1} make run)") from None
 
 
 @cli.command("eval")

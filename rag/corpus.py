@@ -15,6 +15,7 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass
+from typing import Collection
 from pathlib import Path
 
 from rag.errors import CorpusError, DocumentError
@@ -56,8 +57,9 @@ class _Read:
     notes: tuple[str, ...]
 
 
-def load_corpus(root: Path, max_bytes: int = 20_000_000) -> Corpus:
-    """Load every supported file under `root`, in sorted path order."""
+def load_corpus(root: Path, max_bytes: int = 20_000_000, prefer: Collection[str] = ()) -> Corpus:
+    """Load every supported file under `root`, in sorted path order; of duplicate files, one in `prefer`
+    (the live build's documents) is kept first."""
     root = Path(root)
     if not root.is_dir():
         raise CorpusError(f"corpus folder {root} does not exist: pass --corpus DIR or set RAG_CORPUS_DIR")
@@ -70,8 +72,8 @@ def load_corpus(root: Path, max_bytes: int = 20_000_000) -> Corpus:
         try:
             reads.append(read_document(root / rel, rel, max_bytes))
         except DocumentError as exc:
-            skipped.append(SkippedFile(rel, exc.message))
-    reads, duplicates = _drop_duplicates(reads)
+            skipped.append(SkippedFile(rel, exc.message.removeprefix(f"{rel}: ")))
+    reads, duplicates = _drop_duplicates(reads, frozenset(prefer))
     if not reads:
         problems = "".join(f"; {s.path}: {s.reason}" for s in skipped[:10])
         raise CorpusError(
@@ -82,10 +84,11 @@ def load_corpus(root: Path, max_bytes: int = 20_000_000) -> Corpus:
     return Corpus(root, tuple(r.document for r in reads), tuple(skipped), notes)
 
 
-def _drop_duplicates(reads: list[_Read]) -> tuple[list[_Read], list[SkippedFile]]:
-    """Files with the same bytes or the same text are indexed once: the copy nearest the corpus root, then first by path."""
+def _drop_duplicates(reads: list[_Read], prefer: frozenset[str]) -> tuple[list[_Read], list[SkippedFile]]:
+    """Files with the same bytes or the same text are indexed once: the copy already live, else the one nearest
+    the corpus root, then the first by path."""
     keeper: dict[str, str] = {}
-    for read in sorted(reads, key=lambda r: (r.document.doc_id.count("/"), r.document.doc_id)):
+    for read in sorted(reads, key=lambda r: (r.document.doc_id not in prefer, r.document.doc_id.count("/"), r.document.doc_id)):
         for key in _identity(read.document):
             keeper.setdefault(key, read.document.doc_id)
     kept, duplicates = [], []
@@ -94,8 +97,8 @@ def _drop_duplicates(reads: list[_Read]) -> tuple[list[_Read], list[SkippedFile]
         if first is None:
             kept.append(read)
         else:
-            duplicates.append(SkippedFile(read.document.doc_id, f"same content as {first}; remove one copy (the one nearest "
-                                                                  "the corpus root is indexed)"))
+            duplicates.append(SkippedFile(read.document.doc_id, f"same content as {first}; remove one copy (the one already "
+                                                                  "indexed, else the one nearest the corpus root, is kept)"))
     return kept, duplicates
 
 

@@ -30,7 +30,7 @@ class TqdmProgress(BuildProgress):
         from tqdm import tqdm
 
         self._close()
-        unit = "doc" if name == "chunking" else "chunk"
+        unit = {"chunking": "doc", "embedding": "chunk", "sentences": "sentence", "evaluating": "question"}.get(name, "step")
         self.bar = tqdm(total=total, desc=name, unit=unit, file=sys.stderr, dynamic_ncols=True)
 
     def advance(self, count: int) -> None:

@@ -28,7 +28,7 @@ from rag.retrieval import Filters
 from server.schemas import AnswerOut, DocumentOut, ErrorOut, SearchOut, query_model
 
 log = logging.getLogger("rag.server")
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (404, 422, 503)}
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (400, 404, 422, 503)}
 
 
 def error_response(status: int, kind: str, message: str) -> JSONResponse:
@@ -39,7 +39,8 @@ def _validation_message(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors()[:5]:
         where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
-        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+        hint = " (send a JSON object with the header content-type: application/json)" if where == "body" else ""
+        parts.append(f"{where}: {err.get('msg', 'invalid')}{hint}")
     return "; ".join(parts) + " (see /docs for the request schema)"
 
 
@@ -50,6 +51,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        if any(err.get("type") == "json_invalid" for err in exc.errors()):
+            return error_response(400, "invalid_json", "the body is not valid JSON; send a JSON object such as "
+                                  '{"question": "How long are payroll records kept?"} with content-type: application/json')
         return error_response(422, "invalid_request", _validation_message(exc))
 
     @app.exception_handler(StarletteHTTPException)

@@ -248,3 +248,18 @@ def test_a_damaged_cache_file_is_reported_and_the_build_goes_on(settings, fake_e
     result = builds.build(settings, fake_embedder, Recorder())
     assert result.manifest["embedding_cache"] is None and LoadedIndex.load(result.folder).chunks
     assert any("embedding cache" in m and "Delete the file" in m for m in messages)
+
+
+def test_a_new_copy_of_a_live_document_never_replaces_it_and_changes_are_listed(settings, fake_embedder):
+    live = builds.build(settings, fake_embedder)
+    builds.promote(settings.index_dir, live.build_id)
+    (settings.corpus_dir / "aaa-copy-of-travel.txt").write_bytes((settings.corpus_dir / "travel.txt").read_bytes())
+    (settings.corpus_dir / "conduct.html").unlink()
+    retention = settings.corpus_dir / "retention.md"
+    retention.write_text(retention.read_text() + "\n\n4.1 New clause on scanning paper records.\n")
+    (settings.corpus_dir / "new.md").write_text("# New\n\nA brand new policy line.")
+    result = builds.build(settings, fake_embedder)
+    skipped = {r["path"]: r["reason"] for r in result.manifest["corpus"]["skipped"]}
+    assert "same content as travel.txt" in skipped["aaa-copy-of-travel.txt"]
+    assert result.manifest["corpus"]["changes"] == {"since": live.build_id, "added": ["new.md"], "changed": ["retention.md"],
+                                                    "removed": ["conduct.html"]}

@@ -68,8 +68,11 @@ def test_bad_requests_get_one_error_shape(client, payload, fragment):
 
 
 def test_malformed_json_and_wrong_content(client):
-    assert_error(client.post("/v1/ask", content=b"{not json", headers={"content-type": "application/json"}), 422)
+    message = assert_error(client.post("/v1/ask", content=b"{not json", headers={"content-type": "application/json"}), 400, "invalid_json")
+    assert "content-type: application/json" in message
     assert_error(client.post("/v1/ask", content=b"[1, 2]", headers={"content-type": "application/json"}), 422)
+    no_header = assert_error(client.post("/v1/ask", content=b'{"question": "x"}'), 422, "invalid_request")
+    assert "content-type: application/json" in no_header
 
 
 def test_unknown_document_route_and_method(client):
