@@ -158,6 +158,8 @@ def index_status(corpus: Path | None, index_dir: Path | None, as_json: bool) -> 
         for line in build_report(build_id, manifest)[1:]:  # cache reuse, skipped, noted and changed files
             click.echo(line)
     check_manifest(manifest, settings)
+    if not as_json:
+        click.echo("settings: the live build matches them (model, chunker, format)")
 
 
 @index.command("list")
