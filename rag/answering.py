@@ -135,12 +135,14 @@ class ExtractiveAnswerer:
         )
 
     def answer(self, question: str, vector: np.ndarray, passages: Sequence[Passage], index: LoadedIndex) -> Answer:
-        ranked = self._named_clause_first(question, self.candidates(question, vector, passages, index), index)
+        pool = list(passages) + _clause_passages(question, vector, passages, index)
+        ranked = self._named_clause_first(question, self.candidates(question, vector, pool, index), index)
         evidence = self.evidence(question, ranked, passages)
         confidence = self.model.probability(evidence) if ranked else 0.0
         features = tuple(evidence.to_dict().items())
         # the clause the question names, found in the document it names: answer, whatever the model's doubt
-        named_hit = bool(ranked) and ranked[0].in_named_clause and self._title_match(question, ranked[0], index) > 0
+        one_document = len({p.chunk.doc_id for p in passages}) == 1  # e.g. a filter chose the document
+        named_hit = bool(ranked) and ranked[0].in_named_clause and (one_document or self._title_match(question, ranked[0], index) > 0)
         if not ranked or (confidence < self.threshold and not named_hit):
             return Answer(question, ABSTAIN_TEXT, True, (), tuple(passages), index.build_id, confidence, features)
         chosen = _select(ranked, self.settings.answer_sentences, self.settings.answer_margin)
@@ -163,6 +165,20 @@ class ExtractiveAnswerer:
     def _title_match(self, question: str, cand: Candidate, index: LoadedIndex) -> float:
         """IDF-weighted share of the question's words found in the candidate's document title."""
         return self.stats.coverage(question_words(question), set(content_words(index.documents[cand.doc_id].title)))
+
+
+def _clause_passages(question: str, vector: np.ndarray, passages: Sequence[Passage], index: LoadedIndex) -> list[Passage]:
+    """Chunks holding a clause number the question names that retrieval did not return, so 'what does clause 6.4
+    of the physical security policy say' can quote it even when other policies' clause 6.4 ranked higher."""
+    numbers = [r.label for r in extract_references(question) if r.kind == "number"]
+    allowed = {p.chunk.doc_id for p in passages}  # documents retrieval surfaced (so filters are respected)
+    seen = {p.chunk.chunk_id for p in passages}
+    rows = [row for n in numbers for row in index.clause_rows.get(n, [])
+            if index.chunks[row].chunk_id not in seen and index.chunks[row].doc_id in allowed]
+    if not rows:
+        return []
+    cosines = index.cosines(vector, rows)
+    return [Passage(index.chunks[row], 0.0, len(passages) + i + 1, float(c)) for i, (row, c) in enumerate(zip(rows, cosines))]
 
 
 def _is_heading(text: str, title: str, section: tuple[str, ...]) -> bool:
