@@ -106,14 +106,15 @@ class ExtractiveAnswerer:
                 seen.add(int(row))
                 a, b = int(index.sentences.starts[row]), int(index.sentences.ends[row])
                 text = sentence_display(doc.text, a, b)
-                if _is_heading(text, doc.title, doc.section_at(a)):
+                section = doc.section_at(a)
+                if _is_heading(text, doc.title, section):
                     continue  # a title or heading names a topic; it never answers a question
                 dense = float(index.sentences.vectors[row] @ vector)
                 coverage = self.stats.coverage(q_words, set(content_words(text)))
                 score = WEIGHTS["dense"] * dense + WEIGHTS["coverage"] * coverage + WEIGHTS["passage"] * passage.dense
                 if quantity and re.search(r"\d", text):
                     score += WEIGHTS["quantity"]
-                named = bool(clauses) and _in_named_clause(clauses, doc.section_at(a), doc.text[a:b])
+                named = bool(clauses) and _in_named_clause(clauses, section, doc.text[a:b])
                 score += WEIGHTS["reference"] if named else 0.0
                 out.append(Candidate(doc.doc_id, a, b, passage, dense, coverage, score, text, named))
         return sorted(out, key=lambda c: c.score, reverse=True)
@@ -171,10 +172,9 @@ def _clause_passages(question: str, vector: np.ndarray, passages: Sequence[Passa
     """Chunks holding a clause number the question names that retrieval did not return, so 'what does clause 6.4
     of the physical security policy say' can quote it even when other policies' clause 6.4 ranked higher."""
     numbers = [r.label for r in extract_references(question) if r.kind == "number"]
-    allowed = {p.chunk.doc_id for p in passages}  # documents retrieval surfaced (so filters are respected)
     seen = {p.chunk.chunk_id for p in passages}
-    rows = [row for n in numbers for row in index.clause_rows.get(n, [])
-            if index.chunks[row].chunk_id not in seen and index.chunks[row].doc_id in allowed]
+    rows = [row for row in index.rows_holding_clauses(numbers, {p.chunk.doc_id for p in passages})  # documents retrieval
+            if index.chunks[row].chunk_id not in seen]                                             # surfaced: filters hold
     if not rows:
         return []
     cosines = index.cosines(vector, rows)

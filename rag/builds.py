@@ -104,21 +104,24 @@ def build(settings: Settings, embedder: Embedder, progress: BuildProgress | None
     index_dir = Path(settings.index_dir)
     with build_lock(index_dir):
         clean_leftovers(index_dir)
-        corpus = load_corpus(Path(settings.corpus_dir), settings.max_document_bytes, prefer=_live_documents(index_dir))
+        live = live_build(index_dir)
+        corpus = load_corpus(Path(settings.corpus_dir), settings.max_document_bytes,
+                             prefer=live.manifest["corpus"]["documents"] if live else ())
         for skipped in corpus.skipped:
             progress.message(f"skipped {skipped.path}: {skipped.reason}")
         for note in corpus.notes:
             progress.message(f"note {note.path}: {note.reason}")
         if strict and corpus.skipped:
-            raise _strict_failure(corpus.skipped, "cannot be indexed")
-        corpus = carry_forward(corpus, index_dir)
+            raise _strict_failure([(s.path, s.reason) for s in corpus.skipped], "cannot be indexed")
+        corpus = carry_forward(corpus, live)
         build_id = new_build_id()
         tmp = index_dir / BUILDS / f"{TMP_PREFIX}{build_id}"
         tmp.mkdir(parents=True)
         try:
-            manifest = _build_into(tmp, build_id, corpus, settings, embedder, progress)
-            if strict and manifest["corpus"]["changed_during_build"]:
-                raise _strict_failure(manifest["corpus"]["changed_during_build"], "changed during the build")
+            manifest = _build_into(tmp, build_id, corpus, settings, embedder, progress, live)
+            changed = manifest["corpus"]["changed_during_build"]
+            if strict and changed:
+                raise _strict_failure([(c["path"], c["reason"]) for c in changed], "changed during the build")
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -128,15 +131,34 @@ def build(settings: Settings, embedder: Embedder, progress: BuildProgress | None
     return BuildResult(build_id, final, manifest)
 
 
-def carry_forward(corpus: Corpus, index_dir: Path) -> Corpus:
+@dataclass(frozen=True)
+class LiveBuild:
+    """The live build's folder and manifest, read once per build."""
+
+    folder: Path
+    manifest: dict[str, Any]
+
+
+def live_build(index_dir: Path) -> LiveBuild | None:
+    """The live build, or None when there is none or its manifest is damaged (then it has nothing to offer a new build)."""
+    build_id = current_build_id(Path(index_dir))
+    if build_id is None:
+        return None
+    folder = Path(index_dir) / BUILDS / build_id
+    try:
+        return LiveBuild(folder, read_manifest(folder))
+    except IndexCorruptError:
+        return None
+
+
+def carry_forward(corpus: Corpus, live: LiveBuild | None) -> Corpus:
     """Keep the live build's version of a document whose file is still there but can no longer be read
     (damaged, emptied, encrypted...), so a broken file never makes an indexed policy disappear.
     Deleted files, duplicates and files outside the corpus are not carried."""
-    live = _live_folder(index_dir)
-    if live is None or not corpus.skipped or read_manifest(live)["corpus"].get("root") != str(corpus.root.resolve()):
+    if live is None or not corpus.skipped or live.manifest["corpus"].get("root") != str(corpus.root.resolve()):
         return corpus
     try:
-        indexed = read_documents(live)
+        indexed = read_documents(live.folder)
     except IndexCorruptError:
         return corpus  # a damaged live build has nothing trustworthy to carry
     present = {d.content_hash for d in corpus.documents}
@@ -151,16 +173,15 @@ def carry_forward(corpus: Corpus, index_dir: Path) -> Corpus:
             continue
         present.add(doc.content_hash)
         carried.append(doc)
-        skipped.append(SkippedFile(problem.path, f"{problem.reason}; kept the version indexed in build {live.name} "
+        skipped.append(SkippedFile(problem.path, f"{problem.reason}; kept the version indexed in build {live.folder.name} "
                                                  "until the file is fixed"))
     documents = tuple(sorted(corpus.documents + tuple(carried), key=lambda d: d.doc_id))
     return Corpus(corpus.root, documents, tuple(skipped), corpus.notes, frozenset(d.doc_id for d in carried))
 
 
-def _strict_failure(problems: Any, what: str) -> CorpusError:
-    pairs = [(p["path"], p["reason"]) if isinstance(p, dict) else (p.path, p.reason) for p in problems]
-    reasons = [reason if reason.startswith(path) else f"{path}: {reason}" for path, reason in pairs]
-    return CorpusError(f"--strict: {len(problems)} file(s) {what} ({'; '.join(reasons)}); fix or remove them, or build "
+def _strict_failure(problems: list[tuple[str, str]], what: str) -> CorpusError:
+    reasons = "; ".join(f"{path}: {reason}" for path, reason in problems)
+    return CorpusError(f"--strict: {len(problems)} file(s) {what} ({reasons}); fix or remove them, or build "
                        "without --strict. The live index is unchanged.")
 
 
@@ -196,7 +217,8 @@ def prune_cache(settings: Settings) -> int:
         cache.close()
 
 
-def _build_into(tmp: Path, build_id: str, corpus: Corpus, settings: Settings, embedder: Embedder, progress: BuildProgress) -> dict[str, Any]:
+def _build_into(tmp: Path, build_id: str, corpus: Corpus, settings: Settings, embedder: Embedder, progress: BuildProgress,
+                live: LiveBuild | None) -> dict[str, Any]:
     progress.stage("chunking", len(corpus.documents))
     chunks, truncated = chunk_corpus(corpus, settings, embedder)
     progress.advance(len(corpus.documents))
@@ -216,13 +238,13 @@ def _build_into(tmp: Path, build_id: str, corpus: Corpus, settings: Settings, em
             cache.close()
     progress.stage("writing", 1)
     lexical = LexicalIndex.build([embedding_text(c) for c in chunks])
-    changed = keep_originals(corpus, tmp, _live_folder(Path(settings.index_dir)))
+    changed = keep_originals(corpus, tmp, live.folder if live else None)
     for problem in changed:
         progress.message(f"warning {problem['path']}: {problem['reason']}")
     manifest = _manifest(build_id, settings, embedder, corpus, chunks, truncated, time.perf_counter() - started)
     manifest["counts"]["sentences"] = len(sentences)
     manifest["corpus"]["changed_during_build"] = changed
-    manifest["corpus"]["changes"] = _changes_since_live(Path(settings.index_dir), manifest["corpus"]["documents"])
+    manifest["corpus"]["changes"] = _changes_since(live, manifest["corpus"]["documents"])
     manifest["embedding_cache"] = {"reused": cache.hits, "embedded": cache.misses, "problem": cache.problem} if cache is not None else None
     if cache is not None and cache.problem:
         progress.message(f"warning: {cache.problem}")
@@ -231,29 +253,17 @@ def _build_into(tmp: Path, build_id: str, corpus: Corpus, settings: Settings, em
     return manifest
 
 
-def _changes_since_live(index_dir: Path, documents: dict[str, str]) -> dict[str, Any] | None:
+def _changes_since(live: LiveBuild | None, documents: dict[str, str]) -> dict[str, Any] | None:
     """Documents added, changed (new content hash) and removed against the live build."""
-    live = _live_folder(index_dir)
     if live is None:
         return None
-    before = read_manifest(live)["corpus"]["documents"]
+    before = live.manifest["corpus"]["documents"]
     return {
-        "since": live.name,
+        "since": live.folder.name,
         "added": sorted(set(documents) - set(before)),
         "changed": sorted(d for d in documents if d in before and before[d] != documents[d]),
         "removed": sorted(set(before) - set(documents)),
     }
-
-
-def _live_documents(index_dir: Path) -> frozenset[str]:
-    """Ids of the live build's documents (a duplicate keeps the id that is already live)."""
-    live = _live_folder(index_dir)
-    return frozenset(read_manifest(live)["corpus"]["documents"]) if live else frozenset()
-
-
-def _live_folder(index_dir: Path) -> Path | None:
-    live = current_build_id(index_dir)
-    return index_dir / BUILDS / live if live else None
 
 
 def _manifest(build_id: str, settings: Settings, embedder: Embedder, corpus: Corpus, chunks: list[Chunk], truncated: int, embed_s: float) -> dict[str, Any]:

@@ -15,8 +15,8 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass
-from typing import Collection
 from pathlib import Path
+from typing import Collection
 
 from rag.errors import CorpusError, DocumentError
 from rag.frontmatter import split_front_matter
@@ -87,13 +87,14 @@ def load_corpus(root: Path, max_bytes: int = 20_000_000, prefer: Collection[str]
 def _drop_duplicates(reads: list[_Read], prefer: frozenset[str]) -> tuple[list[_Read], list[SkippedFile]]:
     """Files with the same bytes or the same text are indexed once: the copy already live, else the one nearest
     the corpus root, then the first by path."""
+    identity = {r.document.doc_id: _identity(r.document) for r in reads}
     keeper: dict[str, str] = {}
-    for read in sorted(reads, key=lambda r: (r.document.doc_id not in prefer, r.document.doc_id.count("/"), r.document.doc_id)):
-        for key in _identity(read.document):
-            keeper.setdefault(key, read.document.doc_id)
+    for doc_id in sorted(identity, key=lambda d: (d not in prefer, d.count("/"), d)):
+        for key in identity[doc_id]:
+            keeper.setdefault(key, doc_id)
     kept, duplicates = [], []
     for read in reads:
-        first = next((keeper[k] for k in _identity(read.document) if keeper[k] != read.document.doc_id), None)
+        first = next((keeper[k] for k in identity[read.document.doc_id] if keeper[k] != read.document.doc_id), None)
         if first is None:
             kept.append(read)
         else:
@@ -165,9 +166,7 @@ def parse_document(raw: bytes, doc_id: str, fmt: str) -> Document:
 
 
 def _parse(raw: bytes, doc_id: str, fmt: str) -> _Read:
-    notes: list[str] = []
-    extracted = _extract(raw, doc_id, fmt, notes)
-    notes.extend(extracted.notes)
+    extracted = _extract(raw, doc_id, fmt)
     text = extracted.text
     if not text.strip():
         raise DocumentError(f"{doc_id}: no text in the file; add content or remove it from the corpus")
@@ -184,10 +183,10 @@ def _parse(raw: bytes, doc_id: str, fmt: str) -> _Read:
         source_format=fmt,
         pages=extracted.pages,
     )
-    return _Read(document, tuple(notes))
+    return _Read(document, tuple(extracted.notes))
 
 
-def _extract(raw: bytes, doc_id: str, fmt: str, notes: list[str]) -> Extracted:
+def _extract(raw: bytes, doc_id: str, fmt: str) -> Extracted:
     """The format reader's output; text formats are decoded first."""
     if fmt == "pdf":
         from rag.pdf_text import extract_pdf
@@ -200,15 +199,13 @@ def _extract(raw: bytes, doc_id: str, fmt: str, notes: list[str]) -> Extracted:
     if raw.startswith(b"%PDF") or raw.startswith(b"PK\x03\x04"):
         raise DocumentError(f"{doc_id}: a PDF or Office file with a text extension; rename it to .pdf or .docx")
     decoded, encoding = decode_bytes(raw, doc_id)
-    if encoding not in ("utf-8", "utf-16"):
-        notes.append(f"not UTF-8: decoded as {encoding} (detected); re-save it as UTF-8 if any character looks wrong")
+    notes = [] if encoding in ("utf-8", "utf-16") else [
+        f"not UTF-8: decoded as {encoding} (detected); re-save it as UTF-8 if any character looks wrong"]
     if fmt == "html":
         text, title, markers = extract_html(decoded)
-        return Extracted(text=text, title=title, markers=markers)
+        return Extracted(text=text, title=title, markers=markers, notes=notes)
     text, metadata, problem = split_front_matter(normalise_newlines(decoded))
-    if problem:
-        notes.append(problem)
-    return Extracted(text=text, title=metadata.get("title", ""), metadata=metadata)
+    return Extracted(text=text, title=metadata.get("title", ""), metadata=metadata, notes=notes + ([problem] if problem else []))
 
 
 def _with_clauses(text: str, headings: list[Marker]) -> list[Marker]:

@@ -202,6 +202,15 @@ class LoadedIndex:
                 rows.setdefault(number, []).append(row)
         return rows
 
+    def rows_holding_clauses(self, numbers: Sequence[str], doc_ids: Iterable[str] | None = None,
+                             exclude: Iterable[int] = ()) -> list[int]:
+        """Chunk rows holding any of the clause numbers, once each, limited to `doc_ids` when given."""
+        allowed = set(doc_ids) if doc_ids is not None else None
+        skip = set(exclude)
+        rows = [row for n in numbers for row in self.clause_rows.get(n, [])
+                if row not in skip and (allowed is None or self.chunks[row].doc_id in allowed)]
+        return list(dict.fromkeys(rows))
+
     def original_file(self, doc_id: str) -> Path | None:
         """The original file this build indexed for `doc_id` (None when it kept none)."""
         from rag.originals import original_path

@@ -8,6 +8,7 @@ Nothing here loads files or models.
 from __future__ import annotations
 
 import bisect
+from functools import cached_property
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -45,11 +46,15 @@ class Document:
         return self.page_at(start), self.page_at(max(start, end - 1))
 
     def section_at(self, offset: int) -> tuple[str, ...]:
-        """Heading path of the section holding `offset` (empty when none)."""
-        for section in self.sections:
-            if section.start <= offset < section.end:
-                return section.path
+        """Heading path of the section holding `offset` (empty when none); a binary search over the sorted sections."""
+        i = bisect.bisect_right(self._section_starts, offset) - 1
+        if i >= 0 and self.sections[i].start <= offset < self.sections[i].end:
+            return self.sections[i].path
         return ()
+
+    @cached_property
+    def _section_starts(self) -> list[int]:
+        return [section.start for section in self.sections]
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -40,7 +40,8 @@ def corpus_matches_live(settings: Settings) -> bool:
         check_manifest(manifest, settings)
     except RagError:
         return False  # built with other settings: evaluate a throw-away build made with the current ones
-    corpus = builds.carry_forward(load_corpus(Path(settings.corpus_dir), settings.max_document_bytes), Path(settings.index_dir))
+    live = builds.LiveBuild(Path(settings.index_dir) / builds.BUILDS / build_id, manifest)
+    corpus = builds.carry_forward(load_corpus(Path(settings.corpus_dir), settings.max_document_bytes), live)
     return manifest["corpus"]["documents"] == {d.doc_id: d.content_hash for d in corpus.documents}
 
 

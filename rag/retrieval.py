@@ -137,13 +137,10 @@ class Retriever:
                             doc_ids: list[str] | None) -> list[tuple[int, float]]:
         """Add the chunks holding a clause number the question names that neither retriever brought back, scored by
         their cosine relative to the best candidate's, so the reference boost can lift them."""
-        allowed = set(doc_ids) if doc_ids is not None else None
-        present = {row for row, _ in ranked}
-        extra = [row for ref in references if ref.kind == "number" for row in self.index.clause_rows.get(ref.label, [])
-                 if row not in present and (allowed is None or self.index.chunks[row].doc_id in allowed)]
+        numbers = [ref.label for ref in references if ref.kind == "number"]
+        extra = self.index.rows_holding_clauses(numbers, doc_ids, exclude=(row for row, _ in ranked))
         if not extra or not ranked:
             return ranked
-        extra = list(dict.fromkeys(extra))
         best = float(self.index.cosines(vector, [ranked[0][0]])[0]) or 1.0
         cosines = self.index.cosines(vector, extra)
         return ranked + [(row, max(0.0, float(c) / best) * ranked[0][1]) for row, c in zip(extra, cosines)]

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from rag.models import Section
+from rag.text import is_table_row
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _NUMBER = r"(\d{1,3}(?:\.\d{1,3})*)"
@@ -79,7 +80,7 @@ def clause_markers(text: str) -> list[Marker]:
     return [
         Marker(offset, 99, clause, "clause")
         for offset, line in _lines(text)
-        if " | " not in line and (clause := _clause_number(line)) is not None
+        if not is_table_row(line) and (clause := _clause_number(line)) is not None
     ]
 
 
@@ -88,8 +89,9 @@ def text_markers(text: str) -> list[Marker]:
     previous_blank = True
     for offset, line in _lines(text):
         stripped = line.strip()
-        marker = _text_heading(stripped, previous_blank) if stripped and " | " not in stripped else None
-        if marker is None and stripped and " | " not in stripped and (clause := _clause_number(stripped)) is not None:
+        prose = bool(stripped) and not is_table_row(stripped)  # table rows are never headings or clauses
+        marker = _text_heading(stripped, previous_blank) if prose else None
+        if marker is None and prose and (clause := _clause_number(stripped)) is not None:
             marker = (99, clause, "clause")
         if marker is not None:
             markers.append(Marker(offset + len(line) - len(line.lstrip()), *marker))
