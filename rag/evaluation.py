@@ -81,7 +81,8 @@ def run_question(snap: Snapshot, assistant: Assistant, row: GoldRow, metadata: M
         vector = snap.retriever.embed(question)
         depth = min(max(RANK_DEPTH, assistant.settings.top_k), assistant.settings.max_top_k)
         result.passages = snap.retriever.retrieve(question, vector, depth, filters)
-        result.answer = snap.answerer.answer(question, vector, result.passages[: assistant.settings.top_k], snap.index)
+        allowed = allowed_documents(snap.index, filters)
+        result.answer = snap.answerer.answer(question, vector, result.passages[: assistant.settings.top_k], snap.index, allowed)
     except InvalidRequestError as exc:
         result.error = exc.message
     result.latency_ms = (time.perf_counter() - started) * 1000

@@ -64,3 +64,39 @@ def test_a_question_naming_a_clause_ranks_that_clause_first(assistant):
     vector = snap.retriever.embed(question)
     ranked = snap.answerer.candidates(question, vector, snap.retriever.retrieve(question, vector, 5), snap.index)
     assert ranked[0].text.startswith("2.2 CCTV footage is kept for 30 days")
+
+
+def test_captions_titles_and_headings_are_never_quoted():
+    from rag.answering import _is_heading
+
+    assert _is_heading("Table 1: Maximum hotel room rates per night", "Travel Policy", ())
+    assert _is_heading("Figure 2. Escalation path", "Travel Policy", ())
+    assert _is_heading("Travel Policy", "Travel Policy", ())
+    assert _is_heading("4.2 Hotels:", "Travel Policy", ("4. Accommodation", "4.2 Hotels"))
+    assert not _is_heading("Table 1 sets the hotel limits: 180 pounds in London.", "Travel Policy", ())
+    assert not _is_heading("The rates in Table 1: apply to every employee travelling on Group business, including "
+                           "contractors, temporary staff and secondees who book through the travel desk.", "T", ())
+
+
+VISITORS = """# Visitor Procedure
+
+## 2. Records
+
+2.1 Visitor sign-in sheets are kept for the period set for visitor badges in the Records Retention Rules.
+"""
+
+
+def test_a_quoted_reference_to_another_document_brings_its_answer(settings, mini_corpus, fake_embedder):
+    from rag import builds
+    from rag.retrieval import Filters
+
+    (mini_corpus / "visitors.md").write_text(VISITORS, encoding="utf-8")
+    builds.promote(settings.index_dir, builds.build(settings, fake_embedder).build_id)
+    assistant = Assistant(settings, embedder=fake_embedder)
+    answer = assistant.ask("How long are visitor sign-in sheets kept?")
+    assert [c.doc_id for c in answer.citations][:1] == ["visitors.md"]
+    referred = answer.citations[-1]
+    assert referred.doc_id == "retention.md" and "Visitor badges | 1 year" in referred.quote
+    assert f"[{referred.n}]" in answer.answer and "1 year" in answer.answer
+    only_visitors = assistant.ask("How long are visitor sign-in sheets kept?", filters=Filters(doc_ids=("visitors.md",)))
+    assert {c.doc_id for c in only_visitors.citations} == {"visitors.md"}  # the filter holds for referred documents too

@@ -117,3 +117,32 @@ def test_lowercase_table_rows_never_swallow_the_text_around_them():
     chunks = chunk_document(doc, ChunkerSettings(max_tokens=224, overlap_tokens=0))
     assert "".join(c.text for c in chunks).count("receipts must be kept") == 1
     assert "london | 220\nother cities | 140" in chunks[0].text
+
+
+def _paragraphs_doc() -> tuple[object, list[str]]:
+    paragraphs = [
+        "Visitors sign in at reception. They wear a red badge at all times. Staff escort them everywhere.",
+        "Keys are issued by Facilities. A lost key is reported the same day. The lock is changed within a week.",
+        "CCTV footage is kept for thirty days. Footage needed for an investigation is kept until it ends.",
+    ]
+    doc = parse_document(("Title\n\n" + "\n\n".join(paragraphs)).encode(), "paras.txt", "text")
+    return doc, paragraphs
+
+
+def test_a_paragraph_that_fits_is_never_cut_between_chunks():
+    doc, paragraphs = _paragraphs_doc()
+    budget = max(count_tokens(p) for p in paragraphs) + 5  # one paragraph fits, two never do
+    chunks = chunk_document(doc, ChunkerSettings(max_tokens=budget, overlap_tokens=8))
+    for paragraph in paragraphs:
+        assert any(paragraph in chunk.text for chunk in chunks), paragraph
+    old_behaviour = chunk_document(doc, ChunkerSettings(max_tokens=budget, overlap_tokens=0, paragraph_fill=1.0))
+    assert not all(any(p in c.text for c in old_behaviour) for p in paragraphs)  # packing sentences alone cuts one
+
+
+def test_halving_to_fit_the_window_prefers_a_paragraph_break():
+    doc, paragraphs = _paragraphs_doc()
+    two = paragraphs[0] + "\n\n" + paragraphs[1]
+    fits = lambda text: len(text) < len(two) - 5  # noqa: E731 - the first two paragraphs together are too long
+    chunks = chunk_document(doc, ChunkerSettings(max_tokens=500, overlap_tokens=0), fits_window=fits)
+    assert [c.text for c in chunks] == ["Title\n\n" + paragraphs[0], paragraphs[1], paragraphs[2]]  # halving by
+    # sentence count would have cut the second paragraph after its second sentence
