@@ -12,6 +12,11 @@ or `rag index build --corpus CORPUS --index-dir DIR`):
    ("http-again"), to show whether the first level's figure depends on its place in the run. The
    server is stopped at the end, also on error or SIGTERM.
 
+With `--query-encoders torch,onnx,onnx-int8` the in-process part compares question encoders instead
+(`RAG_QUERY_ENCODER`): one loaded index, one assistant per encoder, taking turns question by question, each
+question timed through the encoder alone (`embed[...]`) and through `Assistant.search` (`search[...]`),
+with p50 speedups over the first encoder; every other measurement honours `RAG_QUERY_ENCODER`.
+
 Latency is wall time per request (client side for HTTP) in ms: p50/p95/p99 by linear interpolation
 (with N=100, p99 is close to the maximum). Throughput is completed requests / wall time of the level.
 Questions are cycled in file order: a gold JSONL file (`question` field) or plain text, one per line.
@@ -19,7 +24,7 @@ Chunker settings and model are taken from the index manifest, so an index built 
 is served as built. Every level has a deadline (--timeout); requests not started by then are counted
 as skipped. The last line printed is `RESULT {json}`.
 
-Usage: .venv/bin/python bench/query.py [--index-dir DIR] [--corpus DIR] [--questions FILE] [--n N]
+Usage: .venv/bin/python bench/query.py [--index-dir DIR] [--corpus DIR] [--questions FILE] [--n N] [--query-encoders LIST]
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ from rag.index import read_manifest  # noqa: E402
 
 DEFAULT_QUESTIONS = REPO / "eval" / "gold" / "docs_corpus.jsonl"
 CONCURRENCY = (1, 4, 16)
+QUERY_ENCODERS = ("torch", "onnx", "onnx-int8")
 ENDPOINTS = ("search", "ask")
 WARM_UP_REQUESTS = 3
 STOP = threading.Event()  # set when the run is interrupted, so load threads stop promptly
@@ -75,11 +81,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ready-timeout", type=float, default=180.0, help="Seconds to wait for the server's /readyz [default: 180].")
     parser.add_argument("--threads", type=int, default=None,
                         help="Torch CPU threads for the assistant and the server (sets RAG_THREADS) [default: RAG_THREADS or torch's default].")
+    parser.add_argument("--query-encoders", default="",
+                        help="Comma-separated question encoders (torch, onnx, onnx-int8) to compare in-process, interleaved "
+                        "question by question: search and the encoder alone, with p50 ratios to the first. Otherwise "
+                        "RAG_QUERY_ENCODER applies to every measurement [default: none].")
     parser.add_argument("--skip-in-process", action="store_true", help="Only the HTTP measurements.")
     parser.add_argument("--skip-http", action="store_true", help="Only the in-process measurements.")
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error("--n must be at least 1")
+    args.query_encoders = [e.strip() for e in args.query_encoders.split(",") if e.strip()]
+    unknown = set(args.query_encoders) - set(QUERY_ENCODERS)
+    if unknown:
+        parser.error(f"--query-encoders: unknown {', '.join(sorted(unknown))} (choose from {', '.join(QUERY_ENCODERS)})")
     return args
 
 
@@ -137,12 +151,12 @@ class Measurement:
 
     def summary(self) -> dict[str, Any]:
         lat = np.asarray(self.latencies_ms) if self.latencies_ms else np.asarray([np.nan])
-        p50, p95, p99 = (float(np.percentile(lat, q)) for q in (50, 95, 99))
+        p50, p90, p95, p99 = (float(np.percentile(lat, q)) for q in (50, 90, 95, 99))
         ok = len(self.latencies_ms)
         return {
             "mode": self.mode, "endpoint": self.endpoint, "concurrency": self.concurrency,
             "ok": ok, "errors": self.errors, "skipped": self.skipped,
-            "p50_ms": round(p50, 2), "p95_ms": round(p95, 2), "p99_ms": round(p99, 2),
+            "p50_ms": round(p50, 2), "p90_ms": round(p90, 2), "p95_ms": round(p95, 2), "p99_ms": round(p99, 2),
             "req_per_s": round(ok / self.wall_s, 2) if self.wall_s else 0.0,
             "wall_s": round(self.wall_s, 2), **({"first_error": self.first_error} if self.first_error else {}),
         }
@@ -203,6 +217,41 @@ def bench_in_process(settings: Settings, questions: list[str], n: int, deadline_
             calls[endpoint](q)
         results.append(run_level(Measurement("in-process", endpoint, 1), calls[endpoint], cycled(questions, n), deadline_s))
     return results, load_s
+
+
+def bench_query_encoders(settings: Settings, questions: list[str], n: int, encoders: Sequence[str]) -> tuple[list[Measurement], dict[str, Any]]:
+    """Search and the encoder alone for each question encoder, on one loaded index and one embedder, taking
+    turns question by question so that a busy machine slows every encoder alike."""
+    from rag.assistant import Assistant
+
+    first = Assistant(settings.replace(query_encoder=encoders[0]))
+    index = first.snapshot.index
+    assistants = [first] + [Assistant(settings.replace(query_encoder=e), first.embedder, index) for e in encoders[1:]]
+    searches = {e: Measurement(f"search[{e}]", "search", 1) for e in encoders}
+    embeds = {e: Measurement(f"embed[{e}]", "embed", 1) for e in encoders}
+    load_s = {}
+    for encoder, assistant in zip(encoders, assistants):
+        started = time.perf_counter()
+        assistant.warm_up()
+        load_s[encoder] = round(time.perf_counter() - started, 2)
+    started = time.perf_counter()
+    for question in cycled(questions, n):
+        for encoder, assistant in zip(encoders, assistants):
+            retriever = assistant.snapshot.retriever
+            t0 = time.perf_counter()
+            retriever.embed(question)
+            t1 = time.perf_counter()
+            assistant.search(question)
+            t2 = time.perf_counter()
+            embeds[encoder].latencies_ms.append(1000 * (t1 - t0))
+            searches[encoder].latencies_ms.append(1000 * (t2 - t1))
+    wall = time.perf_counter() - started
+    for m in (*searches.values(), *embeds.values()):
+        m.wall_s = wall
+    base = {kind: float(np.median(group[encoders[0]].latencies_ms)) for kind, group in (("search", searches), ("embed", embeds))}
+    ratios = {f"{kind}[{e}]": round(base[kind] / float(np.median(group[e].latencies_ms)), 2)
+              for kind, group in (("search", searches), ("embed", embeds)) for e in encoders}
+    return [*searches.values(), *embeds.values()], {"warm_up_s": load_s, "p50_speedup_vs_" + encoders[0]: ratios}
 
 
 # ---------------------------------------------------------------- HTTP server
@@ -327,13 +376,13 @@ def with_server(settings: Settings, args: argparse.Namespace, questions: list[st
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
-    header = f"{'mode':<12}{'endpoint':<9}{'conc':>5}{'ok':>6}{'err':>5}{'skip':>5}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'req/s':>9}"
+    header = f"{'mode':<20}{'endpoint':<9}{'conc':>5}{'ok':>6}{'err':>5}{'skip':>5}{'p50 ms':>10}{'p90 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'req/s':>9}"
     print(header)
     print("-" * len(header))
     for r in rows:
         print(
-            f"{r['mode']:<12}{r['endpoint']:<9}{r['concurrency']:>5}{r['ok']:>6}{r['errors']:>5}{r['skipped']:>5}"
-            f"{r['p50_ms']:>10.1f}{r['p95_ms']:>10.1f}{r['p99_ms']:>10.1f}{r['req_per_s']:>9.2f}"
+            f"{r['mode']:<20}{r['endpoint']:<9}{r['concurrency']:>5}{r['ok']:>6}{r['errors']:>5}{r['skipped']:>5}"
+            f"{r['p50_ms']:>10.1f}{r['p90_ms']:>10.1f}{r['p95_ms']:>10.1f}{r['p99_ms']:>10.1f}{r['req_per_s']:>9.2f}"
         )
     for r in rows:
         if r.get("first_error"):
@@ -346,11 +395,16 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[Measurement]]:
     counts = manifest.get("counts", {})
     print(f"index {args.index_dir} build {manifest.get('build_id')}: {counts.get('documents')} documents, {counts.get('chunks')} chunks; "
           f"{len(questions)} questions from {args.questions}, n={args.n} per measurement, "
-          f"RAG_THREADS={settings.threads} (0: torch default, {os.cpu_count()} CPUs)", flush=True)
+          f"RAG_THREADS={settings.threads} (0: torch default, {os.cpu_count()} CPUs), "
+          f"RAG_QUERY_ENCODER={settings.query_encoder}", flush=True)
     result: dict[str, Any] = {"index_dir": str(args.index_dir), "build_id": manifest.get("build_id"), "chunks": counts.get("chunks"),
                               "n": args.n, "threads": settings.threads, "cpus": os.cpu_count()}
     measurements: list[Measurement] = []
-    if not args.skip_in_process:
+    if args.query_encoders:
+        compared, info = bench_query_encoders(settings, questions, args.n, args.query_encoders)
+        measurements += compared
+        result["query_encoders"] = info
+    elif not args.skip_in_process:
         in_process, load_s = bench_in_process(settings, questions, args.n, args.timeout)
         measurements += in_process
         result["in_process_load_s"] = round(load_s, 2)
@@ -371,6 +425,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     rows = [m.summary() for m in measurements]
     print_table(rows)
+    if "query_encoders" in result:
+        for name, ratio in next(v for k, v in result["query_encoders"].items() if k.startswith("p50_speedup")).items():
+            print(f"p50 speedup of {name} over {args.query_encoders[0]}: {ratio:.2f}x")
     if "server" in result:
         print(f"server: ready {result['server']['ready_s']} s after start, peak RSS {result['server']['server_peak_rss_mib']:.0f} MiB")
     print("RESULT " + json.dumps({**result, "rows": rows}))

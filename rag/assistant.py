@@ -20,7 +20,7 @@ from rag.embedding import Embedder, make_embedder
 from rag.errors import NotFoundError
 from rag.index import LoadedIndex
 from rag.models import Answer, Document, SearchResult
-from rag.retrieval import Filters, Retriever, allowed_documents, clean_question
+from rag.retrieval import Filters, QueryEncoder, Retriever, allowed_documents, clean_question
 
 
 @dataclass(frozen=True)
@@ -43,9 +43,21 @@ class Assistant:
     def embedder(self) -> Embedder:
         return self._embedder or make_embedder(self.settings.model, self.settings.device, self.settings.threads, "query")
 
+    @cached_property
+    def query_encoder(self) -> QueryEncoder | None:
+        """The ONNX question encoder when `RAG_QUERY_ENCODER` chooses one (exported on first use), else None."""
+        if self.settings.query_encoder == "torch":
+            return None
+        from rag.query_encoder import make_query_encoder
+
+        s = self.settings
+        cache_root = Path(s.cache_dir) if s.cache_dir else Path(s.index_dir) / "cache"
+        return make_query_encoder(s.query_encoder, s.model, cache_root, s.threads)
+
     def _bind(self, index: LoadedIndex) -> Snapshot:
         stats = TermStats([c.text for c in index.chunks])
-        return Snapshot(index, Retriever(index, self.embedder, self.settings), ExtractiveAnswerer(self.settings, stats))
+        retriever = Retriever(index, self.embedder, self.settings, self.query_encoder)
+        return Snapshot(index, retriever, ExtractiveAnswerer(self.settings, stats))
 
     @property
     def snapshot(self) -> Snapshot:

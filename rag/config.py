@@ -35,6 +35,12 @@ class Settings:
     threads: int = setting(
         0, "Torch CPU threads (0: one for queries and serving, all cores for builds and evals).", 0, 256
     )
+    query_encoder: str = setting(
+        "torch",
+        "How questions are embedded: `torch` (the embedding model), `onnx` (the same weights exported to ONNX once, run by "
+        "onnxruntime: same vectors, faster) or `onnx-int8` (ONNX with int8 weights). Passages always use the model; "
+        "the ONNX choices need `pip install -e '.[onnx]'`.",
+    )
     chunk_tokens: int = setting(224, "Target chunk size in cl100k tokens (chunks are also split to fit the model window).", 16, 2048)
     chunk_overlap: int = setting(32, "Tokens of trailing context repeated at the start of the next chunk.", 0, 512)
     embed_batch_size: int = setting(32, "Passages per embedding batch.", 1, 1024)
@@ -77,7 +83,8 @@ class Settings:
     port: int = setting(8000, "Port `rag serve` listens on.", 1, 65535)
 
     def __post_init__(self) -> None:
-        choices = {"retrieval": ("hybrid", "dense", "lexical"), "fusion": ("rrf", "convex")}
+        choices = {"retrieval": ("hybrid", "dense", "lexical"), "fusion": ("rrf", "convex"),
+                   "query_encoder": ("torch", "onnx", "onnx-int8")}
         if self.top_k > self.max_top_k:
             raise ConfigError(f"RAG_TOP_K={self.top_k} is above RAG_MAX_TOP_K={self.max_top_k}: lower one or raise the other")
         for name, allowed in choices.items():

@@ -11,7 +11,7 @@ on. Leaves out answer composition.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Mapping, Protocol, Sequence
 
 import numpy as np
 
@@ -23,6 +23,12 @@ from rag.index import LoadedIndex
 from rag.models import Passage
 from rag.references import Reference, extract_references
 from rag.rerank import RerankConfig, boost_references, normalised, sentence_rerank
+
+
+class QueryEncoder(Protocol):
+    """What embeds questions when it is not the embedder (`rag.query_encoder`)."""
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 LIST_KEYS = frozenset({"tags", "keywords", "categories"})  # metadata keys whose values are comma-separated lists
@@ -84,10 +90,11 @@ def _metadata_matches(metadata: Mapping[str, str], wanted: Mapping[str, str]) ->
 class Retriever:
     """Dense, lexical or hybrid retrieval over one loaded build (`RAG_RETRIEVAL`)."""
 
-    def __init__(self, index: LoadedIndex, embedder: Embedder, settings: Settings) -> None:
+    def __init__(self, index: LoadedIndex, embedder: Embedder, settings: Settings, query_encoder: QueryEncoder | None = None) -> None:
         self.index = index
         self.embedder = embedder
         self.settings = settings
+        self.query_encoder = query_encoder  # embeds questions instead of the embedder (`RAG_QUERY_ENCODER`)
 
     def search(self, question: str, k: int | None = None, filters: Filters | None = None) -> list[Passage]:
         cleaned = clean_question(question, self.settings)
@@ -95,7 +102,7 @@ class Retriever:
 
     def embed(self, question: str) -> np.ndarray:
         """The unit vector of an already cleaned question."""
-        return self.embedder.encode([question])[0]
+        return (self.query_encoder or self.embedder).encode([question])[0]
 
     def retrieve(self, question: str, vector: np.ndarray, k: int | None = None, filters: Filters | None = None) -> list[Passage]:
         """Top-k passages for a cleaned question and its vector."""
