@@ -169,9 +169,9 @@ class ExtractiveAnswerer:
 
     def _referred(self, question: str, vector: np.ndarray, chosen: list[Candidate], index: LoadedIndex,
                   allowed: Collection[str] | None) -> list[Candidate]:
-        """The best sentence of the document the first quoted sentence refers to by title ('kept for the period set for
-        whistleblowing case files in the Records Retention Schedule'), when that document is not quoted yet, may be
-        searched, and holds a sentence sharing the topic the reference names (here 'whistleblowing case files')."""
+        """The best sentences (one, or two close ones) of the document the first quoted sentence refers to by title
+        ('CCTV footage is kept only for the period in the Records Retention Schedule'), when that document is not quoted
+        yet and may be searched, among its sentences that share a word of the referring sentence's topic ('CCTV')."""
         referring = chosen[0]
         target = referred_document(referring.text, index, exclude={c.doc_id for c in chosen})
         if target is None or (allowed is not None and target not in allowed):
@@ -179,9 +179,9 @@ class ExtractiveAnswerer:
         topic = set(content_words(referring.text)) - set(content_words(index.documents[target].title))
         rows = list(index.rows_of([target]))
         pool = [Passage(index.chunks[row], 0.0, 0, float(c)) for row, c in zip(rows, index.cosines(vector, rows))]
-        found = self.candidates(f"{question} {' '.join(sorted(topic))}", vector, pool, index)
+        found = self.candidates(question, vector, pool, index)
         on_topic = [c for c in found if topic & question_words(c.text)]
-        return on_topic[:1]
+        return _select(on_topic, 2, self.settings.answer_margin) if on_topic else []
 
     def _title_match(self, question: str, cand: Candidate, index: LoadedIndex) -> float:
         """IDF-weighted share of the question's words found in the candidate's document title."""

@@ -28,7 +28,7 @@ from rag.errors import ModelError
 
 VARIANTS = ("onnx", "onnx-int8")
 FORMAT = 1  # bump when the export recipe changes, so old exports are not reused
-INSTALL_HINT = "pip install 'onnxruntime==1.32.0' 'onnx==1.23.2'` (or `pip install -e '.[onnx]'`)"
+INSTALL_HINT = "pip install 'onnxruntime==1.32.0' 'onnx==1.23.2'` (or `make setup`)"
 PROBE = "How long are payroll records kept after an employee leaves?"
 MIN_PROBE_COSINE = {"onnx": 0.9999, "onnx-int8": 0.97}  # a fresh export must agree this well with torch
 

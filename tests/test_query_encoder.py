@@ -46,7 +46,7 @@ class StubEncoder:
 
 
 def test_setting_defaults_to_torch_and_refuses_unknown_choices():
-    assert Settings.from_env({}).query_encoder == "torch"
+    assert Settings.from_env({}).query_encoder == "onnx"
     for choice in ("torch", "onnx", "onnx-int8"):
         assert Settings.from_env({"RAG_QUERY_ENCODER": choice}).query_encoder == choice
     with pytest.raises(ConfigError, match="RAG_QUERY_ENCODER='onnx-int4' must be one of torch, onnx, onnx-int8"):
@@ -63,22 +63,24 @@ def test_questions_go_to_the_chosen_encoder_and_passages_stay_with_the_embedder(
     stub = StubEncoder()
     monkeypatch.setattr(query_encoder, "make_query_encoder", lambda *args: stub)
     before = fake_embedder.calls
-    result = Assistant(settings.replace(query_encoder="onnx"), fake_embedder).search("How long are payroll records kept?")
+    real = SentenceTransformerEmbedder()  # only the real model's questions go to its ONNX copy (no weights load here)
+    result = Assistant(settings.replace(query_encoder="onnx"), real).search("How long are payroll records kept?")
     assert stub.questions == ["How long are payroll records kept?"]
     assert fake_embedder.calls == before
     assert result.passages
 
 
-def test_torch_choice_embeds_questions_with_the_embedder(settings, built, fake_embedder):
-    assistant = Assistant(settings, fake_embedder)
+def test_torch_choice_or_a_substitute_embedder_embeds_questions_with_the_embedder(settings, built, fake_embedder):
+    assistant = Assistant(settings, fake_embedder)  # the default (onnx) copies the real model, not a test double
     assistant.search("How long are payroll records kept?")
     assert assistant.query_encoder is None and fake_embedder.calls > 0
+    assert Assistant(settings.replace(query_encoder="torch"), SentenceTransformerEmbedder()).query_encoder is None
 
 
 def test_missing_onnxruntime_is_a_model_error_with_the_install_command(settings, built, fake_embedder, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` now raises ImportError
     with pytest.raises(ModelError, match=r"RAG_QUERY_ENCODER=onnx-int8 needs onnxruntime: run `pip install 'onnxruntime=="):
-        Assistant(settings.replace(query_encoder="onnx-int8"), fake_embedder).search("How long are payroll records kept?")
+        Assistant(settings.replace(query_encoder="onnx-int8"), SentenceTransformerEmbedder()).search("How long are payroll records kept?")
 
 
 def test_a_model_that_is_not_mean_pooled_is_refused(tmp_path):
