@@ -11,9 +11,7 @@ returns the closest passages instead. No generative model is involved.
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
 from dataclasses import dataclass
 from typing import Collection, Sequence
 
@@ -25,6 +23,7 @@ from rag.index import LoadedIndex
 from rag.models import Answer, Citation, Passage, section_label
 from rag.references import Reference, extract_references
 from rag.sentences import sentence_display
+from rag.terms import TermStats, question_words
 from rag.text import content_words
 
 ABSTAIN_TEXT = "The documents do not answer this question. The closest passages are listed below; check them or rephrase."
@@ -34,12 +33,6 @@ _QUANTITY_QUESTION = re.compile(
     r"(maximum|minimum|limit|deadline|threshold|cap|period|rate|fee|amount|value)\b)",
     re.IGNORECASE,
 )
-QUESTION_FILLER = frozenset(
-    content_words("say says said tell explain describe mean means happen happens need needs get want know please many much "
-                  "our us organisation organization company group document documents rule rules state states")
-)
-
-
 @dataclass(frozen=True)
 class Candidate:
     """One sentence of a retrieved passage, scored against the question."""
@@ -55,33 +48,9 @@ class Candidate:
     in_named_clause: bool = False  # the question names the clause or article this sentence belongs to
 
 
-class TermStats:
-    """Inverse document frequencies of stemmed content words over a build's chunks."""
-
-    def __init__(self, texts: Sequence[str]) -> None:
-        df: Counter[str] = Counter()
-        for text in texts:
-            df.update(set(content_words(text)))
-        self.n = max(1, len(texts))
-        self.df = df
-
-    def idf(self, word: str) -> float:
-        return math.log(1 + (self.n - self.df.get(word, 0) + 0.5) / (self.df.get(word, 0) + 0.5))
-
-    def coverage(self, question_words: set[str], sentence_words: set[str]) -> float:
-        """IDF-weighted share of the question's words that the sentence contains."""
-        total = sum(self.idf(w) for w in question_words)
-        return sum(self.idf(w) for w in question_words & sentence_words) / total if total else 0.0
-
-
 def expects_quantity(question: str) -> bool:
     """Questions asking for a number, period, date or limit."""
     return bool(_QUANTITY_QUESTION.search(question))
-
-
-def question_words(question: str) -> set[str]:
-    """The question's specific content words (stemmed, question filler removed)."""
-    return set(content_words(question)) - QUESTION_FILLER
 
 
 class ExtractiveAnswerer:

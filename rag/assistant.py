@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from rag.answering import ExtractiveAnswerer, TermStats
+from rag.answering import ExtractiveAnswerer
 from rag.builds import current_build_id, load_current
 from rag.config import Settings
 from rag.embedding import Embedder, SentenceTransformerEmbedder, make_embedder
@@ -55,9 +55,8 @@ class Assistant:
         return make_query_encoder(s.query_encoder, s.model, cache_root, s.threads)
 
     def _bind(self, index: LoadedIndex) -> Snapshot:
-        stats = TermStats([c.text for c in index.chunks])
         retriever = Retriever(index, self.embedder, self.settings, self.query_encoder)
-        return Snapshot(index, retriever, ExtractiveAnswerer(self.settings, stats))
+        return Snapshot(index, retriever, ExtractiveAnswerer(self.settings, index.term_stats))
 
     @property
     def snapshot(self) -> Snapshot:

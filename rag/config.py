@@ -57,6 +57,10 @@ class Settings:
         0.45, "Share of the best question-sentence cosine in the reranked score of the top fused candidates (0: off).", 0.0, 1.0
     )
     rerank_depth: int = setting(20, "Top fused candidates reranked by their best sentence cosine.", 1, 1000)
+    rerank_coverage: float = setting(
+        0.3, "Share of a sentence's IDF-weighted coverage of the question's words in its rerank score (the rest: its cosine).",
+        0.0, 1.0,
+    )
     reference_boost: float = setting(
         0.6, "Added to passages carrying a clause/article/section number the question names (0: off).", 0.0, 2.0
     )

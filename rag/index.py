@@ -23,6 +23,8 @@ from rag.errors import IndexCorruptError, IndexMismatchError
 from rag.lexical import LexicalIndex
 from rag.models import Chunk, Document, Section
 from rag.sentences import SentenceTable
+from rag.terms import TermStats
+from rag.text import content_words
 
 MANIFEST = "manifest.json"  # written last: a folder without it is not a build
 VECTORS = "vectors.faiss"
@@ -210,6 +212,24 @@ class LoadedIndex:
         rows = [row for n in numbers for row in self.clause_rows.get(n, [])
                 if row not in skip and (allowed is None or self.chunks[row].doc_id in allowed)]
         return list(dict.fromkeys(rows))
+
+    @cached_property
+    def term_stats(self) -> TermStats:
+        """How rare each word is over the build's chunks (reranking and answering share it)."""
+        return TermStats([c.text for c in self.chunks])
+
+    @cached_property
+    def _sentence_words(self) -> dict[int, frozenset[str]]:
+        return {}
+
+    def sentence_words(self, row: int) -> frozenset[str]:
+        """Stemmed content words of one quotable sentence, computed once per build."""
+        words = self._sentence_words.get(row)
+        if words is None:
+            doc = self.documents[self.sentences.doc_ids[int(self.sentences.doc_index[row])]]
+            words = frozenset(content_words(doc.text[int(self.sentences.starts[row]) : int(self.sentences.ends[row])]))
+            self._sentence_words[row] = words
+        return words
 
     def original_file(self, doc_id: str) -> Path | None:
         """The original file this build indexed for `doc_id` (None when it kept none)."""

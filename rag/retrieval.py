@@ -22,6 +22,7 @@ from rag.fusion import convex_fusion, reciprocal_rank_fusion
 from rag.index import LoadedIndex
 from rag.models import Passage
 from rag.references import Reference, extract_references
+from rag.terms import question_words
 from rag.rerank import RerankConfig, boost_references, normalised, sentence_rerank
 
 
@@ -132,13 +133,14 @@ class Retriever:
                   doc_ids: list[str] | None = None) -> list[tuple[int, float]]:
         s = self.settings
         config = RerankConfig(s.rerank_weight, s.rerank_depth, s.reference_boost, s.term_boost)
+        words = question_words(question)
         out = normalised(ranked)
         references = extract_references(question)
         if references and config.number_boost > 0:
             out = self._with_named_clauses(out, references, vector, doc_ids)
         if references and (config.number_boost > 0 or config.term_boost > 0):
             out = boost_references(out, references, self._passage_text, config)
-        return sentence_rerank(out, lambda row: self._best_sentence(vector, row), config)
+        return sentence_rerank(out, lambda row: self._best_sentence(vector, words, row), config)
 
     def _with_named_clauses(self, ranked: list[tuple[int, float]], references: Sequence[Reference], vector: np.ndarray,
                             doc_ids: list[str] | None) -> list[tuple[int, float]]:
@@ -156,11 +158,20 @@ class Retriever:
         chunk = self.index.chunks[row]
         return "\n".join(chunk.section) + "\n" + chunk.text  # one line per path element: '6.4' there defines the clause
 
-    def _best_sentence(self, vector: np.ndarray, row: int) -> float:
-        """Highest cosine between the question and one of the chunk's quotable sentences (0 if it has none)."""
+    def _best_sentence(self, vector: np.ndarray, words: set[str], row: int) -> float:
+        """Best score of one of the chunk's quotable sentences (0 if it has none): its cosine to the question, mixed
+        with the IDF-weighted share of the question's words it holds (`RAG_RERANK_COVERAGE`)."""
         chunk = self.index.chunks[row]
         rows = self.index.sentences.rows_within(chunk.doc_id, chunk.start, chunk.end)
-        return float((self.index.sentences.vectors[rows] @ vector).max()) if len(rows) else 0.0
+        if not len(rows):
+            return 0.0
+        cosines = self.index.sentences.vectors[rows] @ vector
+        share = self.settings.rerank_coverage
+        if share <= 0 or not words:
+            return float(cosines.max())
+        stats = self.index.term_stats
+        coverage = np.array([stats.coverage(words, self.index.sentence_words(int(r))) for r in rows], dtype=np.float32)
+        return float(((1 - share) * cosines + share * coverage).max())
 
     def checked_k(self, k: int | None) -> int:
         k = self.settings.top_k if k is None else k

@@ -54,7 +54,7 @@ def test_worse_build_is_refused_and_live_keeps_serving(settings, fake_embedder, 
 
 
 def test_a_broken_model_is_refused_in_dense_mode(settings, fake_embedder, gate_file):
-    dense = settings.replace(retrieval="dense")
+    dense = settings.replace(retrieval="dense", rerank_coverage=0.0)  # no lexical signal left to hide a broken model
     good = rebuild(dense, fake_embedder, GOLD, gate_file)
     bad = rebuild(dense, ConstantEmbedder(), GOLD, gate_file)
     assert good.promoted and not bad.promoted

@@ -65,3 +65,20 @@ def test_reranking_can_be_switched_off(built, settings, fake_embedder):
     plain = Assistant(settings.replace(rerank_weight=0.0, reference_boost=0.0, term_boost=0.0), embedder=fake_embedder)
     result = plain.search("payroll records kept years", k=3)
     assert result.passages[0].chunk.doc_id == "retention.md"
+
+
+def test_rerank_mixes_each_sentence_cosine_with_its_share_of_the_question_words(built, settings, fake_embedder):
+    from rag.terms import question_words
+
+    question = "Is CCTV footage kept?"
+    scores = {}
+    for share in (0.0, 1.0):
+        retriever = Assistant(settings.replace(rerank_coverage=share), embedder=fake_embedder).snapshot.retriever
+        vector = retriever.embed(question)
+        rows = {row: c for row, c in enumerate(retriever.index.chunks)}
+        cctv = next(row for row, c in rows.items() if "CCTV footage is kept" in c.text)
+        other = next(row for row, c in rows.items() if "CCTV" not in c.text and c.doc_id == "travel.txt")
+        scores[share] = {name: retriever._best_sentence(vector, question_words(question), row)
+                         for name, row in (("cctv", cctv), ("other", other))}
+    assert scores[1.0] == {"cctv": 1.0, "other": 0.0}  # coverage alone: the sentence holds every question word
+    assert 0.0 < scores[0.0]["cctv"] < 1.0  # cosine alone: the sentence has more words than the question

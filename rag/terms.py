@@ -1,0 +1,46 @@
+"""Term statistics: the specific words of a question and how rare each word is in a build.
+
+Owns `question_words` (stemmed content words minus question filler such as
+'tell', 'explain', 'company') and `TermStats` (inverse document frequencies of
+stemmed content words over a build's chunks, and the IDF-weighted share of a
+question's words that a sentence or passage contains). Retrieval reranks and
+the answerer scores sentences with the same measure. Leaves out tokenising for
+BM25 (`rag.lexical`, which stems with Snowball).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Sequence
+
+from rag.text import content_words
+
+QUESTION_FILLER = frozenset(
+    content_words("say says said tell explain describe mean means happen happens need needs get want know please many much "
+                  "our us organisation organization company group document documents rule rules state states")
+)
+
+
+def question_words(question: str) -> set[str]:
+    """The question's specific content words (stemmed, question filler removed)."""
+    return set(content_words(question)) - QUESTION_FILLER
+
+
+class TermStats:
+    """Inverse document frequencies of stemmed content words over a build's chunks."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        df: Counter[str] = Counter()
+        for text in texts:
+            df.update(set(content_words(text)))
+        self.n = max(1, len(texts))
+        self.df = df
+
+    def idf(self, word: str) -> float:
+        return math.log(1 + (self.n - self.df.get(word, 0) + 0.5) / (self.df.get(word, 0) + 0.5))
+
+    def coverage(self, question_words: set[str], sentence_words: set[str]) -> float:
+        """IDF-weighted share of the question's words that the sentence contains."""
+        total = sum(self.idf(w) for w in question_words)
+        return sum(self.idf(w) for w in question_words & sentence_words) / total if total else 0.0
