@@ -50,7 +50,14 @@ class Settings:
     cache_dir: str = setting("", "Folder of the embedding cache (empty: `cache/` inside the index folder).")
     retrieval: str = setting("hybrid", "Ranking: `hybrid` (dense + BM25 fused), `dense` (FAISS only) or `lexical` (BM25 only).")
     fusion: str = setting("convex", "How hybrid ranking fuses: `rrf` (reciprocal rank fusion) or `convex` (normalised score mix).")
-    dense_weight: float = setting(0.5, "Weight of the dense list in fusion (the lexical list gets 1 minus this).", 0.0, 1.0)
+    dense_weight: float = setting(
+        0.5, "Weight of the dense list in fusion for a question of up to 6 specific words (the lexical list gets 1 minus this).",
+        0.0, 1.0,
+    )
+    dense_weight_long: float = setting(
+        0.2, "Weight of the dense list for a question of 11 specific words or more (linear in between): long questions carry "
+        "more exact terms.", 0.0, 1.0,
+    )
     rrf_k: float = setting(60.0, "The k constant of reciprocal rank fusion.", 1.0, 1000.0)
     candidates: int = setting(50, "Candidates each retriever contributes before fusion.", 1, 1000)
     rerank_weight: float = setting(

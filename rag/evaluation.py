@@ -185,7 +185,7 @@ def fingerprint(snap: Snapshot) -> dict[str, Any]:
 
 
 def retrieval_settings(settings: Any) -> dict[str, Any]:
-    keys = ("retrieval", "fusion", "dense_weight", "rrf_k", "candidates", "rerank_weight", "rerank_depth", "rerank_coverage",
+    keys = ("retrieval", "fusion", "dense_weight", "dense_weight_long", "rrf_k", "candidates", "rerank_weight", "rerank_depth", "rerank_coverage",
             "reference_boost", "term_boost", "query_encoder", "chunk_tokens", "chunk_overlap", "top_k", "answer_sentences",
             "answer_margin")
     return {key: getattr(settings, key) for key in keys}

@@ -32,6 +32,7 @@ class QueryEncoder(Protocol):
     def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
+SHORT_QUESTION_WORDS, LONG_QUESTION_WORDS = 6, 11  # specific words (rag.terms.question_words) where fusion weights apply
 LIST_KEYS = frozenset({"tags", "keywords", "categories"})  # metadata keys whose values are comma-separated lists
 
 
@@ -124,10 +125,18 @@ class Retriever:
         lexical = self.index.lexical.search(question, depth, rows)
         if method == "lexical":
             return lexical
+        alpha = self.dense_weight(question)
         if self.settings.fusion == "convex":
-            return convex_fusion(dense, lexical, self.settings.dense_weight)
-        weights = (self.settings.dense_weight, 1.0 - self.settings.dense_weight)
-        return reciprocal_rank_fusion([dense, lexical], weights, self.settings.rrf_k)
+            return convex_fusion(dense, lexical, alpha)
+        return reciprocal_rank_fusion([dense, lexical], (alpha, 1.0 - alpha), self.settings.rrf_k)
+
+    def dense_weight(self, question: str) -> float:
+        """The dense list's share in fusion: `RAG_DENSE_WEIGHT` for a question of up to 6 specific words, moving
+        linearly to `RAG_DENSE_WEIGHT_LONG` at 11 words or more: a long question carries more exact terms, which BM25
+        matches better (measured on all three dev sets)."""
+        short, long = self.settings.dense_weight, self.settings.dense_weight_long
+        share = min(1.0, max(0.0, (len(question_words(question)) - SHORT_QUESTION_WORDS) / (LONG_QUESTION_WORDS - SHORT_QUESTION_WORDS)))
+        return short + share * (long - short)
 
     def _reranked(self, question: str, vector: np.ndarray, ranked: list[tuple[int, float]],
                   doc_ids: list[str] | None = None) -> list[tuple[int, float]]:

@@ -82,3 +82,14 @@ def test_rerank_mixes_each_sentence_cosine_with_its_share_of_the_question_words(
                          for name, row in (("cctv", cctv), ("other", other))}
     assert scores[1.0] == {"cctv": 1.0, "other": 0.0}  # coverage alone: the sentence holds every question word
     assert 0.0 < scores[0.0]["cctv"] < 1.0  # cosine alone: the sentence has more words than the question
+
+
+def test_fusion_leans_on_bm25_as_questions_name_more_specific_words(assistant):
+    retriever = assistant.snapshot.retriever
+    short = "How long is CCTV footage kept?"  # 3 specific words
+    long = ("Which approval, receipt and itemised invoice evidence must a contractor submit for overseas hotel, rail, "
+            "taxi and meal expenses?")
+    middle = "Who approves overseas hotel expenses and receipts for contractors travelling by rail?"  # 8 specific words
+    assert retriever.dense_weight(short) == pytest.approx(0.5)
+    assert retriever.dense_weight(long) == pytest.approx(0.2)
+    assert retriever.dense_weight(middle) == pytest.approx(0.5 + (8 - 6) / 5 * (0.2 - 0.5))
