@@ -59,11 +59,11 @@ class Settings:
         "more exact terms.", 0.0, 1.0,
     )
     rrf_k: float = setting(60.0, "The k constant of reciprocal rank fusion.", 1.0, 1000.0)
-    candidates: int = setting(50, "Candidates each retriever contributes before fusion.", 1, 1000)
+    candidates: int = setting(100, "Candidates each retriever contributes before fusion.", 1, 1000)
     rerank_weight: float = setting(
         0.45, "Share of the best question-sentence cosine in the reranked score of the top fused candidates (0: off).", 0.0, 1.0
     )
-    rerank_depth: int = setting(20, "Top fused candidates reranked by their best sentence cosine.", 1, 1000)
+    rerank_depth: int = setting(30, "Top fused candidates reranked by their best sentence.", 1, 1000)
     rerank_coverage: float = setting(
         0.3, "Share of a sentence's IDF-weighted coverage of the question's words in its rerank score (the rest: its cosine).",
         0.0, 1.0,
