@@ -62,7 +62,8 @@ class BuildResult:
 
 
 def chunker_settings(settings: Settings) -> ChunkerSettings:
-    return ChunkerSettings(max_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap)
+    return ChunkerSettings(max_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap,
+                           paragraph_fill=settings.chunk_paragraph_fill)
 
 
 def new_build_id() -> str:

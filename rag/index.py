@@ -124,6 +124,9 @@ def check_manifest(manifest: dict[str, Any], settings: Settings) -> None:
         "chunk_tokens": (manifest.get("chunker", {}).get("max_tokens"), settings.chunk_tokens, "RAG_CHUNK_TOKENS"),
         "chunk_overlap": (manifest.get("chunker", {}).get("overlap_tokens"), settings.chunk_overlap, "RAG_CHUNK_OVERLAP"),
     }
+    if "paragraph_fill" in manifest.get("chunker", {}):  # builds made before the setting existed are served as they are
+        built = manifest["chunker"]["paragraph_fill"]
+        expected["chunk_paragraph_fill"] = (built, settings.chunk_paragraph_fill, "RAG_CHUNK_PARAGRAPH_FILL")
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexMismatchError(
             f"index build {manifest.get('build_id')} has format {manifest.get('format_version')}, this code reads "

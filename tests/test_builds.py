@@ -1,3 +1,4 @@
+from pathlib import Path
 import json
 import os
 
@@ -46,6 +47,18 @@ def test_manifest_mismatch_is_refused_with_the_fix(built, settings):
         load_current(settings.replace(chunk_tokens=200))
     with pytest.raises(IndexMismatchError, match="RAG_MODEL"):
         load_current(settings.replace(model="other-model"))
+    with pytest.raises(IndexMismatchError, match="chunk_paragraph_fill=0.2 but settings say 1.0.*RAG_CHUNK_PARAGRAPH_FILL=0.2"):
+        load_current(settings.replace(chunk_paragraph_fill=1.0))
+
+
+def test_a_build_made_before_paragraph_fill_existed_is_still_served(built, settings):
+    from rag.index import read_manifest, write_manifest
+
+    folder = Path(settings.index_dir) / "builds" / built.build_id
+    manifest = read_manifest(folder)
+    del manifest["chunker"]["paragraph_fill"]
+    write_manifest(folder, manifest)
+    assert load_current(settings.replace(chunk_paragraph_fill=1.0)).build_id == built.build_id
 
 
 def test_damaged_build_is_reported(built, settings):
