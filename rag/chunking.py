@@ -2,14 +2,16 @@
 
 Owns cutting a `Document` into `Chunk`s: sentences are packed in order up to a
 cl100k token budget (tiktoken), a new chunk starts at a section boundary once
-the current one is reasonably full, consecutive chunks of one section share an
-overlap of whole trailing sentences, and a sentence is split (at word
-boundaries) only when it alone exceeds the budget. A table stays whole in one
+the current one is reasonably full, and before a paragraph that would not fit
+whole once it is `paragraph_fill` full (so a paragraph, often one clause, is cut
+only when it alone exceeds the budget); consecutive chunks cut inside a
+paragraph share an overlap of whole trailing sentences, and a sentence is split
+(at word boundaries) only when it alone exceeds the budget. A table stays whole in one
 chunk when it fits; a longer one is cut between rows and every piece after the
 first carries the header row as its `context` (embedded and shown with it, while
 `text` stays the exact source span). Chunks of paged documents carry their pages. Every chunk's embedding text
 is then checked against the embedding model's own window and split further if
-needed. Offsets always satisfy `doc.text[start:end] == chunk.text`.
+needed, at the paragraph break nearest its middle when it has one. Offsets always satisfy `doc.text[start:end] == chunk.text`.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ class ChunkerSettings:
     max_tokens: int = 224
     overlap_tokens: int = 32
     min_fill: float = 0.5  # share of the budget a chunk needs before a section change closes it
-    paragraph_fill: float = 0.2  # share a chunk needs before it closes rather than cut the next paragraph (1: never)
+    paragraph_fill: float = 0.5  # share a chunk needs before it closes rather than cut the next paragraph (1: never)
 
     def to_dict(self) -> dict[str, object]:
         return {"encoding": ENCODING, "max_tokens": self.max_tokens, "overlap_tokens": self.overlap_tokens,

@@ -44,7 +44,7 @@ class Settings:
     chunk_tokens: int = setting(224, "Target chunk size in cl100k tokens (chunks are also split to fit the model window).", 16, 2048)
     chunk_overlap: int = setting(32, "Tokens of trailing context repeated at the start of the next chunk.", 0, 512)
     chunk_paragraph_fill: float = setting(
-        0.2, "Share of the chunk budget filled before a chunk closes rather than cut a paragraph that would fit whole in the "
+        0.5, "Share of the chunk budget filled before a chunk closes rather than cut a paragraph that would fit whole in the "
         "next one (1: pack sentences regardless of paragraphs).", 0.0, 1.0,
     )
     embed_batch_size: int = setting(32, "Passages per embedding batch.", 1, 1024)

@@ -47,7 +47,7 @@ def test_manifest_mismatch_is_refused_with_the_fix(built, settings):
         load_current(settings.replace(chunk_tokens=200))
     with pytest.raises(IndexMismatchError, match="RAG_MODEL"):
         load_current(settings.replace(model="other-model"))
-    with pytest.raises(IndexMismatchError, match="chunk_paragraph_fill=0.2 but settings say 1.0.*RAG_CHUNK_PARAGRAPH_FILL=0.2"):
+    with pytest.raises(IndexMismatchError, match="chunk_paragraph_fill=0.5 but settings say 1.0.*RAG_CHUNK_PARAGRAPH_FILL=0.5"):
         load_current(settings.replace(chunk_paragraph_fill=1.0))
 
 
