@@ -76,12 +76,14 @@ class Assistant:
         if live is None or (self._snapshot is not None and live == self._snapshot.index.build_id):
             return False
         fresh = self._bind(load_current(self.settings))
+        fresh.index.warm()  # before the swap, so the first requests on the new build stay fast
         with self._lock:
             self._snapshot = fresh
         return True
 
     def warm_up(self) -> None:
-        """Load the model and index and run one query, so the first request is fast."""
+        """Load the model and index, precompute word statistics and run one query, so the first request is fast."""
+        self.snapshot.index.warm()
         self.snapshot.retriever.search("warm up", 1)
 
     def search(self, question: str, k: int | None = None, filters: Filters | None = None) -> SearchResult:

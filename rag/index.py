@@ -234,6 +234,12 @@ class LoadedIndex:
             self._sentence_words[row] = words
         return words
 
+    def warm(self) -> None:
+        """Compute now what queries would otherwise compute on first use (word statistics, sentence words)."""
+        _ = self.term_stats
+        for row in range(len(self.sentences)):
+            self.sentence_words(row)
+
     def original_file(self, doc_id: str) -> Path | None:
         """The original file this build indexed for `doc_id` (None when it kept none)."""
         from rag.originals import original_path

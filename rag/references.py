@@ -29,8 +29,12 @@ class Reference:
     label: str
     kind: str  # "number" (a clause, article, section ... number), "term" (quoted term or acronym)
     pattern: re.Pattern[str]
+    needle: str = ""  # lower-case text every match contains: a cheap test before the regex
 
-    def carried_by(self, text: str) -> bool:
+    def carried_by(self, text: str, lowered: str | None = None) -> bool:
+        """Whether `text` carries the reference (`lowered`: `text.lower()`, when the caller has it already)."""
+        if self.needle and self.needle not in (text.lower() if lowered is None else lowered):
+            return False
         return self.pattern.search(text) is not None
 
     def defined_by(self, text: str) -> bool:
@@ -71,22 +75,23 @@ def extract_references(question: str) -> tuple[Reference, ...]:
     for m in _KEYWORD_REF.finditer(question):
         keyword, number = m.group(1), m.group(2)
         if number in dotted or "." in number:
-            found.setdefault(number, Reference(number, "number", _number_pattern(number)))
+            found.setdefault(number, Reference(number, "number", _number_pattern(number), number.lower()))
         else:
             label = f"{_singular(keyword).title()} {number}"
-            found.setdefault(label.lower(), Reference(label, "number", _keyword_pattern(keyword, number)))
+            found.setdefault(label.lower(), Reference(label, "number", _keyword_pattern(keyword, number), number.lower()))
     for number in dotted:
-        found.setdefault(number, Reference(number, "number", _number_pattern(number)))
+        found.setdefault(number, Reference(number, "number", _number_pattern(number), number.lower()))
     for m in _QUOTED.finditer(question):
         term = " ".join(m.group(1).split())
         words = r"\s+".join(re.escape(w) for w in term.split())
-        found.setdefault(term.lower(), Reference(term, "term", re.compile(rf"(?<![\w]){words}(?![\w])", re.IGNORECASE)))
+        pattern = re.compile(rf"(?<![\w]){words}(?![\w])", re.IGNORECASE)
+        found.setdefault(term.lower(), Reference(term, "term", pattern, term.split()[0].lower()))
     for m in _ACRONYM.finditer(question):
         word = m.group(0)
         if word in _COMMON_CAPS or word.lower() in found or any(ch.isdigit() for ch in word):
             continue
         stem = word[:-1] if word.endswith("s") and word[:-1].isupper() else word
-        found.setdefault(word.lower(), Reference(stem, "term", re.compile(rf"(?<![\w]){re.escape(stem)}s?(?![\w])")))
+        found.setdefault(word.lower(), Reference(stem, "term", re.compile(rf"(?<![\w]){re.escape(stem)}s?(?![\w])"), stem.lower()))
     return tuple(found.values())
 
 

@@ -38,8 +38,10 @@ def boost_references(ranked: Ranked, references: Sequence[Reference], text_of: C
                      config: RerankConfig) -> list[tuple[int, float]]:
     """Add each discriminating reference's boost to the candidates that carry it."""
     scores = dict(ranked)
+    texts = {row: text_of(row) for row, _ in ranked}
+    lowered = {row: text.lower() for row, text in texts.items()}
     for ref in references:
-        carriers = [row for row, _ in ranked if ref.carried_by(text_of(row))]
+        carriers = [row for row, _ in ranked if ref.carried_by(texts[row], lowered[row])]
         boost = config.number_boost if ref.kind == "number" else config.term_boost
         if not carriers or (ref.kind == "term" and len(carriers) > config.term_max_share * len(ranked)):
             continue

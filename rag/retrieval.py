@@ -142,14 +142,14 @@ class Retriever:
                   doc_ids: list[str] | None = None) -> list[tuple[int, float]]:
         s = self.settings
         config = RerankConfig(s.rerank_weight, s.rerank_depth, s.reference_boost, s.term_boost)
-        words = question_words(question)
+        shares = self.index.term_stats.shares(question_words(question)) if s.rerank_coverage > 0 else {}
         out = normalised(ranked)
         references = extract_references(question)
         if references and config.number_boost > 0:
             out = self._with_named_clauses(out, references, vector, doc_ids)
         if references and (config.number_boost > 0 or config.term_boost > 0):
             out = boost_references(out, references, self._passage_text, config)
-        return sentence_rerank(out, lambda row: self._best_sentence(vector, words, row), config)
+        return sentence_rerank(out, lambda row: self._best_sentence(vector, shares, row), config)
 
     def _with_named_clauses(self, ranked: list[tuple[int, float]], references: Sequence[Reference], vector: np.ndarray,
                             doc_ids: list[str] | None) -> list[tuple[int, float]]:
@@ -167,20 +167,21 @@ class Retriever:
         chunk = self.index.chunks[row]
         return "\n".join(chunk.section) + "\n" + chunk.text  # one line per path element: '6.4' there defines the clause
 
-    def _best_sentence(self, vector: np.ndarray, words: set[str], row: int) -> float:
+    def _best_sentence(self, vector: np.ndarray, shares: Mapping[str, float], row: int) -> float:
         """Best score of one of the chunk's quotable sentences (0 if it has none): its cosine to the question, mixed
-        with the IDF-weighted share of the question's words it holds (`RAG_RERANK_COVERAGE`)."""
+        with the IDF-weighted share of the question's words it holds (`shares`, see `TermStats.shares`;
+        `RAG_RERANK_COVERAGE`)."""
         chunk = self.index.chunks[row]
         rows = self.index.sentences.rows_within(chunk.doc_id, chunk.start, chunk.end)
         if not len(rows):
             return 0.0
         cosines = self.index.sentences.vectors[rows] @ vector
-        share = self.settings.rerank_coverage
-        if share <= 0 or not words:
+        weight = self.settings.rerank_coverage
+        if weight <= 0 or not shares:
             return float(cosines.max())
-        stats = self.index.term_stats
-        coverage = np.array([stats.coverage(words, self.index.sentence_words(int(r))) for r in rows], dtype=np.float32)
-        return float(((1 - share) * cosines + share * coverage).max())
+        coverage = np.array([sum(shares[w] for w in shares.keys() & self.index.sentence_words(int(r))) for r in rows],
+                            dtype=np.float32)
+        return float(((1 - weight) * cosines + weight * coverage).max())
 
     def checked_k(self, k: int | None) -> int:
         k = self.settings.top_k if k is None else k

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Sequence
+from typing import AbstractSet, Sequence
 
 from rag.text import content_words
 
@@ -40,7 +40,14 @@ class TermStats:
     def idf(self, word: str) -> float:
         return math.log(1 + (self.n - self.df.get(word, 0) + 0.5) / (self.df.get(word, 0) + 0.5))
 
-    def coverage(self, question_words: set[str], sentence_words: set[str]) -> float:
+    def coverage(self, question_words: set[str], sentence_words: AbstractSet[str]) -> float:
         """IDF-weighted share of the question's words that the sentence contains."""
         total = sum(self.idf(w) for w in question_words)
         return sum(self.idf(w) for w in question_words & sentence_words) / total if total else 0.0
+
+    def shares(self, question_words: set[str]) -> dict[str, float]:
+        """Each question word's share of the question's total IDF, so a sentence's coverage is the sum of the
+        shares of the words it holds (`coverage` for many sentences at the cost of one)."""
+        idf = {w: self.idf(w) for w in question_words}
+        total = sum(idf.values())
+        return {w: v / total for w, v in idf.items()} if total else {}

@@ -9,6 +9,7 @@ was given, so callers can quote spans exactly. No tokenizer or model here.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 Span = tuple[int, int]
 
@@ -116,9 +117,10 @@ def _trim(text: str, start: int, end: int) -> Span:
 
 def content_words(text: str) -> list[str]:
     """Lower-cased words minus stopwords, lightly stemmed, for lexical overlap."""
-    return [stem(w) for w in (m.group().lower() for m in _WORD.finditer(text)) if w not in STOPWORDS]
+    return [stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
 
 
+@lru_cache(maxsize=1 << 17)  # a corpus repeats its words: stemming each once makes whole-build passes cheap
 def stem(word: str) -> str:
     """A tiny suffix stripper: enough to match 'records'/'record', 'retained'/'retain'."""
     for suffix in ("ations", "ation", "ings", "ing", "ies", "ied", "ed", "es", "s"):

@@ -78,7 +78,8 @@ def test_rerank_mixes_each_sentence_cosine_with_its_share_of_the_question_words(
         rows = {row: c for row, c in enumerate(retriever.index.chunks)}
         cctv = next(row for row, c in rows.items() if "CCTV footage is kept" in c.text)
         other = next(row for row, c in rows.items() if "CCTV" not in c.text and c.doc_id == "travel.txt")
-        scores[share] = {name: retriever._best_sentence(vector, question_words(question), row)
+        shares = retriever.index.term_stats.shares(question_words(question))
+        scores[share] = {name: retriever._best_sentence(vector, shares, row)
                          for name, row in (("cctv", cctv), ("other", other))}
     assert scores[1.0] == {"cctv": 1.0, "other": 0.0}  # coverage alone: the sentence holds every question word
     assert 0.0 < scores[0.0]["cctv"] < 1.0  # cosine alone: the sentence has more words than the question
