@@ -12,7 +12,7 @@ returns the closest passages instead. No generative model is involved.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Collection, Sequence
 
 import numpy as np
@@ -26,6 +26,8 @@ from rag.sentences import sentence_display
 from rag.terms import TermStats, question_words
 from rag.text import content_words
 
+REFERRED_CHUNKS = 5  # chunks of a referred document searched: those closest to the question
+REFERRED_TOPIC_SHARE = 0.25  # IDF-weighted share of the referring sentence's words a referred sentence must hold
 ABSTAIN_TEXT = "The documents do not answer this question. The closest passages are listed below; check them or rephrase."
 WEIGHTS = {"dense": 0.45, "coverage": 0.35, "passage": 0.20, "quantity": 0.05, "reference": 0.15}
 _QUANTITY_QUESTION = re.compile(
@@ -104,10 +106,11 @@ class ExtractiveAnswerer:
             margin=best - second,
         )
 
-    def answer(self, question: str, vector: np.ndarray, passages: Sequence[Passage], index: LoadedIndex,
-               allowed: Collection[str] | None = None) -> Answer:
+    def answer(self, question: str, vector: np.ndarray, passages: Sequence[Passage], index: LoadedIndex, *,
+               allowed: Collection[str] | None) -> Answer:
         """Quote the best sentences, or abstain. A quoted sentence that defers to another document ('kept for the
-        period in the Records Retention Schedule') brings that document's best sentence too, if `allowed`."""
+        period in the Records Retention Schedule') brings that document's best sentences too, if in `allowed`
+        (None: every document may be searched; callers pass the request's filters, so none is ever skipped)."""
         pool = list(passages) + _clause_passages(question, vector, passages, index)
         ranked = self._named_clause_first(question, self.candidates(question, vector, pool, index), index)
         evidence = self.evidence(question, ranked, passages)
@@ -140,16 +143,18 @@ class ExtractiveAnswerer:
                   allowed: Collection[str] | None) -> list[Candidate]:
         """The best sentences (one, or two close ones) of the document the first quoted sentence refers to by title
         ('CCTV footage is kept only for the period in the Records Retention Schedule'), when that document is not quoted
-        yet and may be searched, among its sentences that share a word of the referring sentence's topic ('CCTV')."""
+        yet and may be searched, among the sentences of its chunks closest to the question that hold a good share of
+        the referring sentence's own topic ('CCTV footage')."""
         referring = chosen[0]
         target = referred_document(referring.text, index, exclude={c.doc_id for c in chosen})
         if target is None or (allowed is not None and target not in allowed):
             return []
-        topic = set(content_words(referring.text)) - set(content_words(index.documents[target].title))
+        topic = self.stats.shares(set(content_words(referring.text)) - set(content_words(index.documents[target].title)))
         rows = list(index.rows_of([target]))
-        pool = [Passage(index.chunks[row], 0.0, 0, float(c)) for row, c in zip(rows, index.cosines(vector, rows))]
-        found = self.candidates(question, vector, pool, index)
-        on_topic = [c for c in found if topic & question_words(c.text)]
+        closest = sorted(zip(index.cosines(vector, rows).tolist(), rows), reverse=True)[:REFERRED_CHUNKS]
+        pool = [Passage(index.chunks[row], 0.0, 0, cosine) for cosine, row in closest]
+        found = [replace(c, in_named_clause=False) for c in self.candidates(question, vector, pool, index)]
+        on_topic = [c for c in found if sum(topic.get(w, 0.0) for w in question_words(c.text)) >= REFERRED_TOPIC_SHARE]
         return _select(on_topic, 2, self.settings.answer_margin) if on_topic else []
 
     def _title_match(self, question: str, cand: Candidate, index: LoadedIndex) -> float:
@@ -174,19 +179,23 @@ _CAPTION = re.compile(r"(?:table|figure|exhibit|chart)\s+[\w.-]{1,8}\s*[:.–—
 
 
 def referred_document(text: str, index: LoadedIndex, exclude: Collection[str] = ()) -> str | None:
-    """The document whose title (two words or more) `text` names, the longest title first; None if none does."""
-    folded = " ".join(text.casefold().split())
-    named = [(len(doc.title), doc_id) for doc_id, doc in index.documents.items()
-             if doc_id not in exclude and len(doc.title.split()) >= 2
-             and re.search(rf"(?<![\w]){re.escape(' '.join(doc.title.casefold().split()))}(?![\w])", folded)]
-    return max(named)[1] if named else None
+    """The document `text` names by its title as written (two words or more: 'the Records Retention Schedule'), the
+    longest title when several match; None when none does or when that one is excluded (a sentence naming its own
+    document, or one already quoted, refers to nothing new)."""
+    spaced = " ".join(text.split())
+    named = [(len(title), doc_id) for doc_id, title in index.titles.items()
+             if title in spaced and re.search(rf"(?<![\w]){re.escape(title)}(?![\w])", spaced)]
+    if not named:
+        return None
+    doc_id = max(named)[1]
+    return None if doc_id in exclude else doc_id
 
 
 def _is_heading(text: str, title: str, section: tuple[str, ...]) -> bool:
     """A title, heading or caption ('Table 1: Maximum hotel room rates'): it names a topic, it answers nothing."""
     plain = text.strip().rstrip(":")
-    if _CAPTION.match(plain) and len(plain.split()) <= 16:
-        return True
+    if _CAPTION.match(plain) and not plain.endswith(".") and len(plain.split()) <= 12:
+        return True  # "Chart 3: Overtime is paid at 1.5 times the hourly rate." is a sentence, not a caption
     return plain == title.strip() or any(plain == label.strip() for label in section)
 
 

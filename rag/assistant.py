@@ -98,7 +98,7 @@ class Assistant:
         vector = snap.retriever.embed(cleaned)
         passages = snap.retriever.retrieve(cleaned, vector, k, filters)
         allowed = allowed_documents(snap.index, filters)  # a referred document must pass the same filters
-        return snap.answerer.answer(cleaned, vector, passages, snap.index, allowed)
+        return snap.answerer.answer(cleaned, vector, passages, snap.index, allowed=allowed)
 
     def original(self, doc_id: str) -> tuple[Document, Path]:
         """A document and the original file its build kept."""

@@ -44,14 +44,14 @@ class Settings:
     chunk_tokens: int = setting(224, "Target chunk size in cl100k tokens (chunks are also split to fit the model window).", 16, 2048)
     chunk_overlap: int = setting(32, "Tokens of trailing context repeated at the start of the next chunk.", 0, 512)
     chunk_paragraph_fill: float = setting(
-        0.5, "Share of the chunk budget filled before a chunk closes rather than cut a paragraph that would fit whole in the "
-        "next one (1: pack sentences regardless of paragraphs).", 0.0, 1.0,
+        0.5, "Share of the chunk budget filled before a chunk closes rather than start a paragraph it cannot hold whole "
+        "(1: never close early for a paragraph).", 0.0, 1.0,
     )
     embed_batch_size: int = setting(32, "Passages per embedding batch.", 1, 1024)
     embedding_cache: bool = setting(
         True, "Reuse vectors of unchanged text across builds, so a rebuild embeds only what changed."
     )
-    cache_dir: str = setting("", "Folder of the embedding cache (empty: `cache/` inside the index folder).")
+    cache_dir: str = setting("", "Folder of the embedding cache and the exported question encoder (empty: `cache/` inside the index folder).")
     retrieval: str = setting("hybrid", "Ranking: `hybrid` (dense + BM25 fused), `dense` (FAISS only) or `lexical` (BM25 only).")
     fusion: str = setting("convex", "How hybrid ranking fuses: `rrf` (reciprocal rank fusion) or `convex` (normalised score mix).")
     dense_weight: float = setting(

@@ -82,7 +82,7 @@ def run_question(snap: Snapshot, assistant: Assistant, row: GoldRow, metadata: M
         depth = min(max(RANK_DEPTH, assistant.settings.top_k), assistant.settings.max_top_k)
         result.passages = snap.retriever.retrieve(question, vector, depth, filters)
         allowed = allowed_documents(snap.index, filters)
-        result.answer = snap.answerer.answer(question, vector, result.passages[: assistant.settings.top_k], snap.index, allowed)
+        result.answer = snap.answerer.answer(question, vector, result.passages[: assistant.settings.top_k], snap.index, allowed=allowed)
     except InvalidRequestError as exc:
         result.error = exc.message
     result.latency_ms = (time.perf_counter() - started) * 1000
@@ -185,9 +185,9 @@ def fingerprint(snap: Snapshot) -> dict[str, Any]:
 
 
 def retrieval_settings(settings: Any) -> dict[str, Any]:
-    keys = ("retrieval", "fusion", "dense_weight", "dense_weight_long", "rrf_k", "candidates", "rerank_weight", "rerank_depth", "rerank_coverage",
-            "reference_boost", "term_boost", "query_encoder", "chunk_tokens", "chunk_overlap", "top_k", "answer_sentences",
-            "answer_margin")
+    keys = ("retrieval", "fusion", "dense_weight", "dense_weight_long", "rrf_k", "candidates", "rerank_weight",
+            "rerank_depth", "rerank_coverage", "reference_boost", "term_boost", "query_encoder", "chunk_tokens",
+            "chunk_overlap", "chunk_paragraph_fill", "top_k", "answer_sentences", "answer_margin")
     return {key: getattr(settings, key) for key in keys}
 
 

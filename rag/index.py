@@ -217,6 +217,12 @@ class LoadedIndex:
         return list(dict.fromkeys(rows))
 
     @cached_property
+    def titles(self) -> dict[str, str]:
+        """Document id -> title with spaces collapsed, for titles of two words or more (one word names no document)."""
+        spaced = {doc_id: " ".join(doc.title.split()) for doc_id, doc in self.documents.items()}
+        return {doc_id: title for doc_id, title in spaced.items() if len(title.split()) >= 2}
+
+    @cached_property
     def term_stats(self) -> TermStats:
         """How rare each word is over the build's chunks (reranking and answering share it)."""
         return TermStats([c.text for c in self.chunks])

@@ -106,7 +106,7 @@ class Citation:
     start: int
     end: int
     quote: str
-    passage_rank: int = 0
+    passage_rank: int = 0  # 0: from a document another quote refers to by title, not among the returned passages
     page_end: int | None = None
 
     def to_dict(self) -> dict[str, Any]:

@@ -102,11 +102,13 @@ def ensure_export(embedder: SentenceTransformerEmbedder, cache_root: Path, varia
         return target
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_exports(folder.parent)
         staging = Path(tempfile.mkdtemp(prefix=".export-", dir=folder.parent))
     except OSError as exc:
-        raise ModelError(f"cannot write the question encoder under {folder.parent}: {exc}; set RAG_CACHE_DIR to a writable folder") from exc
+        raise ModelError(f"cannot write the question encoder under {folder.parent}: {exc}; set RAG_CACHE_DIR to a writable "
+                         "folder, or RAG_QUERY_ENCODER=torch") from exc
     try:
-        info = _export(embedder, staging, variant)
+        info = _exported(embedder, staging, variant)
         (staging / "export.json").write_text(json.dumps(info, indent=2))
         try:
             os.rename(staging, folder)
@@ -116,6 +118,26 @@ def ensure_export(embedder: SentenceTransformerEmbedder, cache_root: Path, varia
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _remove_stale_exports(parent: Path, age_s: float = 3600.0) -> None:
+    """Staging folders left by exports killed over an hour ago (a live export finishes in seconds)."""
+    import time
+
+    for stale in parent.glob(".export-*"):
+        if time.time() - stale.stat().st_mtime > age_s:
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _exported(embedder: SentenceTransformerEmbedder, out: Path, variant: str) -> dict[str, Any]:
+    """`_export`, with any failure of the exporter or quantiser turned into `ModelError` naming the way out."""
+    try:
+        return _export(embedder, out, variant)
+    except ModelError:
+        raise
+    except Exception as exc:  # torch.onnx, onnx and onnxruntime raise many types; all mean the same to the user
+        raise ModelError(f"exporting the {variant} question encoder failed ({type(exc).__name__}: {exc}); "
+                         "set RAG_QUERY_ENCODER=torch to embed questions with the model itself") from exc
 
 
 def _export(embedder: SentenceTransformerEmbedder, out: Path, variant: str) -> dict[str, Any]:

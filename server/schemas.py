@@ -66,7 +66,8 @@ class CitationOut(BaseModel):
     start: int
     end: int
     quote: str = Field(description="Exactly document text[start:end].")
-    passage_rank: int
+    passage_rank: int = Field(description="Rank of the passage the quote comes from; 0 when it comes from a document "
+                                          "another quote refers to by title, outside the returned passages.")
 
 
 class SearchOut(BaseModel):

@@ -74,6 +74,7 @@ def test_captions_titles_and_headings_are_never_quoted():
     assert _is_heading("Travel Policy", "Travel Policy", ())
     assert _is_heading("4.2 Hotels:", "Travel Policy", ("4. Accommodation", "4.2 Hotels"))
     assert not _is_heading("Table 1 sets the hotel limits: 180 pounds in London.", "Travel Policy", ())
+    assert not _is_heading("Chart 3: Overtime is paid at 1.5 times the hourly rate.", "Pay Policy", ())  # a sentence
     assert not _is_heading("The rates in Table 1: apply to every employee travelling on Group business, including "
                            "contractors, temporary staff and secondees who book through the travel desk.", "T", ())
 
@@ -100,3 +101,27 @@ def test_a_quoted_reference_to_another_document_brings_its_answer(settings, mini
     assert f"[{referred.n}]" in answer.answer and "1 year" in answer.answer
     only_visitors = assistant.ask("How long are visitor sign-in sheets kept?", filters=Filters(doc_ids=("visitors.md",)))
     assert {c.doc_id for c in only_visitors.citations} == {"visitors.md"}  # the filter holds for referred documents too
+
+
+def test_a_document_is_referred_to_only_by_its_whole_title_as_written(built, settings, fake_embedder):
+    from rag.answering import referred_document
+
+    index = Assistant(settings, embedder=fake_embedder).snapshot.index
+    titles = {doc_id: doc.title for doc_id, doc in index.documents.items()}
+    assert titles["retention.md"] == "Records Retention Rules"
+    assert referred_document("Sheets are kept as set in the Records Retention Rules.", index) == "retention.md"
+    assert referred_document("Sheets are kept as set in the  Records\nRetention Rules.", index) == "retention.md"
+    assert referred_document("we keep records retention rules simple", index) is None  # a phrase, not the name
+    assert referred_document("See the Records Retention Rules.", index, exclude={"retention.md"}) is None
+
+
+def test_the_longest_title_named_wins_even_when_it_is_excluded():
+    from types import SimpleNamespace
+
+    from rag.answering import referred_document
+
+    index = SimpleNamespace(titles={"short.md": "Records Retention", "schedule.md": "Records Retention Schedule"})
+    text = "Case files are kept for the period in the Records Retention Schedule."
+    assert referred_document(text, index) == "schedule.md"  # type: ignore[arg-type]
+    assert referred_document(text, index, exclude={"schedule.md"}) is None  # type: ignore[arg-type]
+    assert referred_document("See the Records Retention guidance.", index) == "short.md"  # type: ignore[arg-type]

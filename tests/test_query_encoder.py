@@ -1,7 +1,7 @@
 """The ONNX question encoder: the setting, the wiring into retrieval, the export cache and fidelity to torch.
 
 Tests marked `model` export the real packaged model (about 10 s each variant, once per module) and are
-skipped when onnxruntime is not installed (`pip install -e '.[onnx]'`).
+skipped when onnxruntime is not installed (it is a dependency: `make setup` installs it).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class StubEncoder:
         return self.inner.encode(texts)
 
 
-def test_setting_defaults_to_torch_and_refuses_unknown_choices():
+def test_setting_defaults_to_onnx_and_refuses_unknown_choices():
     assert Settings.from_env({}).query_encoder == "onnx"
     for choice in ("torch", "onnx", "onnx-int8"):
         assert Settings.from_env({"RAG_QUERY_ENCODER": choice}).query_encoder == choice
@@ -139,3 +139,20 @@ def test_the_export_is_reused_not_made_again(exports, monkeypatch):
         assert facts["variant"] == variant and facts["fingerprint"] == SentenceTransformerEmbedder().fingerprint
     assert sorted(p.name for p in (cache / "query-model").iterdir()) == sorted(
         export_folder(cache, SentenceTransformerEmbedder().fingerprint, v).name for v in query_encoder.VARIANTS)
+
+
+def test_a_failed_export_is_a_model_error_that_names_the_way_out_and_leaves_nothing(tmp_path, monkeypatch):
+    import os
+    import time
+
+    def broken(*args):  # type: ignore[no-untyped-def]
+        raise RuntimeError("exporter exploded")
+
+    stale = tmp_path / "query-model" / ".export-old"
+    stale.mkdir(parents=True)
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))  # left by an export killed two hours ago
+    monkeypatch.setattr(query_encoder, "_export", broken)
+    with pytest.raises(ModelError, match=r"exporting the onnx question encoder failed \(RuntimeError: exporter exploded\); "
+                                         r"set RAG_QUERY_ENCODER=torch"):
+        query_encoder.ensure_export(SentenceTransformerEmbedder(), tmp_path, "onnx")
+    assert list((tmp_path / "query-model").iterdir()) == []  # neither the failed staging folder nor the stale one
