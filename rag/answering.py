@@ -26,7 +26,7 @@ from rag.sentences import sentence_display
 from rag.terms import TermStats, question_words
 from rag.text import content_words
 
-REFERRED_CHUNKS = 5  # chunks of a referred document searched: those closest to the question
+REFERRED_SENTENCES = 8  # a referred document is searched in the chunks holding its sentences closest to the question
 REFERRED_TOPIC_SHARE = 0.25  # IDF-weighted share of the referring sentence's words a referred sentence must hold
 ABSTAIN_TEXT = "The documents do not answer this question. The closest passages are listed below; check them or rephrase."
 WEIGHTS = {"dense": 0.45, "coverage": 0.35, "passage": 0.20, "quantity": 0.05, "reference": 0.15}
@@ -143,16 +143,15 @@ class ExtractiveAnswerer:
                   allowed: Collection[str] | None) -> list[Candidate]:
         """The best sentences (one, or two close ones) of the document the first quoted sentence refers to by title
         ('CCTV footage is kept only for the period in the Records Retention Schedule'), when that document is not quoted
-        yet and may be searched, among the sentences of its chunks closest to the question that hold a good share of
-        the referring sentence's own topic ('CCTV footage')."""
+        yet and may be searched, among the sentences of its chunks nearest the question that hold a good share of the
+        referring sentence's own topic ('CCTV footage')."""
         referring = chosen[0]
         target = referred_document(referring.text, index, exclude={c.doc_id for c in chosen})
         if target is None or (allowed is not None and target not in allowed):
             return []
         topic = self.stats.shares(set(content_words(referring.text)) - set(content_words(index.documents[target].title)))
-        rows = list(index.rows_of([target]))
-        closest = sorted(zip(index.cosines(vector, rows).tolist(), rows), reverse=True)[:REFERRED_CHUNKS]
-        pool = [Passage(index.chunks[row], 0.0, 0, cosine) for cosine, row in closest]
+        rows = _chunks_of_closest_sentences(index, target, vector, REFERRED_SENTENCES)
+        pool = [Passage(index.chunks[row], 0.0, 0, float(c)) for row, c in zip(rows, index.cosines(vector, rows))]
         found = [replace(c, in_named_clause=False) for c in self.candidates(question, vector, pool, index)]
         on_topic = [c for c in found if sum(topic.get(w, 0.0) for w in question_words(c.text)) >= REFERRED_TOPIC_SHARE]
         return _select(on_topic, 2, self.settings.answer_margin) if on_topic else []
@@ -176,6 +175,17 @@ def _clause_passages(question: str, vector: np.ndarray, passages: Sequence[Passa
 
 
 _CAPTION = re.compile(r"(?:table|figure|exhibit|chart)\s+[\w.-]{1,8}\s*[:.–—-]\s+\S", re.IGNORECASE)
+
+
+def _chunks_of_closest_sentences(index: LoadedIndex, doc_id: str, vector: np.ndarray, n: int) -> list[int]:
+    """Rows of the document's chunks that hold one of its `n` sentences closest to the question."""
+    sentences = index.sentences.rows_within(doc_id, 0, len(index.documents[doc_id].text))
+    if not len(sentences):
+        return []
+    best = sentences[np.argsort(-(index.sentences.vectors[sentences] @ vector))[:n]]
+    starts = index.sentences.starts[best]
+    return [int(row) for row in index.rows_of([doc_id])
+            if any(index.chunks[row].start <= a < index.chunks[row].end for a in starts.tolist())]
 
 
 def referred_document(text: str, index: LoadedIndex, exclude: Collection[str] = ()) -> str | None:

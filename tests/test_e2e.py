@@ -95,6 +95,17 @@ def test_abstains_when_the_corpus_does_not_answer(assistant, question):
     assert answer.citations == () and "do not answer" in answer.answer and answer.passages
 
 
+@pytest.mark.parametrize("question, fact", [
+    ("How long are whistleblowing case files kept?", "| Whistleblowing case files | 7 years |"),
+    ("How long is CCTV footage kept?", "| CCTV footage | 30 days |"),
+])
+def test_a_policy_that_defers_to_the_retention_schedule_is_answered_from_it(assistant, question, fact):
+    answer = assistant.ask(question)
+    first, referred = answer.citations[0], [c for c in answer.citations if c.doc_id == "records-retention-schedule.md"]
+    assert "Records Retention Schedule" in first.quote and first.doc_id != "records-retention-schedule.md"
+    assert any(c.quote.startswith(fact) and c.passage_rank == 0 for c in referred), answer.answer
+
+
 PAGED = [  # PDF answers cite the page the fact is printed on (pages counted as a reader counts them)
     ("Who approves a donation or sponsorship of up to £1,000?", "anti-bribery-policy.pdf", 2, "Head of Department"),
     ("What action is required when an agent has no office, no staff and no website?", "anti-bribery-policy.pdf", 4,
