@@ -31,7 +31,7 @@ from rag.config import Settings
 from rag.corpus import Corpus, SkippedFile, load_corpus
 from rag.embed_cache import CACHE_FILE, EmbeddingCache, encode_cached
 from rag.embedding import Embedder
-from rag.errors import BuildLockedError, CorpusError, IndexCorruptError, IndexNotFoundError, NotFoundError
+from rag.errors import BuildLockedError, CorpusError, IndexCorruptError, IndexNotFoundError, ModelError, NotFoundError
 from rag.index import FORMAT_VERSION, LoadedIndex, read_documents, read_manifest, write_build, write_manifest
 from rag.originals import keep_originals
 from rag.lexical import LexicalIndex
@@ -218,6 +218,17 @@ def prune_cache(settings: Settings) -> int:
         cache.close()
 
 
+def check_vectors(vectors: np.ndarray, model: str) -> None:
+    """Refuse vectors no index should be built from: not finite, or one and the same for every passage (a broken
+    model ranks nothing, and lexical evidence in reranking could hide that from the gate)."""
+    if not np.isfinite(vectors).all():
+        raise ModelError(f"the embedding model {model!r} returned NaN or infinite vectors; reinstall it with `make setup` "
+                         "or fix RAG_MODEL")
+    if len(vectors) > 1 and float(np.abs(vectors - vectors[0]).max()) < 1e-6:
+        raise ModelError(f"the embedding model {model!r} returned the same vector for all {len(vectors)} passages; "
+                         "reinstall it with `make setup` or fix RAG_MODEL")
+
+
 def _build_into(tmp: Path, build_id: str, corpus: Corpus, settings: Settings, embedder: Embedder, progress: BuildProgress,
                 live: LiveBuild | None) -> dict[str, Any]:
     progress.stage("chunking", len(corpus.documents))
@@ -228,6 +239,7 @@ def _build_into(tmp: Path, build_id: str, corpus: Corpus, settings: Settings, em
     cache = open_cache(settings, embedder, progress)
     try:
         vectors = encode_cached(embedder, [embedding_text(c) for c in chunks], settings.embed_batch_size, cache, progress.advance)
+        check_vectors(vectors, settings.model)
 
         def encode_sentences(texts: list[str]) -> np.ndarray:
             progress.stage("sentences", len(texts))

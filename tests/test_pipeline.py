@@ -7,6 +7,7 @@ import pytest
 
 from rag import builds
 from rag.assistant import Assistant
+from rag.errors import ModelError
 from rag.pipeline import evaluate_corpus, live_eval, rebuild
 from tests.conftest import FIXTURES, FakeEmbedder
 
@@ -53,16 +54,24 @@ def test_worse_build_is_refused_and_live_keeps_serving(settings, fake_embedder, 
     assert answer.build_id == good.build_id and not answer.abstained
 
 
-def test_a_broken_model_is_refused_in_dense_mode(settings, fake_embedder, gate_file):
-    dense = settings.replace(retrieval="dense", rerank_coverage=0.0)  # no lexical signal left to hide a broken model
+def test_a_broken_model_is_refused_by_the_gate_in_dense_mode(settings, fake_embedder, gate_file, monkeypatch):
+    dense = settings.replace(retrieval="dense", rerank_coverage=0.0, embedding_cache=False)  # ranking by vectors alone
     good = rebuild(dense, fake_embedder, GOLD, gate_file)
+    monkeypatch.setattr(builds, "check_vectors", lambda vectors, model: None)  # let the broken vectors reach the gate
     bad = rebuild(dense, ConstantEmbedder(), GOLD, gate_file)
     assert good.promoted and not bad.promoted
     assert builds.current_build_id(settings.index_dir) == good.build_id
 
 
+def test_a_model_that_gives_every_passage_one_vector_fails_the_build_and_the_live_one_stays(settings, fake_embedder, gate_file):
+    good = rebuild(settings, fake_embedder, GOLD, gate_file)
+    with pytest.raises(ModelError, match=r"returned the same vector for all \d+ passages; reinstall it with `make setup`"):
+        rebuild(settings.replace(embedding_cache=False), ConstantEmbedder(), GOLD, gate_file)
+    assert builds.current_build_id(settings.index_dir) == good.build_id
+
+
 def test_no_gate_promotes_anyway_and_says_so(settings, fake_embedder, gate_file):
-    outcome = rebuild(settings, ConstantEmbedder(), GOLD, gate_file, no_gate=True)
+    outcome = rebuild(settings, fake_embedder, GOLD, gate_file, no_gate=True)
     assert outcome.promoted and outcome.decision is None
     assert outcome.manifest["gate"] == {"status": "skipped", "reason": "--no-gate given"}
 
