@@ -74,6 +74,9 @@ def allowed_documents(index: LoadedIndex, filters: Filters | None) -> list[str] 
     matching = [d for d in candidates if _metadata_matches(index.documents[d].metadata, filters.metadata)]
     if not matching:
         keys = sorted({k for doc in index.documents.values() for k in doc.metadata})
+        unknown_keys = [k for k in filters.metadata if k not in keys]
+        if unknown_keys:
+            raise InvalidRequestError(f"unknown metadata key {unknown_keys[0]!r}: the documents' keys are {', '.join(keys) or 'none'}")
         raise InvalidRequestError(
             f"no document matches the filters {dict(filters.metadata)}; metadata keys are: {', '.join(keys) or 'none'}"
         )

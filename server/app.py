@@ -40,8 +40,23 @@ def _validation_message(exc: RequestValidationError) -> str:
     for err in exc.errors()[:5]:
         where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
         hint = " (send a JSON object with the header content-type: application/json)" if where == "body" else ""
+        if where == "question" and err.get("type") == "string_too_long":
+            hint = ": shorten it to the point you want answered (the limit is RAG_MAX_QUESTION_CHARS)"
         parts.append(f"{where}: {err.get('msg', 'invalid')}{hint}")
-    return "; ".join(parts) + " (see /docs for the request schema)"
+    return "; ".join(parts) + " (the request schema is at /openapi.json)"
+
+
+ROUTES_HINT = "the API is POST /v1/ask and POST /v1/search (JSON body), GET /v1/documents; all routes are in /openapi.json"
+
+
+def _http_message(request: Request, exc: StarletteHTTPException) -> str:
+    """What went wrong at the HTTP level, and what to send instead."""
+    if exc.status_code == 405:
+        allowed = exc.headers.get("Allow", "") if exc.headers else ""
+        return f"{request.method} is not allowed on {request.url.path} (use {allowed or 'another method'}); {ROUTES_HINT}"
+    if exc.status_code == 404:
+        return f"no route {request.url.path}: {ROUTES_HINT}"
+    return str(exc.detail)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -57,9 +72,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(422, "invalid_request", _validation_message(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, kind, str(exc.detail))
+        response = error_response(exc.status_code, kind, _http_message(request, exc))
+        if exc.headers:
+            response.headers.update(exc.headers)  # keeps Allow on a 405
+        return response
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -29,6 +29,8 @@ def test_filter_by_metadata(assistant):
     assert {p.chunk.doc_id for p in result.passages} == {"travel.txt"}
     with pytest.raises(InvalidRequestError, match="metadata keys are: document_id, effective_date, owner, title, version"):
         assistant.search("approval", filters=Filters(metadata={"owner": "nobody"}))
+    with pytest.raises(InvalidRequestError, match="unknown metadata key 'colour': the documents' keys are document_id, "):
+        assistant.search("approval", filters=Filters(metadata={"colour": "blue"}))
 
 
 def test_unknown_document_filter_is_an_error(assistant):

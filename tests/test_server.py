@@ -49,7 +49,7 @@ def test_search_returns_ranked_passages(client):
     "payload, fragment",
     [
         ({"question": ""}, "question"),
-        ({"question": "x" * 1001}, "question"),
+        ({"question": "x" * 1001}, "shorten it to the point you want answered (the limit is RAG_MAX_QUESTION_CHARS)"),
         ({"question": 5}, "question"),
         ({}, "question"),
         ({"question": "ok", "colour": "red"}, "colour"),
@@ -77,8 +77,10 @@ def test_malformed_json_and_wrong_content(client):
 
 def test_unknown_document_route_and_method(client):
     assert "GET /v1/documents" in assert_error(client.get("/v1/documents/missing.md"), 404, "not_found")
-    assert_error(client.get("/v1/nothing-here"), 404, "not_found")
-    assert_error(client.get("/v1/ask"), 405, "method_not_allowed")
+    assert "POST /v1/ask" in assert_error(client.get("/v1/nothing-here"), 404, "not_found")
+    wrong_method = client.get("/v1/ask")
+    assert "GET is not allowed on /v1/ask (use POST)" in assert_error(wrong_method, 405, "method_not_allowed")
+    assert wrong_method.headers["allow"] == "POST"
 
 
 def test_documents_list_and_nested_ids(client):
