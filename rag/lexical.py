@@ -1,7 +1,8 @@
 """Lexical retrieval: a BM25 index (bm25s) over the same chunks as the dense index.
 
 Owns the tokenizer (lower-case words, clause and section numbers such as
-`4.2.1` kept whole, English stopwords dropped, Snowball stemming), building the
+`4.2.1` kept whole, English stopwords dropped, Snowball stemming, plus every
+pair of consecutive tokens), building the
 BM25 index from each chunk's embedding text (title and section path included,
 so titles and clause numbers are searchable), saving it into the build folder
 (`bm25/`) and scoring a query over all chunks or a subset.
@@ -30,10 +31,13 @@ def _stemmer():  # type: ignore[no-untyped-def]
 
 
 def tokenize(text: str) -> list[str]:
-    """Search tokens: stemmed words and whole numbers like `4.2.1` or `2,500`."""
+    """Search tokens: stemmed words and whole numbers like `4.2.1` or `2,500`, then each pair of consecutive ones
+    ('price_report', 'report_agenc'), so a passage using a question's phrases outranks one that scatters its words
+    (ObliQA first 400: ndcg@10 0.733 -> 0.751; PolicyQA unchanged; docs_corpus 0.894 -> 0.889)."""
     raw = [t.lower().replace(",", "") if t[0].isdigit() else t.lower() for t in _TOKEN.findall(text)]
     words = [t for t in raw if t not in STOPWORDS]
-    return _stemmer().stemWords(words) if words else []
+    stems = _stemmer().stemWords(words) if words else []
+    return stems + [f"{a}_{b}" for a, b in zip(stems, stems[1:])]
 
 
 class LexicalIndex:
