@@ -52,7 +52,7 @@ def run(args: argparse.Namespace, cache: Path) -> dict[str, Any]:
     encoders: dict[str, Any] = {"torch": torch_model}
     for variant in VARIANTS:
         started = time.perf_counter()
-        encoders[variant] = make_query_encoder(variant, torch_model.name, cache, 1)
+        encoders[variant] = make_query_encoder(variant, torch_model, cache, 1)
         print(f"{variant}: ready in {time.perf_counter() - started:.1f} s ({encoders[variant].onnx_file})", flush=True)
     reference = np.stack([torch_model.encode([q])[0] for q in questions])
     result: dict[str, Any] = {"questions": len(questions), "fidelity": {}, "latency": {}}

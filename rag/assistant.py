@@ -51,8 +51,7 @@ class Assistant:
         from rag.query_encoder import make_query_encoder
 
         s = self.settings
-        cache_root = Path(s.cache_dir) if s.cache_dir else Path(s.index_dir) / "cache"
-        return make_query_encoder(s.query_encoder, s.model, cache_root, s.threads)
+        return make_query_encoder(s.query_encoder, self.embedder, s.cache_folder, s.threads)
 
     def _bind(self, index: LoadedIndex) -> Snapshot:
         retriever = Retriever(index, self.embedder, self.settings, self.query_encoder)

@@ -187,7 +187,7 @@ def _strict_failure(problems: list[tuple[str, str]], what: str) -> CorpusError:
 
 
 def cache_path(settings: Settings) -> Path:
-    return (Path(settings.cache_dir) if settings.cache_dir else Path(settings.index_dir) / "cache") / CACHE_FILE
+    return settings.cache_folder / CACHE_FILE
 
 
 def open_cache(settings: Settings, embedder: Embedder, progress: BuildProgress) -> EmbeddingCache | None:
@@ -237,8 +237,9 @@ def _build_into(tmp: Path, build_id: str, corpus: Corpus, settings: Settings, em
     progress.stage("embedding", len(chunks))
     started = time.perf_counter()
     cache = open_cache(settings, embedder, progress)
+    texts = [embedding_text(c) for c in chunks]  # what is embedded is also what BM25 indexes
     try:
-        vectors = encode_cached(embedder, [embedding_text(c) for c in chunks], settings.embed_batch_size, cache, progress.advance)
+        vectors = encode_cached(embedder, texts, settings.embed_batch_size, cache, progress.advance)
         check_vectors(vectors, settings.model)
 
         def encode_sentences(texts: list[str]) -> np.ndarray:
@@ -250,7 +251,7 @@ def _build_into(tmp: Path, build_id: str, corpus: Corpus, settings: Settings, em
         if cache is not None:
             cache.close()
     progress.stage("writing", 1)
-    lexical = LexicalIndex.build([embedding_text(c) for c in chunks])
+    lexical = LexicalIndex.build(texts)
     changed = keep_originals(corpus, tmp, live.folder if live else None)
     for problem in changed:
         progress.message(f"warning {problem['path']}: {problem['reason']}")

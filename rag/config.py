@@ -65,7 +65,7 @@ class Settings:
     rrf_k: float = setting(60.0, "The k constant of reciprocal rank fusion.", 1.0, 1000.0)
     candidates: int = setting(100, "Candidates each retriever contributes before fusion.", 1, 1000)
     rerank_weight: float = setting(
-        0.45, "Share of the best question-sentence cosine in the reranked score of the top fused candidates (0: off).", 0.0, 1.0
+        0.45, "Share of the best sentence score (cosine mixed with word coverage) in the reranked score of the top fused candidates (0: off).", 0.0, 1.0
     )
     rerank_depth: int = setting(30, "Top fused candidates reranked by their best sentence.", 1, 1000)
     rerank_coverage: float = setting(
@@ -119,6 +119,11 @@ class Settings:
             if value is not None:
                 values[name] = _parse(_field(name), value, f"--{name.replace('_', '-')}")
         return cls(**values)
+
+    @property
+    def cache_folder(self) -> Path:
+        """Where the embedding cache and the exported question encoder live (`RAG_CACHE_DIR`, else `cache/` in the index folder)."""
+        return Path(self.cache_dir) if self.cache_dir else Path(self.index_dir) / "cache"
 
     def replace(self, **changes: Any) -> "Settings":
         return Settings.from_env({}, **{**dataclasses.asdict(self), **changes})

@@ -61,8 +61,7 @@ def evaluate_corpus(settings: Settings, embedder: Embedder, gold: Path, index_di
         return run_eval(Assistant(settings, embedder), gold, scope_field, limit, seed, _advance(progress), metadata)
     scratch = Path(tempfile.mkdtemp(prefix="rag-eval-"))
     try:
-        cache = settings.cache_dir or str(Path(settings.index_dir) / "cache")  # reuse the operator's embedding cache
-        temp_settings = settings.replace(index_dir=scratch, cache_dir=cache)
+        temp_settings = settings.replace(index_dir=scratch, cache_dir=str(settings.cache_folder))  # the operator's cache
         result = builds.build(temp_settings, embedder, progress)
         builds.promote(scratch, result.build_id)
         return run_eval(Assistant(temp_settings, embedder), gold, scope_field, limit, seed, _advance(progress), metadata)

@@ -233,13 +233,14 @@ def _probe_cosine(model: Any, encoder: OnnxQueryEncoder) -> float:
     return float(encoder.encode([PROBE])[0] @ reference)
 
 
-def make_query_encoder(variant: str, model: str, cache_root: Path, threads: int) -> OnnxQueryEncoder | None:
-    """The chosen question encoder (exported now if needed), or None for `torch` (the embedder encodes questions)."""
+def make_query_encoder(variant: str, embedder: SentenceTransformerEmbedder, cache_root: Path,
+                       threads: int) -> OnnxQueryEncoder | None:
+    """The chosen question encoder for `embedder`'s model (exported now if needed; its fingerprint names the export),
+    or None for `torch` (the embedder encodes questions)."""
     if variant == "torch":
         return None
     if variant not in VARIANTS:
         raise ModelError(f"unknown question encoder {variant!r}: set RAG_QUERY_ENCODER to torch, {', '.join(VARIANTS)}")
     require_onnxruntime(variant)
-    embedder = SentenceTransformerEmbedder(model)  # resolves the folder and fingerprints it; loads no weights
     onnx_file = ensure_export(embedder, cache_root, variant)
     return OnnxQueryEncoder(embedder.path, onnx_file, embedder.window, threads or 1, variant)

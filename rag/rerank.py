@@ -22,8 +22,8 @@ Ranked = Sequence[tuple[int, float]]  # (chunk row, score), best first
 
 @dataclass(frozen=True)
 class RerankConfig:
-    sentence_weight: float = 0.45  # share of the best sentence cosine in the top candidates' scores
-    depth: int = 20  # candidates re-scored by sentence cosine
+    sentence_weight: float = 0.45  # share of the best sentence's score in the top candidates' scores
+    depth: int = 20  # candidates re-scored by their best sentence (the retriever passes RAG_RERANK_DEPTH)
     number_boost: float = 0.3  # added (split over the question's references) for a carried clause/article number
     term_boost: float = 0.1  # same, for a quoted term or acronym carried by few candidates
     term_max_share: float = 0.1  # a term carried by more of the candidates than this does not discriminate
@@ -51,7 +51,7 @@ def boost_references(ranked: Ranked, references: Sequence[Reference], text_of: C
 
 
 def sentence_rerank(ranked: Ranked, best_sentence: Callable[[int], float], config: RerankConfig) -> list[tuple[int, float]]:
-    """Mix each top candidate's score with its best sentence cosine (divided by the best of those)."""
+    """Mix each top candidate's score with its best sentence's score (divided by the best of those)."""
     top, rest = list(ranked[: config.depth]), list(ranked[config.depth :])
     if not top or config.sentence_weight <= 0:
         return list(ranked)

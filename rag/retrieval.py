@@ -3,7 +3,7 @@
 Owns validating the question, turning document-id and metadata filters into
 the set of searchable documents, and ranking chunks: dense (cosine over the
 FAISS index), lexical (BM25) or both fused (`rag.fusion`), then reranked
-(`rag.rerank`: references the question names, best sentence cosine). Every
+(`rag.rerank`: references the question names, best sentence by cosine and word coverage). Every
 passage also carries its exact dense cosine, the scale the answerer calibrates
 on. Leaves out answer composition.
 """

@@ -105,7 +105,7 @@ def exports(tmp_path_factory) -> tuple[Path, dict[str, object]]:
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
     cache = tmp_path_factory.mktemp("query-encoder")
-    return cache, {v: make_query_encoder(v, "all-MiniLM-L6-v2", cache, 1) for v in query_encoder.VARIANTS}
+    return cache, {v: make_query_encoder(v, SentenceTransformerEmbedder(), cache, 1) for v in query_encoder.VARIANTS}
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +133,7 @@ def test_the_export_is_reused_not_made_again(exports, monkeypatch):
 
     monkeypatch.setattr(query_encoder, "_export", no_export)
     for variant in query_encoder.VARIANTS:
-        again = make_query_encoder(variant, "all-MiniLM-L6-v2", cache, 1)
+        again = make_query_encoder(variant, SentenceTransformerEmbedder(), cache, 1)
         assert again.onnx_file == first[variant].onnx_file  # type: ignore[union-attr, attr-defined]
         facts = json.loads((again.onnx_file.parent / "export.json").read_text())  # type: ignore[union-attr]
         assert facts["variant"] == variant and facts["fingerprint"] == SentenceTransformerEmbedder().fingerprint
