@@ -4,7 +4,10 @@ Owns the refuse decision's inputs and model. Each answer attempt yields a few
 corpus-independent evidence features (best sentence score, best sentence cosine,
 best IDF coverage of the question's words by one sentence, the top passage's
 cosine, the IDF shares of question words that no top passage contains and that
-the whole index never uses, the margin to the runner-up).
+the whole index never uses, the margin to the runner-up, and the type gap: how
+far the best sentence of the kind the question asks for, one stating a number,
+period or date or deferring to another document when it asks 'how long' or
+'how many', scores below the best sentence; 0 for other questions).
 A logistic model over the standardised features gives the probability that the
 documents answer; the answerer refuses below `RAG_ABSTAIN_THRESHOLD`. Weights
 live in a small JSON file (`rag/abstention_model.json`, refit with
@@ -27,7 +30,8 @@ from rag.errors import ConfigError
 from rag.metrics import abstention_metrics
 
 MODEL_FILE = Path(__file__).with_name("abstention_model.json")
-FEATURES = ("best_score", "best_cosine", "best_coverage", "passage_cosine", "missing_share", "unknown_share", "margin")
+FEATURES = ("best_score", "best_cosine", "best_coverage", "passage_cosine", "missing_share", "unknown_share", "margin",
+            "type_gap")
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class Evidence:
     missing_share: float
     unknown_share: float
     margin: float
+    type_gap: float  # how far below the best sentence is the best one carrying the kind of answer asked for
 
     def vector(self) -> np.ndarray:
         return np.array([getattr(self, name) for name in FEATURES], dtype=np.float64)

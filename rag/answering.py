@@ -31,10 +31,23 @@ REFERRED_TOPIC_SHARE = 0.25  # IDF-weighted share of the referring sentence's wo
 ABSTAIN_TEXT = "The documents do not answer this question. The closest passages are listed below; check them or rephrase."
 WEIGHTS = {"dense": 0.45, "coverage": 0.35, "passage": 0.20, "quantity": 0.05, "reference": 0.15}
 _QUANTITY_QUESTION = re.compile(
-    r"\b(how (many|much|long|often|soon|quickly|far|old)|within how|what (percentage|proportion|date)|when\b|"
-    r"(maximum|minimum|limit|deadline|threshold|cap|period|rate|fee|amount|value)\b)",
+    r"\b(how (many|much|long|often|soon|quickly|far|old|frequently)|within (how|what)|"
+    r"(above|below|over|under|after|before|by|until) (what|how|when)|what (percentage|proportion|date|time))\b"
+    r"|\bwhen (do|does|did|is|are|am|was|were|must|should|would|will|can|could|may|has|have)\b"  # 'when' asking, not 'when assessing'
+    r"|\b(what|which)\b[^?]{0,40}?\b(maximum|minimum|limit|deadline|threshold|cap|period|rate|fee|amount|number|value|"
+    r"percentage|frequency|length|size|allowance|budget|age|duration)\b",
     re.IGNORECASE,
 )
+_LEADING_NUMBER = re.compile(r"^\s*(?:\d+(?:\.\d+)*|[a-z]\)|\([a-z0-9]+\))\s+")  # '6.4 ', 'a) ', '(ii) '
+_CODE = re.compile(r"\b[A-Z]{2,}(?:-[A-Z0-9]+)+\b")  # document codes such as MHG-CRS-013
+_QUANTITY = re.compile(
+    r"\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|sixty|ninety|hundred|"
+    r"once|twice|annually|monthly|weekly|daily|quarterly|yearly|fortnightly|immediately|permanently|indefinitely|"
+    r"(every|each|per|a|an) (minute|hour|day|week|fortnight|month|quarter|year))\b",
+    re.IGNORECASE,
+)
+
+
 @dataclass(frozen=True)
 class Candidate:
     """One sentence of a retrieved passage, scored against the question."""
@@ -48,11 +61,24 @@ class Candidate:
     score: float
     text: str = ""
     in_named_clause: bool = False  # the question names the clause or article this sentence belongs to
+    typed: bool = True  # carries the kind of answer the question asks for (see `carries_answer_type`)
 
 
 def expects_quantity(question: str) -> bool:
     """Questions asking for a number, period, date or limit."""
     return bool(_QUANTITY_QUESTION.search(question))
+
+
+def carries_quantity(text: str) -> bool:
+    """A sentence stating a number, period, frequency or date ('within 48 hours', 'every quarter', '£2,500'); the
+    clause number it starts with and document codes ('MHG-CRS-013') do not count."""
+    return bool(_QUANTITY.search(_CODE.sub(" ", _LEADING_NUMBER.sub("", text))))
+
+
+def carries_answer_type(text: str, doc_id: str, index: LoadedIndex) -> bool:
+    """Whether a sentence can answer a question asking for a quantity: it states one, or it defers to another
+    document by title ('kept for the period in the Records Retention Schedule'), which the answer then quotes."""
+    return carries_quantity(text) or referred_document(text, index, exclude={doc_id}) is not None
 
 
 class ExtractiveAnswerer:
@@ -87,7 +113,8 @@ class ExtractiveAnswerer:
                     score += WEIGHTS["quantity"]
                 named = bool(clauses) and _in_named_clause(clauses, section, doc.text[a:b])
                 score += WEIGHTS["reference"] if named else 0.0
-                out.append(Candidate(doc.doc_id, a, b, passage, dense, coverage, score, text, named))
+                typed = not quantity or carries_answer_type(text, doc.doc_id, index)
+                out.append(Candidate(doc.doc_id, a, b, passage, dense, coverage, score, text, named, typed))
         return sorted(out, key=lambda c: c.score, reverse=True)
 
     def evidence(self, question: str, ranked: Sequence[Candidate], passages: Sequence[Passage]) -> Evidence:
@@ -104,6 +131,7 @@ class ExtractiveAnswerer:
             missing_share=idf_share(q_words, q_words - passage_words, self.stats.idf),
             unknown_share=idf_share(q_words, unknown, self.stats.idf),
             margin=best - second,
+            type_gap=best - max((c.score for c in ranked if c.typed), default=0.0),
         )
 
     def answer(self, question: str, vector: np.ndarray, passages: Sequence[Passage], index: LoadedIndex, *,

@@ -117,3 +117,44 @@ def test_the_longest_title_named_wins_even_when_it_is_excluded():
     assert referred_document(text, index) == "schedule.md"  # type: ignore[arg-type]
     assert referred_document(text, index, exclude={"schedule.md"}) is None  # type: ignore[arg-type]
     assert referred_document("See the Records Retention guidance.", index) == "short.md"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("question, asks", [
+    ("How long is CCTV footage kept?", True),
+    ("What minimum RSA key length does the standard require?", True),
+    ("Under DORA, when is the initial notification due?", True),
+    ("When did version 1.2 take effect?", True),
+    ("Above what amount does a payment need two signatures?", True),
+    ("What must an employee ensure when providing a written notice?", False),  # 'when' joining clauses asks nothing
+    ("Who approves claims?", False),
+    ("How are paper records disposed of?", False),
+])
+def test_questions_asking_for_a_quantity_are_recognised(question, asks):
+    from rag.answering import expects_quantity
+
+    assert expects_quantity(question) is asks
+
+
+@pytest.mark.parametrize("text, carries", [
+    ("2.1 Payroll records are kept for 6 years.", True),
+    ("Access lists are reviewed every quarter.", True),
+    ("Failover is tested twice a year.", True),
+    ("Each card has a limit of £2,500.", True),
+    ("| Board minutes | Permanently |", True),
+    ("8.3 Key lengths are set out in the Cryptography Standard (MHG-CRS-013).", False),  # a clause number and a code
+    ("7.4 Staff must not use personal social media during working hours.", False),  # a unit, but no amount
+    ("5.4 The annual budget is set by the Executive Committee.", False),
+])
+def test_sentences_stating_a_quantity_are_recognised(text, carries):
+    from rag.answering import carries_quantity
+
+    assert carries_quantity(text) is carries
+
+
+def test_the_type_gap_shows_a_quantity_question_that_no_close_sentence_answers_with_one(assistant):
+    answered = dict(assistant.ask("How long is CCTV footage kept?").evidence)
+    assert answered["type_gap"] == 0.0  # its best sentence says '30 days'
+    unstated = dict(assistant.ask("How long are paper records shredded on site?").evidence)
+    assert unstated["type_gap"] > 0.0  # the disposal clause is closest, and it states no period
+    not_asked = dict(assistant.ask("How are paper records disposed of?").evidence)
+    assert not_asked["type_gap"] == 0.0  # the question asks for no quantity
