@@ -307,7 +307,7 @@ def eval_command(gold: Path, corpus: Path | None, index_dir: Path | None, eval_i
 @click.argument("eval_files", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("--max-false-refusal", type=click.FloatRange(0, 1), default=0.05, show_default=True,
               help="Largest false-refusal rate allowed on each eval file.")
-@click.option("--features", default="best_score,missing_share", show_default=True,
+@click.option("--features", default="best_score,type_gap", show_default=True,
               help="Comma-separated evidence features the model may weight (see rag.abstention.FEATURES).")
 @click.option("--l2", type=click.FloatRange(min=0), default=1.0, show_default=True, help="L2 penalty on the weights.")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
