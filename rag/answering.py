@@ -21,7 +21,7 @@ from rag.abstention import AbstentionModel, Evidence, idf_share
 from rag.config import Settings
 from rag.index import LoadedIndex
 from rag.models import Answer, Citation, Passage, section_label
-from rag.references import Reference, extract_references
+from rag.references import Reference, extract_references, named_versions, names_version
 from rag.sentences import sentence_display
 from rag.terms import TermStats, question_words
 from rag.text import content_words
@@ -60,7 +60,7 @@ class Candidate:
     coverage: float
     score: float
     text: str = ""
-    in_named_clause: bool = False  # the question names the clause or article this sentence belongs to
+    in_named_clause: bool = False  # the question names the clause or article (or version) this sentence belongs to
     typed: bool = True  # carries the kind of answer the question asks for (see `carries_answer_type`)
 
 
@@ -93,6 +93,7 @@ class ExtractiveAnswerer:
         q_words = question_words(question)
         quantity = expects_quantity(question)
         clauses = [r for r in extract_references(question) if r.kind == "number"]
+        versions = named_versions(question)
         seen: set[int] = set()
         out = []
         for passage in passages:
@@ -111,7 +112,8 @@ class ExtractiveAnswerer:
                 score = WEIGHTS["dense"] * dense + WEIGHTS["coverage"] * coverage + WEIGHTS["passage"] * passage.dense
                 if quantity and re.search(r"\d", text):
                     score += WEIGHTS["quantity"]
-                named = bool(clauses) and _in_named_clause(clauses, section, doc.text[a:b])
+                named = (bool(clauses) and _in_named_clause(clauses, section, doc.text[a:b])
+                         or bool(versions) and names_version(text, versions))  # 'version 3.2' names its history row
                 score += WEIGHTS["reference"] if named else 0.0
                 typed = not quantity or carries_answer_type(text, doc.doc_id, index)
                 out.append(Candidate(doc.doc_id, a, b, passage, dense, coverage, score, text, named, typed))
@@ -131,7 +133,7 @@ class ExtractiveAnswerer:
             missing_share=idf_share(q_words, q_words - passage_words, self.stats.idf),
             unknown_share=idf_share(q_words, unknown, self.stats.idf),
             margin=best - second,
-            type_gap=best - max((c.score for c in ranked if c.typed), default=0.0),
+            type_gap=max(0.0, best - max((c.score for c in ranked if c.typed), default=0.0)),
         )
 
     def answer(self, question: str, vector: np.ndarray, passages: Sequence[Passage], index: LoadedIndex, *,
@@ -190,9 +192,10 @@ class ExtractiveAnswerer:
 
 
 def _clause_passages(question: str, vector: np.ndarray, passages: Sequence[Passage], index: LoadedIndex) -> list[Passage]:
-    """Chunks holding a clause number the question names that retrieval did not return, so 'what does clause 6.4
-    of the physical security policy say' can quote it even when other policies' clause 6.4 ranked higher."""
-    numbers = [r.label for r in extract_references(question) if r.kind == "number"]
+    """Chunks holding a clause number (or a history-table version) the question names that retrieval did not
+    return, so 'what does clause 6.4 of the physical security policy say' can quote it even when other policies'
+    clause 6.4 ranked higher."""
+    numbers = [r.label for r in extract_references(question) if r.kind == "number"] + list(named_versions(question))
     seen = {p.chunk.chunk_id for p in passages}
     rows = [row for row in index.rows_holding_clauses(numbers, {p.chunk.doc_id for p in passages})  # documents retrieval
             if index.chunks[row].chunk_id not in seen]                                             # surfaced: filters hold

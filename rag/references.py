@@ -3,7 +3,8 @@
 Owns finding the references a question names ("clause 4.2.1", "Article 21",
 "Section 3(b)", "Rule 9.7.3", "GEN 3.3", a quoted defined term, an acronym such
 as "DPIA") and deciding whether a passage carries one, so retrieval can lift the
-passages that hold exactly what was asked for. A bare number ("48 hours") is not
+passages that hold exactly what was asked for; and the document versions a
+question names ("version 3.2"), which the answerer finds in history tables. A bare number ("48 hours") is not
 a reference; a dotted one ("4.2.1") is, with or without a keyword before it.
 """
 
@@ -19,6 +20,7 @@ _DOTTED = re.compile(r"(?<![\w.£$€])\d+(?:\.\d+){2,}(?![\w])")  # 4.2.1; "2.5
 _MODULE_REF = re.compile(r"\b[A-Z]{2,6}\s+\u200e?(\d+\.\d+(?:\.\d+)*)(?![\w])")  # GEN 3.3, COBS 8.1
 _QUOTED = re.compile(r"[\"“‘']([A-Za-z][\w\- ]{1,60}?)[\"”’']")
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,7}s?\b")
+_VERSION_REF = re.compile(r"\bversion\s+(\d+(?:\.\d+)*)", re.IGNORECASE)
 _COMMON_CAPS = frozenset({"I", "A", "OK", "UK", "US", "EU", "IT", "HR", "PM", "AM", "CEO", "FAQ", "NB", "ID"})
 
 
@@ -100,3 +102,14 @@ def carried_share(references: tuple[Reference, ...], text: str) -> float:
     if not references:
         return 0.0
     return sum(ref.carried_by(text) for ref in references) / len(references)
+
+
+def named_versions(question: str) -> tuple[str, ...]:
+    """The version numbers a question names ('When did version 3.2 take effect?'), each once."""
+    return tuple(dict.fromkeys(m.group(1) for m in _VERSION_REF.finditer(question)))
+
+
+def names_version(display: str, versions: tuple[str, ...]) -> bool:
+    """Whether a sentence is the document-history row of one of `versions`: a table row whose display text is
+    labelled 'Version: 3.2; Date: ...' (its front-matter line 'Version: 3.2' alone says nothing about it)."""
+    return any(re.match(rf"\s*version:\s*{re.escape(v)}\s*;", display, re.IGNORECASE) for v in versions)

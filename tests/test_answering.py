@@ -79,6 +79,34 @@ VISITORS = """# Visitor Procedure
 """
 
 
+HISTORY = """# Clean Desk Rules
+
+## 1. Rules
+
+1.1 Desks must be cleared of papers at the end of every working day.
+
+1.2 Screens must be locked whenever a desk is left.
+
+## 2. Document history
+
+| Version | Date | Summary of changes |
+|---|---|---|
+| 1.0 | 1 May 2023 | First issue |
+| 1.1 | 1 June 2024 | Screen locking added |
+"""
+
+
+def test_a_named_version_is_answered_from_its_history_row_not_the_clause_with_its_number(settings, mini_corpus, fake_embedder):
+    from rag import builds
+
+    (mini_corpus / "clean-desk.md").write_text(HISTORY, encoding="utf-8")
+    builds.promote(settings.index_dir, builds.build(settings, fake_embedder).build_id)
+    answer = Assistant(settings, embedder=fake_embedder).ask("When did version 1.1 of the Clean Desk Rules take effect?")
+    assert not answer.abstained
+    assert answer.citations[0].doc_id == "clean-desk.md" and "1 June 2024" in answer.citations[0].quote
+    assert "Desks must be cleared" not in answer.answer  # clause 1.1 is not version 1.1
+
+
 def test_a_quoted_reference_to_another_document_brings_its_answer(settings, mini_corpus, fake_embedder):
     from rag import builds
     from rag.retrieval import Filters

@@ -58,3 +58,15 @@ def test_a_clause_is_defined_where_a_line_starts_with_it_not_where_it_is_mention
     assert ref.defined_by("6.3 Fees are paid monthly.\n6.4 Intermediaries need approval.")
     assert ref.defined_by("**6.4** Intermediaries need approval.")
     assert not ref.defined_by("5. Obtain the approvals required by clause 6.4 before any work starts.")
+
+
+def test_a_named_version_is_found_in_the_question_and_matches_only_its_history_row():
+    from rag.references import named_versions, names_version
+
+    assert named_versions("When did version 3.2 of the policy take effect, and what changed since version 3.1?") == ("3.2", "3.1")
+    assert named_versions("What does clause 3.2 say?") == ()
+    assert extract_references("When did version 3.2 take effect?") == ()  # a version is not a clause
+    assert names_version("Version: 3.2; Date: 1 March 2025; Summary of changes: patch times cut", ("3.2",))
+    assert not names_version("Version: 3.2", ("3.2",))  # the front-matter line says nothing about the change
+    assert not names_version("Version: 3.21; Date: 1 May 2025", ("3.2",))
+    assert not names_version("3.2 Staff must lock their screens.", ("3.2",))
