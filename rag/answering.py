@@ -18,18 +18,19 @@ from typing import Collection, Sequence
 import numpy as np
 
 from rag.abstention import AbstentionModel, Evidence, idf_share
+from rag.amounts import holds_amount, intervals
 from rag.config import Settings
 from rag.index import LoadedIndex
 from rag.models import Answer, Citation, Passage, section_label
 from rag.references import Reference, extract_references, named_versions, names_version
 from rag.sentences import sentence_display
 from rag.terms import TermStats, question_words
-from rag.text import content_words
+from rag.text import content_words, is_table_header
 
 REFERRED_SENTENCES = 8  # a referred document is searched in the chunks holding its sentences closest to the question
 REFERRED_TOPIC_SHARE = 0.25  # IDF-weighted share of the referring sentence's words a referred sentence must hold
 ABSTAIN_TEXT = "The documents do not answer this question. The closest passages are listed below; check them or rephrase."
-WEIGHTS = {"dense": 0.45, "coverage": 0.35, "passage": 0.20, "quantity": 0.05, "reference": 0.15}
+WEIGHTS = {"dense": 0.45, "coverage": 0.35, "passage": 0.20, "quantity": 0.05, "reference": 0.15, "amount": 0.10}
 _QUANTITY_QUESTION = re.compile(
     r"\b(how (many|much|long|often|soon|quickly|far|old|frequently)|within (how|what)|"
     r"(above|below|over|under|after|before|by|until) (what|how|when)|what (percentage|proportion|date|time))\b"
@@ -94,6 +95,7 @@ class ExtractiveAnswerer:
         quantity = expects_quantity(question)
         clauses = [r for r in extract_references(question) if r.kind == "number"]
         versions = named_versions(question)
+        amounts = intervals(question)
         seen: set[int] = set()
         out = []
         for passage in passages:
@@ -105,13 +107,15 @@ class ExtractiveAnswerer:
                 a, b = int(index.sentences.starts[row]), int(index.sentences.ends[row])
                 text = sentence_display(doc.text, a, b)
                 section = doc.section_at(a)
-                if _is_heading(text, doc.title, section):
-                    continue  # a title or heading names a topic; it never answers a question
+                if _is_heading(text, doc.title, section) or is_table_header(doc.text, a):
+                    continue  # a title, heading or table header names a topic; it never answers a question
                 dense = float(index.sentences.vectors[row] @ vector)
                 coverage = self.stats.coverage(q_words, set(content_words(text)))
                 score = WEIGHTS["dense"] * dense + WEIGHTS["coverage"] * coverage + WEIGHTS["passage"] * passage.dense
                 if quantity and re.search(r"\d", text):
                     score += WEIGHTS["quantity"]
+                if amounts and holds_amount(amounts, intervals(text)):
+                    score += WEIGHTS["amount"]  # the row of a limit table whose range holds the amount asked about
                 named = (bool(clauses) and _in_named_clause(clauses, section, doc.text[a:b])
                          or bool(versions) and names_version(text, versions))  # 'version 3.2' names its history row
                 score += WEIGHTS["reference"] if named else 0.0

@@ -157,6 +157,18 @@ def table_cells(line: str) -> list[str]:
     return [cell.strip() for cell in line.strip().strip("|").split("|")]
 
 
+def is_table_header(text: str, row_start: int) -> bool:
+    """Whether the line at `row_start` is the header row of a table: a row with no row above it and one below."""
+    line_start = text.rfind("\n", 0, row_start) + 1
+    line_end = text.find("\n", row_start)
+    if line_end < 0 or not is_table_row(text[line_start:line_end]):
+        return False
+    above = text[text.rfind("\n", 0, line_start - 1) + 1 : line_start - 1] if line_start else ""
+    below_end = text.find("\n", line_end + 1)
+    below = text[line_end + 1 : below_end if below_end >= 0 else len(text)]
+    return not (line_start and is_table_row(above)) and is_table_row(below)
+
+
 def table_header(text: str, row_start: int) -> list[str] | None:
     """Header cells of the table whose row starts at `row_start` (None if not a table row or it is the header)."""
     line_start = text.rfind("\n", 0, row_start) + 1

@@ -107,6 +107,32 @@ def test_a_named_version_is_answered_from_its_history_row_not_the_clause_with_it
     assert "Desks must be cleared" not in answer.answer  # clause 1.1 is not version 1.1
 
 
+APPROVALS = """# Expense Approval Rules
+
+## 1. Approval
+
+| Claim value | Approver |
+|---|---|
+| Up to £500 | Line manager |
+| £500.01 to £2,500 | Head of Department |
+| More than £2,500 | Finance Director |
+"""
+
+
+def test_the_row_whose_range_holds_the_amount_asked_about_is_quoted_first(settings, mini_corpus, fake_embedder):
+    from rag import builds
+
+    (mini_corpus / "approvals.md").write_text(APPROVALS, encoding="utf-8")
+    builds.promote(settings.index_dir, builds.build(settings, fake_embedder).build_id)
+    assistant = Assistant(settings.replace(abstain_threshold=0.001), embedder=fake_embedder)  # the fake model's scores are low
+    for question, approver in [("Who approves an expense claim of £1,200?", "Head of Department"),
+                               ("Who approves an expense claim of £3,000?", "Finance Director"),
+                               ("Who approves an expense claim of £80?", "Line manager")]:
+        answer = assistant.ask(question)
+        rows = [c.quote for c in answer.citations if "|" in c.quote]
+        assert not answer.abstained and rows and approver in rows[0], (question, answer.answer)
+
+
 def test_a_quoted_reference_to_another_document_brings_its_answer(settings, mini_corpus, fake_embedder):
     from rag import builds
     from rag.retrieval import Filters

@@ -39,3 +39,15 @@ def test_sentence_spans_within_a_range_stay_inside_it():
 
 def test_content_words_drop_stopwords_and_stem():
     assert content_words("How long are the payroll records kept?") == ["long", "payroll", "record", "kept"]
+
+
+def test_a_table_header_row_is_told_apart_from_its_data_rows():
+    from rag.text import is_table_header
+
+    text = "Intro line.\n| Claim value | Approver |\n|---|---|\n| Up to £500 | Line manager |\nEnd."
+    assert is_table_header(text, text.index("| Claim"))
+    assert not is_table_header(text, text.index("| Up to"))
+    assert not is_table_header(text, 0)  # prose
+    extracted = "Location | Rate\nLondon | £220\nParis | €230"  # an HTML or PDF table, no Markdown marks
+    assert is_table_header(extracted, 0) and not is_table_header(extracted, extracted.index("London"))
+    assert not is_table_header("a | b | c\nplain text", 0)  # one row alone is no table

@@ -1,0 +1,102 @@
+"""Money amounts and the ranges a text states: '£1,200', 'more than £150 and up to £500', '£25,001 to £100,000'.
+
+Owns reading amounts written with a currency sign or code (£, $, US$, €, GBP, USD, EUR; '£1.5m', '£2 million')
+and turning the words around them into an interval: a bare amount is itself, 'up to', 'below' or 'or less'
+bound it from above, 'more than', 'over' or 'or more' from below, 'X to Y' and 'between X and Y' on both
+sides. The answerer uses it to prefer the row of an approval or limit table whose range holds the amount a
+question names ('Who approves an expense claim of £1,200?'). Currencies are not converted: an interval is
+only compared with amounts of the same currency. Leaves out dates, durations and percentages.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+_CURRENCY = {"£": "GBP", "gbp": "GBP", "$": "USD", "us$": "USD", "usd": "USD", "€": "EUR", "eur": "EUR"}
+_AMOUNT = re.compile(
+    r"(?<![\w$£€])(us\$|£|\$|€|gbp\s?|usd\s?|eur\s?)(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?:\s?(k|m|bn|million|billion|thousand)\b)?",
+    re.IGNORECASE,
+)
+_SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "bn": 1e9, "billion": 1e9}
+_UPPER_BEFORE = re.compile(r"(up to|not more than|no more than|not exceeding|at most|maximum of|max\.?|below|under|less than)\s*$", re.I)
+_LOWER_BEFORE = re.compile(r"(more than|over|above|exceeding|in excess of|at least|minimum of|from)\s*$", re.I)
+_OPEN_WORDS = ("below", "under", "less than", "more than", "over", "above", "exceeding", "in excess of")
+_UPPER_AFTER = re.compile(r"^\s*(or less|or under|or below|and below|and under|or lower)\b", re.I)
+_LOWER_AFTER = re.compile(r"^\s*(or more|or over|or above|and above|and over|or higher|\+)", re.I)
+_BETWEEN = re.compile(r"^\s*(to|-|–|—|and)\s*$", re.I)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """An interval of amounts in one currency; `low_open` / `high_open` exclude the bound itself."""
+
+    currency: str
+    low: float = 0.0
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = False
+
+    def meets(self, other: "Interval") -> bool:
+        """Whether two intervals of the same currency share an amount."""
+        if self.currency != other.currency:
+            return False
+        low, high = max(self.low, other.low), min(self.high, other.high)
+        if low < high:
+            return True
+        closed = not (self.low_open and self.low == low or other.low_open and other.low == low
+                      or self.high_open and self.high == high or other.high_open and other.high == high)
+        return low == high and closed
+
+
+def _value(match: re.Match[str]) -> float:
+    number = float(match.group(2).replace(",", "") + (match.group(3) or ""))
+    return number * _SCALE.get((match.group(4) or "").lower(), 1.0)
+
+
+def intervals(text: str) -> list[Interval]:
+    """The amounts and ranges `text` states, in order; one interval per amount or per 'X to Y' pair."""
+    found = list(_AMOUNT.finditer(text))
+    out: list[Interval] = []
+    skip = False
+    for i, m in enumerate(found):
+        if skip:
+            skip = False
+            continue
+        currency, value = _CURRENCY[m.group(1).strip().lower()], _value(m)
+        before, after = text[max(0, m.start() - 24) : m.start()], text[m.end() : m.end() + 16]
+        nxt = found[i + 1] if i + 1 < len(found) else None
+        if nxt and _BETWEEN.match(text[m.end() : nxt.start()]):  # '£25,001 to £100,000', 'between £1 and £5'
+            out.append(Interval(currency, value, _value(nxt)))
+            skip = True
+        elif upper := _UPPER_BEFORE.search(before):
+            out.append(Interval(currency, high=value, high_open=upper.group(1).lower() in _OPEN_WORDS))
+        elif lower := _LOWER_BEFORE.search(before):
+            out.append(Interval(currency, low=value, low_open=lower.group(1).lower() in _OPEN_WORDS))
+        elif _UPPER_AFTER.match(after):
+            out.append(Interval(currency, high=value))
+        elif _LOWER_AFTER.match(after):
+            out.append(Interval(currency, low=value))
+        else:
+            out.append(Interval(currency, value, value))
+    return _joined(out)
+
+
+def _joined(found: list[Interval]) -> list[Interval]:
+    """'More than £150 and up to £500' is one range: a lower bound followed by an upper bound of the same currency."""
+    out: list[Interval] = []
+    for interval in found:
+        last = out[-1] if out else None
+        if (last and last.currency == interval.currency and last.high == math.inf and last.low > 0
+                and interval.low == 0 and interval.high >= last.low):
+            out[-1] = Interval(last.currency, last.low, interval.high, last.low_open, interval.high_open)
+        else:
+            out.append(interval)
+    return out
+
+
+def holds_amount(question: list[Interval], sentence: list[Interval]) -> bool:
+    """Whether a range the sentence states (not a bare amount) holds an amount or range the question names."""
+    ranges = [s for s in sentence if s.low != s.high]
+    return any(q.meets(s) for q in question for s in ranges)
