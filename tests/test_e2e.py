@@ -62,8 +62,8 @@ ANSWERABLE = [
 
 UNANSWERABLE = [
     pytest.param("How many days of annual leave do employees get each year?", marks=pytest.mark.xfail(
-        strict=False, reason="known near miss: the remote-working '20 working days' sentence scores p=0.218, above the cut "
-        "(0.195) calibrated for <= 5% false refusals; telling them apart needs entailment, which no offline model offers")),
+        strict=False, reason="known near miss: the remote-working '20 working days' sentence scores p=0.200, above the cut "
+        "(0.181) calibrated for <= 5% false refusals; telling them apart needs entailment, which no offline model offers")),
     "Can I bring my dog to the office?",
     "What is the dress code for the office?",
 ]
