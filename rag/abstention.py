@@ -4,10 +4,11 @@ Owns the refuse decision's inputs and model. Each answer attempt yields a few
 corpus-independent evidence features (best sentence score, best sentence cosine,
 best IDF coverage of the question's words by one sentence, the top passage's
 cosine, the IDF shares of question words that no top passage contains and that
-the whole index never uses, the margin to the runner-up, and the type gap: how
-far the best sentence of the kind the question asks for, one stating a number,
-period or date or deferring to another document when it asks 'how long' or
-'how many', scores below the best sentence; 0 for other questions).
+the whole index never uses, the margin to the runner-up, and the type gap: for
+a question asking for a quantity ('how long', 'how many', 'when must', 'what is
+the maximum'), how far below the best sentence the best one that states a
+number, period, frequency or date, or defers to another document by title,
+scores (the best score itself when none does); 0 for other questions).
 A logistic model over the standardised features gives the probability that the
 documents answer; the answerer refuses below `RAG_ABSTAIN_THRESHOLD`. Weights
 live in a small JSON file (`rag/abstention_model.json`, refit with

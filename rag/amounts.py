@@ -1,9 +1,9 @@
 """Money amounts and the ranges a text states: '£1,200', 'more than £150 and up to £500', '£25,001 to £100,000'.
 
-Owns reading amounts written with a currency sign or code (£, $, US$, €, GBP, USD, EUR; '£1.5m', '£2 million')
-and turning the words around them into an interval: a bare amount is itself, 'up to', 'below' or 'or less'
-bound it from above, 'more than', 'over' or 'or more' from below, 'X to Y' and 'between X and Y' on both
-sides. The answerer uses it to prefer the row of an approval or limit table whose range holds the amount a
+Owns reading amounts written with a currency sign or code before the number (£, $, US$, €, GBP, USD, EUR;
+'£1.5m', '£2 million') and turning the words around them into an interval: a bare amount is itself; 'up to
+(and including)', 'below', 'not more than' or 'or less' bound it from above; 'more than', 'exceeds', 'not
+less than' or 'or more' from below; 'X to Y' and 'between X and Y' on both sides. The answerer uses it to prefer the row of an approval or limit table whose range holds the amount a
 question names ('Who approves an expense claim of £1,200?'). Currencies are not converted: an interval is
 only compared with amounts of the same currency. Leaves out dates, durations and percentages.
 """
@@ -16,16 +16,21 @@ from dataclasses import dataclass
 
 _CURRENCY = {"£": "GBP", "gbp": "GBP", "$": "USD", "us$": "USD", "usd": "USD", "€": "EUR", "eur": "EUR"}
 _AMOUNT = re.compile(
-    r"(?<![\w$£€])(us\$|£|\$|€|gbp\s?|usd\s?|eur\s?)(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?:\s?(k|m|bn|million|billion|thousand)\b)?",
+    r"(?<![\w$£€])(us\$|£|\$|€|gbp\s?|usd\s?|eur\s?)(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?:\s?(k|m|mn|bn|million|billion|thousand)\b)?",
     re.IGNORECASE,
 )
-_SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "bn": 1e9, "billion": 1e9}
-_UPPER_BEFORE = re.compile(r"(up to|not more than|no more than|not exceeding|at most|maximum of|max\.?|below|under|less than)\s*$", re.I)
-_LOWER_BEFORE = re.compile(r"(more than|over|above|exceeding|in excess of|at least|minimum of|from)\s*$", re.I)
-_OPEN_WORDS = ("below", "under", "less than", "more than", "over", "above", "exceeding", "in excess of")
+_SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "mn": 1e6, "million": 1e6, "bn": 1e9, "billion": 1e9}
+_UPPER_BEFORE = re.compile(
+    r"\b(up to(?: and including)?|less than or equal to|not more than|no more than|not exceeding|at most|maximum of|max\.?|"
+    r"below|under|(?<!not )(?<!no )less than)\s*$", re.I)
+_LOWER_BEFORE = re.compile(
+    r"\b(not less than|no less than|more than|greater than|higher than|larger than|over|above|(?<!not )exceed(?:s|ing)?|"
+    r"in excess of|at least|minimum of|from)\s*$", re.I)
+_OPEN_WORDS = ("below", "under", "less than", "more than", "greater than", "higher than", "larger than", "over", "above",
+               "exceed", "exceeds", "exceeding", "in excess of")
 _UPPER_AFTER = re.compile(r"^\s*(or less|or under|or below|and below|and under|or lower)\b", re.I)
-_LOWER_AFTER = re.compile(r"^\s*(or more|or over|or above|and above|and over|or higher|\+)", re.I)
-_BETWEEN = re.compile(r"^\s*(to|-|–|—|and)\s*$", re.I)
+_LOWER_AFTER = re.compile(r"^\s*(or more|or over|or above|and above|and over|or higher|or greater|\+)", re.I)
+_PAIR = re.compile(r"^\s*(to|-|–|—)\s*$", re.I)  # '£10 to £20'; 'and' only after 'between'
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,8 @@ def intervals(text: str) -> list[Interval]:
         currency, value = _CURRENCY[m.group(1).strip().lower()], _value(m)
         before, after = text[max(0, m.start() - 24) : m.start()], text[m.end() : m.end() + 16]
         nxt = found[i + 1] if i + 1 < len(found) else None
-        if nxt and _BETWEEN.match(text[m.end() : nxt.start()]):  # '£25,001 to £100,000', 'between £1 and £5'
+        gap = text[m.end() : nxt.start()] if nxt else ""
+        if nxt and (_PAIR.match(gap) or re.fullmatch(r"\s*and\s*", gap) and re.search(r"\bbetween\s*$", before, re.I)):
             out.append(Interval(currency, value, _value(nxt)))
             skip = True
         elif upper := _UPPER_BEFORE.search(before):
@@ -88,7 +94,7 @@ def _joined(found: list[Interval]) -> list[Interval]:
     out: list[Interval] = []
     for interval in found:
         last = out[-1] if out else None
-        if (last and last.currency == interval.currency and last.high == math.inf and last.low > 0
+        if (last and last.currency == interval.currency and last.high == math.inf and (last.low > 0 or last.low_open)
                 and interval.low == 0 and interval.high >= last.low):
             out[-1] = Interval(last.currency, last.low, interval.high, last.low_open, interval.high_open)
         else:

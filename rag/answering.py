@@ -35,11 +35,12 @@ _QUANTITY_QUESTION = re.compile(
     r"\b(how (many|much|long|often|soon|quickly|far|old|frequently)|within (how|what)|"
     r"(above|below|over|under|after|before|by|until) (what|how|when)|what (percentage|proportion|date|time))\b"
     r"|\bwhen (do|does|did|is|are|am|was|were|must|should|would|will|can|could|may|has|have)\b"  # 'when' asking, not 'when assessing'
-    r"|\b(what|which)\b[^?]{0,40}?\b(maximum|minimum|limit|deadline|threshold|cap|period|rate|fee|amount|number|value|"
-    r"percentage|frequency|length|size|allowance|budget|age|duration)\b",
+    r"|\b(what|which)\b[^?]{0,40}?\b(maximum|minimum|limits?|deadlines?|thresholds?|caps?|periods?|rates?|fees?|amounts?|"
+    r"numbers?|values?|"
+    r"percentages?|frequency|frequencies|lengths?|sizes?|allowances?|budgets?|durations?|max)\b",
     re.IGNORECASE,
 )
-_LEADING_NUMBER = re.compile(r"^\s*(?:\d+(?:\.\d+)*|[a-z]\)|\([a-z0-9]+\))\s+")  # '6.4 ', 'a) ', '(ii) '
+_LEADING_NUMBER = re.compile(r"^\s*\**(?:\d+(?:\.\d+)*\.?|[a-z]\)|\([a-z0-9]+\))\**\s+")  # '6.4 ', '1. ', '**6.4** ', 'a) ', '(ii) '
 _CODE = re.compile(r"\b[A-Z]{2,}(?:-[A-Z0-9]+)+\b")  # document codes such as MHG-CRS-013
 _QUANTITY = re.compile(
     r"\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|sixty|ninety|hundred|"

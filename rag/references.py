@@ -20,7 +20,8 @@ _DOTTED = re.compile(r"(?<![\w.£$€])\d+(?:\.\d+){2,}(?![\w])")  # 4.2.1; "2.5
 _MODULE_REF = re.compile(r"\b[A-Z]{2,6}\s+\u200e?(\d+\.\d+(?:\.\d+)*)(?![\w])")  # GEN 3.3, COBS 8.1
 _QUOTED = re.compile(r"[\"“‘']([A-Za-z][\w\- ]{1,60}?)[\"”’']")
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,7}s?\b")
-_VERSION_REF = re.compile(r"\bversion\s+(\d+(?:\.\d+)*)", re.IGNORECASE)
+_VERSION_REF = re.compile(r"(?<![A-Z]{2} )(?<![A-Z]{3} )(?<![A-Z]{4} )(?<![A-Z]{5} )\b[Vv]ersion\s+(\d+(?:\.\d+)*)")
+# a document's version ('version 3.2 of the policy'); 'TLS version 1.2' or 'SNMP version 3' names a protocol's
 _COMMON_CAPS = frozenset({"I", "A", "OK", "UK", "US", "EU", "IT", "HR", "PM", "AM", "CEO", "FAQ", "NB", "ID"})
 
 
@@ -73,6 +74,7 @@ def _singular(keyword: str) -> str:
 def extract_references(question: str) -> tuple[Reference, ...]:
     """The references a question names, each once, in order of appearance."""
     found: dict[str, Reference] = {}
+    question = _VERSION_REF.sub(" ", question)  # 'version 1.2.1' names a document version, not clause 1.2.1
     dotted = [m.group(0) for m in _DOTTED.finditer(question)] + [m.group(1) for m in _MODULE_REF.finditer(question)]
     for m in _KEYWORD_REF.finditer(question):
         keyword, number = m.group(1), m.group(2)

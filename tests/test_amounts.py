@@ -15,6 +15,13 @@ from rag.amounts import Interval, holds_amount, intervals
     ("between €10 and €20", [Interval("EUR", 10.0, 20.0)]),
     ("US$380 per night, or less than $50 for meals", [Interval("USD", 380.0, 380.0), Interval("USD", 0.0, 50.0, high_open=True)]),
     ("Records are kept for 6 years.", []),  # no currency, no amount
+    ("spend that exceeds £500", [Interval("GBP", 500.0, math.inf, low_open=True)]),
+    ("not less than £500", [Interval("GBP", 500.0, math.inf)]),  # not 'less than £500'
+    ("not exceeding £500", [Interval("GBP", 0.0, 500.0)]),  # not 'exceeding £500'
+    ("Up to and including £500", [Interval("GBP", 0.0, 500.0)]),
+    ("insurance cover £5mn", [Interval("GBP", 5_000_000.0, 5_000_000.0)]),  # 'cover' holds no 'over'
+    ("claims of £50 and £100", [Interval("GBP", 50.0, 50.0), Interval("GBP", 100.0, 100.0)]),  # two amounts, no range
+    ("more than £0 and up to £500", [Interval("GBP", 0.0, 500.0, low_open=True)]),
 ])
 def test_amounts_and_ranges_are_read_with_their_bounds(text, expected):
     assert intervals(text) == expected

@@ -66,6 +66,9 @@ def test_a_named_version_is_found_in_the_question_and_matches_only_its_history_r
     assert named_versions("When did version 3.2 of the policy take effect, and what changed since version 3.1?") == ("3.2", "3.1")
     assert named_versions("What does clause 3.2 say?") == ()
     assert extract_references("When did version 3.2 take effect?") == ()  # a version is not a clause
+    assert named_versions("When did version 1.2.1 take effect?") == ("1.2.1",)
+    assert extract_references("When did version 1.2.1 take effect?") == ()  # three parts: still not clause 1.2.1
+    assert named_versions("Is TLS version 1.2 allowed?") == ()  # a protocol's version, not the document's
     assert names_version("Version: 3.2; Date: 1 March 2025; Summary of changes: patch times cut", ("3.2",))
     assert not names_version("Version: 3.2", ("3.2",))  # the front-matter line says nothing about the change
     assert not names_version("Version: 3.21; Date: 1 May 2025", ("3.2",))
