@@ -3,7 +3,7 @@
 For tuning retrieval (fusion weights, candidate depth, reranking, boosts) without re-running `rag eval`
 for every value: the build is loaded once, every gold question is embedded once with the configured
 question encoder, and each combination of the `--set` values ranks every question through the real
-`rag.retrieval.Retriever`. Metrics are `rag.metrics.ranking_metrics` on the top 10, as in `rag eval`
+`rag.retrieval.Retriever`. Metrics are scored by `rag.evaluation.score_question` on the top 10, as in `rag eval`
 (the first combination reproduces `rag eval`'s retrieval figures for the same settings). Answering,
 refusals and latency of the question encoder are left out: use `rag eval` and `bench/query.py`.
 
@@ -33,10 +33,10 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-from rag.assistant import Assistant  # noqa: E402
+from rag.assistant import Assistant, Snapshot  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.gold import GoldRow, load_gold  # noqa: E402
-from rag.metrics import ranking_metrics  # noqa: E402
+from rag.evaluation import RANK_DEPTH, QuestionResult, score_question  # noqa: E402
 from rag.retrieval import Filters, Retriever, clean_question  # noqa: E402
 
 METRICS = ("hit@1", "hit@10", "mrr@10", "ndcg@10")
@@ -66,17 +66,16 @@ def combinations(base: dict[str, str], sets: list[tuple[str, list[str]]], index_
     return out
 
 
-def score(retriever: Retriever, rows: list[GoldRow], questions: list[str], vectors: np.ndarray) -> dict[str, float]:
+def score(retriever: Retriever, snapshot: Snapshot, rows: list[GoldRow], questions: list[str], vectors: np.ndarray) -> dict[str, float]:
     """Mean ranking metrics over the answerable rows, and milliseconds of ranking per question."""
     totals = dict.fromkeys(METRICS, 0.0)
     started = time.perf_counter()
     for row, question, vector in zip(rows, questions, vectors):
         filters = Filters(doc_ids=(row.scope_doc,)) if row.scope_doc else None
-        passages = retriever.retrieve(question, vector, 10, filters)
-        located = [(p.chunk.doc_id, p.chunk.start, p.chunk.end) for p in passages]
-        found = ranking_metrics(located, [p.chunk.n_tokens for p in passages], [(e.doc_id, e.spans) for e in row.evidence])
+        result = QuestionResult(row, retriever.retrieve(question, vector, RANK_DEPTH, filters))
+        score_question(result, snapshot)  # scores retrieval only: the result has no answer
         for key in METRICS:
-            totals[key] += found[key]
+            totals[key] += result.retrieval[key]
     elapsed = (time.perf_counter() - started) * 1000 / max(1, len(rows))
     return {**{k: round(v / max(1, len(rows)), 4) for k, v in totals.items()}, "ms_per_question": round(elapsed, 2)}
 
@@ -106,7 +105,7 @@ def main() -> None:
     print("|" + "---|" * (len(METRICS) + 2))
     for overrides, settings in runs:
         retriever = Retriever(snap.index, assistant.embedder, settings, snap.retriever.query_encoder)
-        found = score(retriever, rows, questions, vectors)
+        found = score(retriever, snap, rows, questions, vectors)
         label = ", ".join(f"{k}={v}" for k, v in overrides.items()) or "(environment)"
         print(f"| {label} | " + " | ".join(f"{found[k]:.4f}" for k in METRICS) + f" | {found['ms_per_question']:.2f} |", flush=True)
         results.append({"settings": overrides, **found})

@@ -30,7 +30,8 @@ _OPEN_WORDS = ("below", "under", "less than", "more than", "greater than", "high
                "exceed", "exceeds", "exceeding", "in excess of")
 _UPPER_AFTER = re.compile(r"^\s*(or less|or under|or below|and below|and under|or lower)\b", re.I)
 _LOWER_AFTER = re.compile(r"^\s*(or more|or over|or above|and above|and over|or higher|or greater|\+)", re.I)
-_PAIR = re.compile(r"^\s*(to|-|–|—)\s*$", re.I)  # '£10 to £20'; 'and' only after 'between'
+_PAIR = re.compile(r"^\s*(to|-|–|—)\s*$", re.I)  # '£10 to £20'
+_AND, _BETWEEN = re.compile(r"^\s*and\s*$", re.I), re.compile(r"\bbetween\s*$", re.I)  # 'and' pairs only after 'between'
 
 
 @dataclass(frozen=True)
@@ -64,29 +65,36 @@ def intervals(text: str) -> list[Interval]:
     """The amounts and ranges `text` states, in order; one interval per amount or per 'X to Y' pair."""
     found = list(_AMOUNT.finditer(text))
     out: list[Interval] = []
-    skip = False
-    for i, m in enumerate(found):
-        if skip:
-            skip = False
-            continue
-        currency, value = _CURRENCY[m.group(1).strip().lower()], _value(m)
-        before, after = text[max(0, m.start() - 24) : m.start()], text[m.end() : m.end() + 16]
-        nxt = found[i + 1] if i + 1 < len(found) else None
-        gap = text[m.end() : nxt.start()] if nxt else ""
-        if nxt and (_PAIR.match(gap) or re.fullmatch(r"\s*and\s*", gap) and re.search(r"\bbetween\s*$", before, re.I)):
-            out.append(Interval(currency, value, _value(nxt)))
-            skip = True
-        elif upper := _UPPER_BEFORE.search(before):
-            out.append(Interval(currency, high=value, high_open=upper.group(1).lower() in _OPEN_WORDS))
-        elif lower := _LOWER_BEFORE.search(before):
-            out.append(Interval(currency, low=value, low_open=lower.group(1).lower() in _OPEN_WORDS))
-        elif _UPPER_AFTER.match(after):
-            out.append(Interval(currency, high=value))
-        elif _LOWER_AFTER.match(after):
-            out.append(Interval(currency, low=value))
+    i = 0
+    while i < len(found):
+        m, nxt = found[i], found[i + 1] if i + 1 < len(found) else None
+        if nxt and _is_pair(text, m, nxt):  # '£25,001 to £100,000', 'between £1 and £5'
+            out.append(Interval(_CURRENCY[m.group(1).strip().lower()], _value(m), _value(nxt)))
+            i += 2
         else:
-            out.append(Interval(currency, value, value))
+            out.append(_bounded(text, m))
+            i += 1
     return _joined(out)
+
+
+def _is_pair(text: str, first: re.Match[str], second: re.Match[str]) -> bool:
+    gap = text[first.end() : second.start()]
+    return bool(_PAIR.match(gap) or _AND.match(gap) and _BETWEEN.search(text[max(0, first.start() - 24) : first.start()]))
+
+
+def _bounded(text: str, m: re.Match[str]) -> Interval:
+    """One amount with the bound the words around it give ('up to £500', '£500 or more'), or the amount itself."""
+    currency, value = _CURRENCY[m.group(1).strip().lower()], _value(m)
+    before, after = text[max(0, m.start() - 24) : m.start()], text[m.end() : m.end() + 16]
+    if upper := _UPPER_BEFORE.search(before):
+        return Interval(currency, high=value, high_open=upper.group(1).lower() in _OPEN_WORDS)
+    if lower := _LOWER_BEFORE.search(before):
+        return Interval(currency, low=value, low_open=lower.group(1).lower() in _OPEN_WORDS)
+    if _UPPER_AFTER.match(after):
+        return Interval(currency, high=value)
+    if _LOWER_AFTER.match(after):
+        return Interval(currency, low=value)
+    return Interval(currency, value, value)
 
 
 def _joined(found: list[Interval]) -> list[Interval]:
