@@ -1,12 +1,12 @@
 """Ingest benchmark: how fast the real build pipeline indexes a corpus, and how close to the machine's peak it runs.
 
-What it measures. It runs `rag.builds.build` (the same code as `rag index build`) with the real
+What it measures. It runs `rag.indexing.builds.build` (the same code as `rag index build`) with the real
 `SentenceTransformerEmbedder` on CORPUS into an index folder, then promotes the build so that
 `bench/query.py --index-dir DIR` can use it. The build is observed, not re-implemented:
 
 * stages come from the build's own progress hooks, a thin pass-through wrapper around the embedder
   (it records each `encode` call: its texts, the build stage it ran in, its wall time) and a timing
-  wrapper around `rag.builds.write_build`:
+  wrapper around `rag.indexing.builds.write_build`:
     - loading          = start of `build()` -> `stage("chunking")`   (lock, leftovers, `load_corpus`)
     - chunking         = `stage("chunking")` -> first `encode`      (`chunk_corpus`, incl. window checks)
     - encode <stage>   = each `encode` call, named by the build stage it ran in ("embedding" = chunk
@@ -62,11 +62,11 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-from rag import builds  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.corpus import SUFFIXES  # noqa: E402
-from rag.embedding import ProgressFn, SentenceTransformerEmbedder  # noqa: E402
 from rag.errors import RagError  # noqa: E402
+from rag.indexing import builds  # noqa: E402
+from rag.indexing.embedding import ProgressFn, SentenceTransformerEmbedder  # noqa: E402
+from rag.ingest.corpus import SUFFIXES  # noqa: E402
 
 LAYERS, HIDDEN, INTERMEDIATE = 6, 384, 1536
 MATMUL_PARAMS_PER_LAYER = 4 * HIDDEN * HIDDEN + 2 * HIDDEN * INTERMEDIATE
@@ -107,7 +107,7 @@ def check_args(corpus: Path, index_dir: Path | None, limit: int | None) -> None:
 
 
 def corpus_files(root: Path) -> list[Path]:
-    """Supported files under root in the order `rag.corpus.load_corpus` reads them (sorted walk, no dot files)."""
+    """Supported files under root in the order `rag.ingest.corpus.load_corpus` reads them (sorted walk, no dot files)."""
     files = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
@@ -210,7 +210,7 @@ def load_model(embedder: SentenceTransformerEmbedder) -> float:
 
 @contextmanager
 def timed_write_build(marks: dict[str, float]) -> Iterator[None]:
-    """Time `rag.builds.write_build` (looked up at call time) by wrapping it for the duration of the build."""
+    """Time `rag.indexing.builds.write_build` (looked up at call time) by wrapping it for the duration of the build."""
     original = builds.write_build
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:

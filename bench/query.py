@@ -50,10 +50,10 @@ sys.path.insert(0, str(REPO))
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 
-from rag.builds import BUILDS, current_build_id  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.errors import RagError  # noqa: E402
-from rag.index import read_manifest  # noqa: E402
+from rag.indexing.builds import BUILDS, current_build_id  # noqa: E402
+from rag.indexing.store import read_manifest  # noqa: E402
 
 DEFAULT_QUESTIONS = REPO / "eval" / "gold" / "docs_corpus.jsonl"
 CONCURRENCY = (1, 4, 16)

@@ -2,7 +2,7 @@
 
 For the first N questions of a gold JSONL file (`question` field) or a text file, it embeds every question
 with the torch model (`SentenceTransformerEmbedder`, as passages are embedded) and with each ONNX variant
-(`rag.query_encoder`, exported into --cache-dir on first use), then reports the cosine of each variant's
+(`rag.indexing.query_encoder`, exported into --cache-dir on first use), then reports the cosine of each variant's
 vector to the torch vector (mean, 1st percentile, min) and each encoder's latency per question (p50, p90;
 encoders take turns question by question, one thread each, so a busy machine slows them alike).
 
@@ -24,8 +24,8 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-from rag.embedding import SentenceTransformerEmbedder  # noqa: E402
-from rag.query_encoder import VARIANTS, make_query_encoder  # noqa: E402
+from rag.indexing.embedding import SentenceTransformerEmbedder  # noqa: E402
+from rag.indexing.query_encoder import VARIANTS, make_query_encoder  # noqa: E402
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -1,7 +1,7 @@
 """Rebuild benchmark: a full build against rebuilds after no change and after changing one document.
 
 What it does. It copies CORPUS into a temp folder (the original is never touched), then runs the real
-`rag.builds.build` with the real embedder three times into one fresh index folder:
+`rag.indexing.builds.build` with the real embedder three times into one fresh index folder:
 
   1. full       - empty embedding cache: every chunk and answer sentence is embedded
   2. unchanged  - same files again: everything comes from the cache
@@ -31,11 +31,11 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from rag import builds  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.corpus import load_corpus  # noqa: E402
-from rag.embedding import make_embedder  # noqa: E402
-from rag.index import LoadedIndex  # noqa: E402
+from rag.indexing import builds  # noqa: E402
+from rag.indexing.embedding import make_embedder  # noqa: E402
+from rag.indexing.store import LoadedIndex  # noqa: E402
+from rag.ingest.corpus import load_corpus  # noqa: E402
 
 NEW_PARAGRAPH = "\n\nBENCH-ADDED 99.1 Staff must complete the refreshed training module within 45 days of this change.\n"
 

@@ -3,7 +3,7 @@
 For tuning retrieval (fusion weights, candidate depth, reranking, boosts) without re-running `rag eval`
 for every value: the build is loaded once, every gold question is embedded once with the configured
 question encoder, and each combination of the `--set` values ranks every question through the real
-`rag.retrieval.Retriever`. Metrics are scored by `rag.evaluation.score_question` on the top 10, as in `rag eval`
+`rag.search.retrieval.Retriever`. Metrics are scored by `rag.evaluate.runner.score_question` on the top 10, as in `rag eval`
 (the first combination reproduces `rag eval`'s retrieval figures for the same settings). Answering,
 refusals and latency of the question encoder are left out: use `rag eval` and `bench/query.py`.
 
@@ -35,9 +35,9 @@ import numpy as np  # noqa: E402
 
 from rag.assistant import Assistant, Snapshot  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.gold import GoldRow, load_gold  # noqa: E402
-from rag.evaluation import RANK_DEPTH, QuestionResult, score_question  # noqa: E402
-from rag.retrieval import Filters, Retriever, clean_question  # noqa: E402
+from rag.evaluate.gold import GoldRow, load_gold  # noqa: E402
+from rag.evaluate.runner import RANK_DEPTH, QuestionResult, score_question  # noqa: E402
+from rag.search.retrieval import Filters, Retriever, clean_question  # noqa: E402
 
 METRICS = ("hit@1", "hit@10", "mrr@10", "ndcg@10")
 

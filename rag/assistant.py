@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from rag.answering import ExtractiveAnswerer
-from rag.builds import current_build_id, load_current
+from rag.answer.extractive import ExtractiveAnswerer
 from rag.config import Settings
-from rag.embedding import Embedder, SentenceTransformerEmbedder, make_embedder
 from rag.errors import NotFoundError
-from rag.index import LoadedIndex
+from rag.indexing.builds import current_build_id, load_current
+from rag.indexing.embedding import Embedder, SentenceTransformerEmbedder, make_embedder
+from rag.indexing.store import LoadedIndex
 from rag.models import Answer, Document, SearchResult
-from rag.retrieval import Filters, QueryEncoder, Retriever, allowed_documents, clean_question
+from rag.search.retrieval import Filters, QueryEncoder, Retriever, allowed_documents, clean_question
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class Assistant:
         """The ONNX question encoder when `RAG_QUERY_ENCODER` chooses one (exported on first use), else None."""
         if self.settings.query_encoder == "torch" or not isinstance(self.embedder, SentenceTransformerEmbedder):
             return None  # the export copies the settings' model; a substitute embedder (a test double) embeds questions
-        from rag.query_encoder import make_query_encoder
+        from rag.indexing.query_encoder import make_query_encoder
 
         s = self.settings
         return make_query_encoder(s.query_encoder, self.embedder, s.cache_folder, s.threads)

@@ -64,7 +64,7 @@ def index() -> None:
 def index_build(corpus: Path | None, index_dir: Path | None, gold: Path | None, gate_file: Path | None, no_gate: bool,
                 strict: bool) -> None:
     """Build an index of the corpus; it goes live only if the eval gate passes."""
-    from rag import builds
+    from rag.indexing import builds
     from rag.pipeline import rebuild
     from rag.progress import TqdmProgress
 
@@ -104,7 +104,7 @@ def build_report(build_id: str, manifest: dict[str, Any]) -> list[str]:
 
 
 def build_embedder(settings: Settings) -> Any:
-    from rag.embedding import make_embedder
+    from rag.indexing.embedding import make_embedder
 
     return make_embedder(settings.model, settings.device, settings.threads, "build")
 
@@ -136,9 +136,9 @@ def report_refusal(outcome: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the live manifest as JSON.")
 def index_status(corpus: Path | None, index_dir: Path | None, as_json: bool) -> None:
     """Show the live build and check it against the settings."""
-    from rag.builds import BUILDS, current_build_id
     from rag.errors import IndexNotFoundError
-    from rag.index import check_manifest, read_manifest
+    from rag.indexing.builds import BUILDS, current_build_id
+    from rag.indexing.store import check_manifest, read_manifest
 
     settings = make_settings(corpus, index_dir)
     build_id = current_build_id(settings.index_dir)
@@ -166,7 +166,7 @@ def index_status(corpus: Path | None, index_dir: Path | None, as_json: bool) -> 
 @common_options
 def index_list(corpus: Path | None, index_dir: Path | None) -> None:
     """List kept builds, newest first; * marks the live one."""
-    from rag.builds import list_builds
+    from rag.indexing.builds import list_builds
 
     settings = make_settings(corpus, index_dir)
     for row in list_builds(settings.index_dir):
@@ -180,14 +180,14 @@ def index_list(corpus: Path | None, index_dir: Path | None) -> None:
 @click.argument("build_id", required=False)
 def index_rollback(corpus: Path | None, index_dir: Path | None, build_id: str | None) -> None:
     """Make an older build live (the previous one by default)."""
-    from rag.builds import rollback
+    from rag.indexing.builds import rollback
 
     settings = make_settings(corpus, index_dir)
     click.echo(f"live build is now {rollback(settings.index_dir, build_id)}")
 
 
 def _filters(doc: tuple[str, ...], meta: tuple[str, ...]) -> Any:
-    from rag.retrieval import Filters
+    from rag.search.retrieval import Filters
 
     pairs = {}
     for item in meta:
@@ -273,7 +273,7 @@ def eval_command(gold: Path, corpus: Path | None, index_dir: Path | None, eval_i
                  limit: int | None, seed: int, json_out: Path | None, report: Path | None, max_false_refusal: float | None,
                  meta: tuple[str, ...]) -> None:
     """Score retrieval, answers and abstention on a gold set."""
-    from rag.eval_report import metrics_table, render_report
+    from rag.evaluate.report import metrics_table, render_report
     from rag.pipeline import evaluate_corpus
     from rag.progress import TqdmProgress
 
@@ -291,7 +291,7 @@ def eval_command(gold: Path, corpus: Path | None, index_dir: Path | None, eval_i
     if report:
         report.write_text(render_report(run, f"Evaluation of {gold}"), encoding="utf-8")
     if max_false_refusal is not None:
-        from rag.metrics import calibrate_threshold
+        from rag.evaluate.metrics import calibrate_threshold
 
         pairs = [(q["answerable"], q["confidence"] or 0.0) for q in run.summary["questions"]]
         best = calibrate_threshold(pairs, max_false_refusal)
@@ -308,15 +308,16 @@ def eval_command(gold: Path, corpus: Path | None, index_dir: Path | None, eval_i
 @click.option("--max-false-refusal", type=click.FloatRange(0, 1), default=0.05, show_default=True,
               help="Largest false-refusal rate allowed on each eval file.")
 @click.option("--features", default="best_score,type_gap", show_default=True,
-              help="Comma-separated evidence features the model may weight (see rag.abstention.FEATURES).")
+              help="Comma-separated evidence features the model may weight (see rag.answer.abstention.FEATURES).")
 @click.option("--l2", type=click.FloatRange(min=0), default=1.0, show_default=True, help="L2 penalty on the weights.")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Write the fitted model here (rag/abstention_model.json is the packaged one; use it via RAG_ABSTAIN_MODEL).")
+              help="Write the fitted model here (rag/answer/abstention_model.json is the packaged one; use it via RAG_ABSTAIN_MODEL).")
 def calibrate_command(eval_files: tuple[Path, ...], max_false_refusal: float, features: str, l2: float, out: Path | None) -> None:
     """Fit the abstention model on the evidence features of `rag eval --json` files; print cross-validated figures."""
     import numpy as np
 
-    from rag.abstention import FEATURES, MODEL_FILE, calibrate, load_eval_rows
+    from rag.answer.abstention import FEATURES, MODEL_FILE
+    from rag.evaluate.calibration import calibrate, load_eval_rows
 
     names = [f.strip() for f in features.split(",") if f.strip()]
     unknown = [n for n in names if n not in FEATURES]

@@ -85,7 +85,7 @@ class Settings:
     abstain_threshold: float = setting(
         0.0, "Refuse when the probability that the documents answer is below this (0: the cut calibrated with the model).", 0.0, 1.0
     )
-    abstain_model: str = setting("", "Abstention model file written by `rag calibrate` (empty: the packaged rag/abstention_model.json).")
+    abstain_model: str = setting("", "Abstention model file written by `rag calibrate` (empty: the packaged rag/answer/abstention_model.json).")
     max_question_chars: int = setting(1000, "Longest question accepted, in characters.", 10, 100000)
     max_document_bytes: int = setting(20_000_000, "Documents larger than this are skipped at build.", 1000)
     gold_file: Path = setting(

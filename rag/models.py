@@ -8,8 +8,8 @@ Nothing here loads files or models.
 from __future__ import annotations
 
 import bisect
-from functools import cached_property
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any
 
 
@@ -168,7 +168,7 @@ class Answer:
     passages: tuple[Passage, ...]
     build_id: str
     confidence: float = 0.0  # the abstention model's probability that the documents answer
-    evidence: tuple[tuple[str, float], ...] = ()  # its input features (see rag.abstention), not part of the API
+    evidence: tuple[tuple[str, float], ...] = ()  # its input features (see rag.answer.abstention), not part of the API
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -3,8 +3,8 @@
 Owns `evaluate_corpus` (pick the live index when it holds exactly this corpus,
 else a given index folder, else build a throw-away one) and `rebuild` (build a
 candidate, evaluate it on the gold set, let the gate decide, then promote or
-keep the live build). The pieces live in `rag.builds`, `rag.evaluation` and
-`rag.gate`; this module only sequences them.
+keep the live build). The pieces live in `rag.indexing.builds`, `rag.evaluate.runner` and
+`rag.evaluate.gate`; this module only sequences them.
 """
 
 from __future__ import annotations
@@ -16,16 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from rag import builds
 from rag.assistant import Assistant
 from rag.config import Settings
-from rag.corpus import load_corpus
-from rag.embedding import Embedder
-from rag.evaluation import EvalRun, evaluate
-from rag.gate import GateDecision, decide, load_gate_config
-from rag.gold import load_gold
 from rag.errors import InvalidRequestError, RagError
-from rag.index import LoadedIndex, check_manifest, read_manifest, write_manifest
+from rag.evaluate.gate import GateDecision, decide, load_gate_config
+from rag.evaluate.gold import load_gold
+from rag.evaluate.runner import EvalRun, evaluate
+from rag.indexing import builds
+from rag.indexing.embedding import Embedder
+from rag.indexing.store import LoadedIndex, check_manifest, read_manifest, write_manifest
+from rag.ingest.corpus import load_corpus
 
 EVAL_FILE = "eval.json"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from rag.builds import BuildProgress
+from rag.indexing.builds import BuildProgress
 
 
 class TqdmProgress(BuildProgress):

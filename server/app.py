@@ -9,9 +9,9 @@ and model load once at start-up; answers come from `rag.assistant.Assistant`.
 
 import asyncio
 import logging
-from urllib.parse import quote
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
+from urllib.parse import quote
 
 from fastapi import Body, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -22,9 +22,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from rag.assistant import Assistant
 from rag.config import Settings
 from rag.errors import RagError
+from rag.indexing.originals import MEDIA_TYPES
 from rag.models import Document
-from rag.originals import MEDIA_TYPES
-from rag.retrieval import Filters
+from rag.search.retrieval import Filters
 from server.schemas import AnswerOut, DocumentOut, ErrorOut, SearchOut, query_model
 
 log = logging.getLogger("rag.server")

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from rag.config import Settings
-from rag.text import content_words
+from rag.ingest.text import content_words
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -80,7 +80,7 @@ def settings(tmp_path: Path, mini_corpus: Path) -> Settings:
 @pytest.fixture
 def built(settings: Settings, fake_embedder: FakeEmbedder):  # type: ignore[no-untyped-def]
     """A promoted build of the mini corpus made with the fake embedder."""
-    from rag import builds
+    from rag.indexing import builds
 
     result = builds.build(settings, fake_embedder)
     builds.promote(settings.index_dir, result.build_id)

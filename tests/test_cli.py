@@ -86,7 +86,7 @@ def test_calibrate_fits_and_writes_a_model(tmp_path):
     import json
     import os
 
-    from rag.abstention import FEATURES, AbstentionModel
+    from rag.answer.abstention import FEATURES, AbstentionModel
 
     rows = [{"answerable": i % 5 != 0, "evidence": {f: (0.3 if i % 5 == 0 else 0.7) + i / 1000 for f in FEATURES}} for i in range(50)]
     evals = tmp_path / "eval.json"

@@ -16,12 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rag import builds
 from rag.assistant import Assistant
 from rag.config import Settings
-from rag.embedding import SentenceTransformerEmbedder
-
-from .conftest import ROOT
+from rag.indexing import builds
+from rag.indexing.embedding import SentenceTransformerEmbedder
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.model
 
@@ -162,8 +161,8 @@ def test_search_finds_the_seed_document(assistant):
 
 
 def test_every_chunk_round_trips_and_fits_the_window(real_build, real_embedder):
-    from rag.chunking import embedding_text
-    from rag.index import LoadedIndex
+    from rag.indexing.store import LoadedIndex
+    from rag.ingest.chunking import embedding_text
 
     index = LoadedIndex.load(real_build.folder)
     assert real_build.manifest["counts"]["chunks_over_window"] == 0
@@ -180,8 +179,8 @@ def test_shared_corpora_chunk_within_the_window(dataset, real_embedder):
     corpus_dir = ROOT.parent / "shared" / "data" / dataset / "corpus"
     if not corpus_dir.is_dir():
         pytest.skip(f"{corpus_dir} not present")
-    from rag.builds import chunk_corpus
-    from rag.corpus import load_corpus
+    from rag.indexing.builds import chunk_corpus
+    from rag.ingest.corpus import load_corpus
 
     corpus = load_corpus(corpus_dir)
     chunks, over = chunk_corpus(corpus, Settings.from_env({}), real_embedder)

@@ -5,9 +5,9 @@ import shutil
 import numpy as np
 import pytest
 
-from rag import builds
 from rag.assistant import Assistant
 from rag.errors import ModelError
+from rag.indexing import builds
 from rag.pipeline import evaluate_corpus, live_eval, rebuild
 from tests.conftest import FIXTURES, FakeEmbedder
 

@@ -8,7 +8,7 @@ For every question it verifies that:
     and "multi" questions have at least two evidence items;
   * every evidence text occurs verbatim in the raw file it names;
   * for PDF and DOCX files, which are not text, every evidence text occurs in the
-    text extracted by the project's own loader (`rag.corpus.load_document`,
+    text extracted by the project's own loader (`rag.ingest.corpus.load_document`,
     imported only when such a file is named), comparing with runs of whitespace
     collapsed (line wraps differ); for a PDF the evidence must also lie on one
     page;
@@ -82,10 +82,10 @@ def find_loose(text: str, needle: str) -> tuple[int, int] | None:
 def extract_document(path: Path, doc_id: str):
     """The project's own `Document` for a PDF or DOCX file (imports rag lazily)."""
     try:
-        from rag.corpus import load_document
+        from rag.ingest.corpus import load_document
     except ImportError:
         sys.path.insert(0, str(HERE.parent.parent))
-        from rag.corpus import load_document
+        from rag.ingest.corpus import load_document
     return load_document(path, doc_id)
 
 
@@ -112,7 +112,7 @@ def main() -> int:
                 try:
                     document = extract_document(path, doc)
                 except Exception as exc:  # noqa: BLE001 - ImportError, DocumentError, anything the reader raises
-                    problems.append(f"{doc}: cannot extract its text with rag.corpus.load_document ({type(exc).__name__}: {exc})")
+                    problems.append(f"{doc}: cannot extract its text with rag.ingest.corpus.load_document ({type(exc).__name__}: {exc})")
                     raw_cache[doc] = ""
                 else:
                     documents[doc] = document

@@ -1,0 +1,284 @@
+"""Extractive, grounded answers: quote the sentences that answer, or abstain.
+
+Owns choosing answer sentences from retrieved passages and composing the
+`Answer`: each candidate sentence is scored by its embedding similarity to the
+question, by how much of the question's specific vocabulary (IDF-weighted over
+the index) it covers, and by its passage's cosine to the question. The best sentences
+are quoted with `[n]` markers whose citations give the exact character span.
+When the best score is under the calibrated threshold the answer abstains and
+returns the closest passages instead. No generative model is involved.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Collection, Sequence
+
+import numpy as np
+
+from rag.answer.abstention import AbstentionModel, Evidence, idf_share
+from rag.answer.amounts import holds_amount, intervals
+from rag.config import Settings
+from rag.indexing.sentences import sentence_display
+from rag.indexing.store import LoadedIndex
+from rag.indexing.term_stats import TermStats
+from rag.ingest.text import content_words, is_table_header
+from rag.models import Answer, Citation, Passage, section_label
+from rag.search.query_terms import question_words
+from rag.search.references import Reference, extract_references, named_versions, names_version
+
+REFERRED_SENTENCES = 8  # a referred document is searched in the chunks holding its sentences closest to the question
+REFERRED_TOPIC_SHARE = 0.25  # IDF-weighted share of the referring sentence's words a referred sentence must hold
+ABSTAIN_TEXT = "The documents do not answer this question. The closest passages are listed below; check them or rephrase."
+WEIGHTS = {"dense": 0.45, "coverage": 0.35, "passage": 0.20, "quantity": 0.05, "reference": 0.15, "amount": 0.10}
+_QUANTITY_QUESTION = re.compile(
+    r"\b(how (many|much|long|often|soon|quickly|far|old|frequently)|within (how|what)|"
+    r"(above|below|over|under|after|before|by|until) (what|how|when)|what (percentage|proportion|date|time))\b"
+    r"|\bwhen (do|does|did|is|are|am|was|were|must|should|would|will|can|could|may|has|have)\b"  # 'when' asking, not 'when assessing'
+    r"|\b(what|which)\b[^?]{0,40}?\b(maximum|minimum|limits?|deadlines?|thresholds?|caps?|periods?|rates?|fees?|amounts?|"
+    r"numbers?|values?|"
+    r"percentages?|frequency|frequencies|lengths?|sizes?|allowances?|budgets?|durations?|max)\b",
+    re.IGNORECASE,
+)
+_LEADING_NUMBER = re.compile(r"^\s*\**(?:\d+(?:\.\d+)*\.?|[a-z]\)|\([a-z0-9]+\))\**\s+")  # '6.4 ', '1. ', '**6.4** ', 'a) ', '(ii) '
+_CODE = re.compile(r"\b[A-Z]{2,}(?:-[A-Z0-9]+)+\b")  # document codes such as MHG-CRS-013
+_QUANTITY = re.compile(
+    r"\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|sixty|ninety|hundred|"
+    r"once|twice|annually|monthly|weekly|daily|quarterly|yearly|fortnightly|immediately|permanently|indefinitely|"
+    r"(every|each|per|a|an) (minute|hour|day|week|fortnight|month|quarter|year))\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One sentence of a retrieved passage, scored against the question."""
+
+    doc_id: str
+    start: int
+    end: int
+    passage: Passage
+    dense: float
+    coverage: float
+    score: float
+    text: str = ""
+    in_named_clause: bool = False  # the question names the clause or article (or version) this sentence belongs to
+    typed: bool = True  # carries the kind of answer the question asks for (see `carries_answer_type`)
+
+
+def expects_quantity(question: str) -> bool:
+    """Questions asking for a number, period, date or limit."""
+    return bool(_QUANTITY_QUESTION.search(question))
+
+
+def carries_quantity(text: str) -> bool:
+    """A sentence stating a number, period, frequency or date ('within 48 hours', 'every quarter', '£2,500'); the
+    clause number it starts with and document codes ('MHG-CRS-013') do not count."""
+    return bool(_QUANTITY.search(_CODE.sub(" ", _LEADING_NUMBER.sub("", text))))
+
+
+def carries_answer_type(text: str, doc_id: str, index: LoadedIndex) -> bool:
+    """Whether a sentence can answer a question asking for a quantity: it states one, or it defers to another
+    document by title ('kept for the period in the Records Retention Schedule'), which the answer then quotes."""
+    return carries_quantity(text) or referred_document(text, index, exclude={doc_id}) is not None
+
+
+class ExtractiveAnswerer:
+    def __init__(self, settings: Settings, stats: TermStats, model: AbstentionModel | None = None) -> None:
+        self.settings = settings
+        self.stats = stats
+        self.model = model or AbstentionModel.load(settings.abstain_model or None)
+        self.threshold = settings.abstain_threshold or self.model.threshold
+
+    def candidates(self, question: str, vector: np.ndarray, passages: Sequence[Passage], index: LoadedIndex) -> list[Candidate]:
+        """Quotable sentences of the passages, best first (sentence vectors come from the build)."""
+        q_words = question_words(question)
+        quantity = expects_quantity(question)
+        clauses = [r for r in extract_references(question) if r.kind == "number"]
+        versions = named_versions(question)
+        amounts = intervals(question)
+        seen: set[int] = set()
+        out = []
+        for passage in passages:
+            doc = index.documents[passage.chunk.doc_id]
+            for row in index.sentences.rows_within(doc.doc_id, passage.chunk.start, passage.chunk.end):
+                if int(row) in seen:
+                    continue
+                seen.add(int(row))
+                a, b = int(index.sentences.starts[row]), int(index.sentences.ends[row])
+                text = sentence_display(doc.text, a, b)
+                section = doc.section_at(a)
+                if _is_heading(text, doc.title, section) or is_table_header(doc.text, a):
+                    continue  # a title, heading or table header names a topic; it never answers a question
+                dense = float(index.sentences.vectors[row] @ vector)
+                coverage = self.stats.coverage(q_words, set(content_words(text)))
+                score = WEIGHTS["dense"] * dense + WEIGHTS["coverage"] * coverage + WEIGHTS["passage"] * passage.dense
+                if quantity and re.search(r"\d", text):
+                    score += WEIGHTS["quantity"]
+                if amounts and holds_amount(amounts, intervals(text)):
+                    score += WEIGHTS["amount"]  # the row of a limit table whose range holds the amount asked about
+                named = (bool(clauses) and _in_named_clause(clauses, section, doc.text[a:b])
+                         or bool(versions) and names_version(text, versions))  # 'version 3.2' names its history row
+                score += WEIGHTS["reference"] if named else 0.0
+                typed = not quantity or carries_answer_type(text, doc.doc_id, index)
+                out.append(Candidate(doc.doc_id, a, b, passage, dense, coverage, score, text, named, typed))
+        return sorted(out, key=lambda c: c.score, reverse=True)
+
+    def evidence(self, question: str, ranked: Sequence[Candidate], passages: Sequence[Passage]) -> Evidence:
+        """The abstention model's features for one answer attempt."""
+        q_words = question_words(question)
+        passage_words = set().union(*(content_words(p.chunk.text) for p in passages)) if passages else set()
+        unknown = {w for w in q_words if not self.stats.df.get(w)}
+        best, second = (ranked[0].score if ranked else 0.0), (ranked[1].score if len(ranked) > 1 else 0.0)
+        return Evidence(
+            best_score=best,
+            best_cosine=max((c.dense for c in ranked), default=0.0),
+            best_coverage=max((c.coverage for c in ranked), default=0.0),
+            passage_cosine=max((p.dense for p in passages), default=0.0),
+            missing_share=idf_share(q_words, q_words - passage_words, self.stats.idf),
+            unknown_share=idf_share(q_words, unknown, self.stats.idf),
+            margin=best - second,
+            type_gap=max(0.0, best - max((c.score for c in ranked if c.typed), default=0.0)),
+        )
+
+    def answer(self, question: str, vector: np.ndarray, passages: Sequence[Passage], index: LoadedIndex, *,
+               allowed: Collection[str] | None) -> Answer:
+        """Quote the best sentences, or abstain. A quoted sentence that defers to another document ('kept for the
+        period in the Records Retention Schedule') brings that document's best sentences too, if in `allowed`
+        (None: every document may be searched; callers pass the request's filters, so none is ever skipped)."""
+        pool = list(passages) + _clause_passages(question, vector, passages, index)
+        ranked = self._named_clause_first(question, self.candidates(question, vector, pool, index), index)
+        evidence = self.evidence(question, ranked, passages)
+        confidence = self.model.probability(evidence) if ranked else 0.0
+        features = tuple(evidence.to_dict().items())
+        # the clause the question names, found in the document it names: answer, whatever the model's doubt
+        one_document = len({p.chunk.doc_id for p in passages}) == 1  # e.g. a filter chose the document
+        named_hit = bool(ranked) and ranked[0].in_named_clause and (one_document or self._title_match(question, ranked[0], index) > 0)
+        if not ranked or (confidence < self.threshold and not named_hit):
+            return Answer(question, ABSTAIN_TEXT, True, (), tuple(passages), index.build_id, confidence, features)
+        chosen = _select(ranked, self.settings.answer_sentences, self.settings.answer_margin)
+        chosen += self._referred(question, vector, chosen, index, allowed)
+        citations = tuple(_citation(n, c, index) for n, c in enumerate(chosen, start=1))
+        text = " ".join(f"{cand.text} [{n}]" for n, cand in enumerate(chosen, start=1))
+        return Answer(question, text, False, citations, tuple(passages), index.build_id, confidence, features)
+
+
+    def _named_clause_first(self, question: str, ranked: list[Candidate], index: LoadedIndex) -> list[Candidate]:
+        """'What does clause 6.4 say?' is answered from clause 6.4: its sentences go first, from the document
+        whose title the question names best (several policies may have a clause 6.4)."""
+        named = [c for c in ranked if c.in_named_clause]
+        if not named:
+            return ranked
+        doc_id = max(named, key=lambda c: (self._title_match(question, c, index), c.score)).doc_id
+        first = [c for c in named if c.doc_id == doc_id]
+        return first + [c for c in ranked if not (c.in_named_clause and c.doc_id == doc_id)]
+
+
+    def _referred(self, question: str, vector: np.ndarray, chosen: list[Candidate], index: LoadedIndex,
+                  allowed: Collection[str] | None) -> list[Candidate]:
+        """The best sentences (one, or two close ones) of the document the first quoted sentence refers to by title
+        ('CCTV footage is kept only for the period in the Records Retention Schedule'), when that document is not quoted
+        yet and may be searched, among the sentences of its chunks nearest the question that hold a good share of the
+        referring sentence's own topic ('CCTV footage')."""
+        referring = chosen[0]
+        target = referred_document(referring.text, index, exclude={c.doc_id for c in chosen})
+        if target is None or (allowed is not None and target not in allowed):
+            return []
+        topic = self.stats.shares(set(content_words(referring.text)) - set(content_words(index.documents[target].title)))
+        rows = _chunks_of_closest_sentences(index, target, vector, REFERRED_SENTENCES)
+        pool = [Passage(index.chunks[row], 0.0, 0, float(c)) for row, c in zip(rows, index.cosines(vector, rows))]
+        found = [replace(c, in_named_clause=False) for c in self.candidates(question, vector, pool, index)]
+        on_topic = [c for c in found if sum(topic.get(w, 0.0) for w in question_words(c.text)) >= REFERRED_TOPIC_SHARE]
+        return _select(on_topic, 2, self.settings.answer_margin) if on_topic else []
+
+    def _title_match(self, question: str, cand: Candidate, index: LoadedIndex) -> float:
+        """IDF-weighted share of the question's words found in the candidate's document title."""
+        return self.stats.coverage(question_words(question), set(content_words(index.documents[cand.doc_id].title)))
+
+
+def _clause_passages(question: str, vector: np.ndarray, passages: Sequence[Passage], index: LoadedIndex) -> list[Passage]:
+    """Chunks holding a clause number (or a history-table version) the question names that retrieval did not
+    return, so 'what does clause 6.4 of the physical security policy say' can quote it even when other policies'
+    clause 6.4 ranked higher."""
+    numbers = [r.label for r in extract_references(question) if r.kind == "number"] + list(named_versions(question))
+    seen = {p.chunk.chunk_id for p in passages}
+    rows = [row for row in index.rows_holding_clauses(numbers, {p.chunk.doc_id for p in passages})  # documents retrieval
+            if index.chunks[row].chunk_id not in seen]                                             # surfaced: filters hold
+    if not rows:
+        return []
+    cosines = index.cosines(vector, rows)
+    return [Passage(index.chunks[row], 0.0, len(passages) + i + 1, float(c)) for i, (row, c) in enumerate(zip(rows, cosines))]
+
+
+_CAPTION = re.compile(r"(?:table|figure|exhibit|chart)\s+[\w.-]{1,8}\s*[:.–—-]\s+\S", re.IGNORECASE)
+
+
+def _chunks_of_closest_sentences(index: LoadedIndex, doc_id: str, vector: np.ndarray, n: int) -> list[int]:
+    """Rows of the document's chunks that hold one of its `n` sentences closest to the question."""
+    sentences = index.sentences.rows_within(doc_id, 0, len(index.documents[doc_id].text))
+    if not len(sentences):
+        return []
+    best = sentences[np.argsort(-(index.sentences.vectors[sentences] @ vector))[:n]]
+    starts = index.sentences.starts[best]
+    return [int(row) for row in index.rows_of([doc_id])
+            if any(index.chunks[row].start <= a < index.chunks[row].end for a in starts.tolist())]
+
+
+def referred_document(text: str, index: LoadedIndex, exclude: Collection[str] = ()) -> str | None:
+    """The document `text` names by its title as written (two words or more: 'the Records Retention Schedule'), the
+    longest title when several match; None when none does or when that one is excluded (a sentence naming its own
+    document, or one already quoted, refers to nothing new)."""
+    spaced = " ".join(text.split())
+    named = [(len(title), doc_id) for doc_id, title in index.titles.items()
+             if title in spaced and re.search(rf"(?<![\w]){re.escape(title)}(?![\w])", spaced)]
+    if not named:
+        return None
+    doc_id = max(named)[1]
+    return None if doc_id in exclude else doc_id
+
+
+def _is_heading(text: str, title: str, section: tuple[str, ...]) -> bool:
+    """A title, heading or caption ('Table 1: Maximum hotel room rates'): it names a topic, it answers nothing."""
+    plain = text.strip().rstrip(":")
+    if _CAPTION.match(plain) and not plain.endswith(".") and len(plain.split()) <= 12:
+        return True  # "Chart 3: Overtime is paid at 1.5 times the hourly rate." is a sentence, not a caption
+    return plain == title.strip() or any(plain == label.strip() for label in section)
+
+
+def _in_named_clause(clauses: Sequence[Reference], section: tuple[str, ...], raw: str) -> bool:
+    """A sentence of the clause or article the question names (its section label or its own start carries it)."""
+    return any(ref.defined_by(raw) or any(ref.defined_by(label) for label in section) for ref in clauses)
+
+
+def _select(ranked: list[Candidate], limit: int, margin: float) -> list[Candidate]:
+    """The best sentence first, then close runners-up in score order; a named clause is quoted in text order
+    (its first sentences, whatever their scores)."""
+    best = ranked[0]
+    if best.in_named_clause:
+        clause = [c for c in ranked if c.in_named_clause and c.doc_id == best.doc_id]
+        return sorted(clause, key=lambda c: c.start)[:limit]
+    chosen = [best]
+    for cand in ranked[1:]:
+        if len(chosen) >= limit or cand.score < best.score - margin:
+            break
+        chosen.append(cand)
+    return chosen
+
+
+def _citation(n: int, cand: Candidate, index: LoadedIndex) -> Citation:
+    doc = index.documents[cand.doc_id]
+    first_page, last_page = doc.page_span(cand.start, cand.end)
+    return Citation(
+        n=n,
+        doc_id=doc.doc_id,
+        title=doc.title,
+        section=section_label(doc.section_at(cand.start)),
+        page=first_page,
+        start=cand.start,
+        end=cand.end,
+        quote=doc.text[cand.start : cand.end],
+        passage_rank=cand.passage.rank,
+        page_end=last_page,
+    )
+

@@ -1,0 +1,104 @@
+"""Answer units: the sentences an extractive answer may quote, with display text and vectors.
+
+Owns which sentences of a document are quotable (three words or more, not a
+Markdown heading), their readable display text (Markdown marks removed, a table
+row labelled with its header cells), and the per-build sentence table
+(`sentences.npz`: document, start, end, vector) embedded at build time so that
+answering needs no model call beyond embedding the question.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from rag.ingest.text import sentence_spans, table_cells, table_header
+from rag.models import Document
+
+SENTENCES = "sentences.npz"
+_MIN_WORDS = 3
+
+
+def display_text(raw: str) -> str:
+    """A quoted sentence made readable: Markdown list/heading/table marks removed, spaces collapsed."""
+    text = re.sub(r"^\s*(?:#{1,6}\s+|[-*+•]\s+|>\s+)", "", raw)
+    if text.lstrip().startswith("|"):
+        text = " | ".join(table_cells(text))
+    text = re.sub(r"\*\*|__|`", "", text)
+    return " ".join(text.split())
+
+
+def sentence_display(text: str, start: int, end: int) -> str:
+    """Display text of a sentence; a table row is labelled with its header cells ('Period: 6 years; ...')."""
+    header = table_header(text, start)
+    cells = table_cells(text[start:end])
+    if header is None or len(cells) != len(header):
+        return display_text(text[start:end])
+    return "; ".join(f"{display_text(h)}: {display_text(c)}" if h else display_text(c) for h, c in zip(header, cells))
+
+
+def quotable_spans(doc: Document) -> list[tuple[int, int]]:
+    spans = []
+    for a, b in sentence_spans(doc.text):
+        raw = doc.text[a:b]
+        if len(re.findall(r"\w+", raw)) >= _MIN_WORDS and not raw.lstrip().startswith("#"):
+            spans.append((a, b))
+    return spans
+
+
+@dataclass
+class SentenceTable:
+    """Quotable sentences of every document, sorted by document then offset, with unit vectors."""
+
+    doc_ids: list[str]
+    doc_index: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    vectors: np.ndarray
+
+    def __post_init__(self) -> None:
+        self._ranges: dict[str, tuple[int, int]] = {}
+        for i, doc_id in enumerate(self.doc_ids):
+            rows = np.flatnonzero(self.doc_index == i)
+            if len(rows):
+                self._ranges[doc_id] = (int(rows[0]), int(rows[-1]) + 1)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def rows_within(self, doc_id: str, start: int, end: int) -> np.ndarray:
+        """Rows of the sentences lying inside `[start, end)` of one document."""
+        lo, hi = self._ranges.get(doc_id, (0, 0))
+        first = lo + int(np.searchsorted(self.starts[lo:hi], start, side="left"))
+        last = lo + int(np.searchsorted(self.starts[lo:hi], end, side="left"))
+        rows = np.arange(first, last)
+        return rows[self.ends[rows] <= end]
+
+    def save(self, folder: Path) -> None:
+        np.savez(folder / SENTENCES, doc_ids=np.array(self.doc_ids, dtype=object).astype(str), doc_index=self.doc_index,
+                 starts=self.starts, ends=self.ends, vectors=self.vectors.astype(np.float16))
+
+    @classmethod
+    def load(cls, folder: Path) -> "SentenceTable":
+        with np.load(folder / SENTENCES) as data:
+            return cls([str(d) for d in data["doc_ids"]], data["doc_index"], data["starts"], data["ends"],
+                       data["vectors"].astype(np.float32))
+
+
+def build_sentence_table(documents: Sequence[Document], encode: Callable[[list[str]], np.ndarray]) -> SentenceTable:
+    """Find and embed the quotable sentences of `documents` (`encode` returns unit vectors)."""
+    doc_ids = [d.doc_id for d in documents]
+    index, starts, ends, texts = [], [], [], []
+    for i, doc in enumerate(documents):
+        for a, b in quotable_spans(doc):
+            index.append(i)
+            starts.append(a)
+            ends.append(b)
+            texts.append(sentence_display(doc.text, a, b))
+    vectors = encode(texts) if texts else np.zeros((0, 1), dtype=np.float32)
+    return SentenceTable(doc_ids, np.array(index, dtype=np.int32), np.array(starts, dtype=np.int64),
+                         np.array(ends, dtype=np.int64), np.asarray(vectors, dtype=np.float32))

@@ -1,0 +1,38 @@
+import math
+
+import pytest
+
+from rag.answer.amounts import Interval, holds_amount, intervals
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Who approves an expense claim of £1,200?", [Interval("GBP", 1200.0, 1200.0)]),
+    ("Up to £500 | Line manager", [Interval("GBP", 0.0, 500.0)]),
+    ("£500.01 to £2,500 | Head of Department", [Interval("GBP", 500.01, 2500.0)]),
+    ("More than £150 and up to £500 | Line manager", [Interval("GBP", 150.0, 500.0, low_open=True)]),
+    ("More than £500 | Head of Compliance", [Interval("GBP", 500.0, math.inf, low_open=True)]),
+    ("a budget of £1.5m or more", [Interval("GBP", 1_500_000.0, math.inf)]),
+    ("between €10 and €20", [Interval("EUR", 10.0, 20.0)]),
+    ("US$380 per night, or less than $50 for meals", [Interval("USD", 380.0, 380.0), Interval("USD", 0.0, 50.0, high_open=True)]),
+    ("Records are kept for 6 years.", []),  # no currency, no amount
+    ("spend that exceeds £500", [Interval("GBP", 500.0, math.inf, low_open=True)]),
+    ("not less than £500", [Interval("GBP", 500.0, math.inf)]),  # not 'less than £500'
+    ("not exceeding £500", [Interval("GBP", 0.0, 500.0)]),  # not 'exceeding £500'
+    ("Up to and including £500", [Interval("GBP", 0.0, 500.0)]),
+    ("insurance cover £5mn", [Interval("GBP", 5_000_000.0, 5_000_000.0)]),  # 'cover' holds no 'over'
+    ("claims of £50 and £100", [Interval("GBP", 50.0, 50.0), Interval("GBP", 100.0, 100.0)]),  # two amounts, no range
+    ("more than £0 and up to £500", [Interval("GBP", 0.0, 500.0, low_open=True)]),
+])
+def test_amounts_and_ranges_are_read_with_their_bounds(text, expected):
+    assert intervals(text) == expected
+
+
+def test_a_range_holds_an_amount_only_within_its_bounds_and_currency():
+    claim = intervals("a claim of £1,200")
+    assert holds_amount(claim, intervals("£500.01 to £2,500"))
+    assert not holds_amount(claim, intervals("Up to £500"))
+    assert not holds_amount(claim, intervals("€500.01 to €2,500"))  # another currency is never converted
+    assert not holds_amount(claim, intervals("a claim of £1,200"))  # a bare amount is not a range
+    above = intervals("a gift worth more than £500")
+    assert holds_amount(above, intervals("More than £500"))
+    assert not holds_amount(above, intervals("More than £150 and up to £500"))  # open at 500 meets closed at 500: no

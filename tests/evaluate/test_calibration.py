@@ -1,0 +1,46 @@
+"""Fitting the refusal model: weights where allowed, cuts within the false-refusal limit, cross-validation."""
+
+import json
+
+import numpy as np
+import pytest
+
+from rag.answer.abstention import FEATURES
+from rag.errors import ConfigError
+from rag.evaluate.calibration import calibrate, choose_threshold, fit, load_eval_rows
+from tests.answer.test_abstention import synthetic
+
+
+def test_fit_weights_the_informative_feature_only_where_allowed():
+    x, y = synthetic()
+    model = fit(x, y, columns=[0, 1])
+    assert model.weights[0] > 1.0 and all(w == 0 for w in model.weights[2:])
+    p = model.probabilities(x)
+    assert p[y].mean() > 0.8 and p[~y].mean() < 0.3
+
+
+def test_threshold_keeps_every_groups_false_refusals_within_the_limit():
+    p = np.array([0.9, 0.8, 0.2, 0.1, 0.15, 0.6, 0.7])
+    y = np.array([True, True, False, False, True, True, True])
+    groups = np.array(["a"] * 4 + ["b"] * 3)  # b has no unanswerable rows, but its false refusals still count
+    assert 0.1 < choose_threshold(p, y, groups, 0.0) <= 0.15
+    assert 0.2 < choose_threshold(p, y, groups, 0.34) <= 0.6
+
+
+def test_calibrate_reports_cross_validated_figures_per_group():
+    x, y = synthetic()
+    result = calibrate(x, y, np.array(["gold"] * len(y)), 0.05, columns=[0])
+    cv = result.cross_validated["gold"]
+    assert cv["false_refusal_rate"] <= 0.1 and cv["recall"] > 0.5
+    assert result.fitted["gold"]["false_refusal_rate"] <= 0.05
+
+
+def test_eval_rows_need_the_evidence_features(tmp_path):
+    row = {"answerable": True, "evidence": {f: 0.5 for f in FEATURES}}
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_text(json.dumps({"questions": [row, {**row, "answerable": False}]}))
+    bad.write_text(json.dumps({"questions": [{"answerable": True, "evidence": {"best_score": 0.5}}]}))
+    x, y = load_eval_rows(good)
+    assert x.shape == (2, len(FEATURES)) and y.tolist() == [True, False]
+    with pytest.raises(ConfigError, match="re-run"):
+        load_eval_rows(bad)

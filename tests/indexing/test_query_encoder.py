@@ -1,0 +1,157 @@
+"""The ONNX question encoder: the setting, the wiring into retrieval, the export cache and fidelity to torch.
+
+Tests marked `model` export the real packaged model (about 10 s each variant, once per module) and are
+skipped when onnxruntime is not installed (it is a dependency: `make setup` installs it).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.assistant import Assistant
+from rag.config import Settings
+from rag.errors import ConfigError, ModelError
+from rag.indexing import query_encoder
+from rag.indexing.embedding import SentenceTransformerEmbedder
+from rag.indexing.query_encoder import export_folder, make_query_encoder
+from tests.conftest import ROOT, FakeEmbedder
+
+QUESTIONS = [
+    "How long do we keep payroll records?",
+    "Who approves a donation of more than £50,000?",
+    "What is the maximum hotel rate per night in London?",
+    "Must visitors be escorted in secure areas?",
+    "When does a personal data breach have to be reported to the regulator?",
+    "Can I use my own laptop for work, and which security controls apply to it? " * 30,  # beyond the 256-piece window
+]
+
+
+class StubEncoder:
+    """A question encoder that records what it was asked."""
+
+    def __init__(self) -> None:
+        self.inner = FakeEmbedder()
+        self.questions: list[str] = []
+
+    def encode(self, texts):  # type: ignore[no-untyped-def]
+        self.questions += list(texts)
+        return self.inner.encode(texts)
+
+
+def test_setting_defaults_to_onnx_and_refuses_unknown_choices():
+    assert Settings.from_env({}).query_encoder == "onnx"
+    for choice in ("torch", "onnx", "onnx-int8"):
+        assert Settings.from_env({"RAG_QUERY_ENCODER": choice}).query_encoder == choice
+    with pytest.raises(ConfigError, match="RAG_QUERY_ENCODER='onnx-int4' must be one of torch, onnx, onnx-int8"):
+        Settings.from_env({"RAG_QUERY_ENCODER": "onnx-int4"})
+
+
+def test_importing_rag_loads_no_model_runtime():
+    code = "import sys, rag, rag.assistant, rag.indexing.query_encoder; print(sorted({'onnxruntime', 'onnx', 'torch'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_questions_go_to_the_chosen_encoder_and_passages_stay_with_the_embedder(settings, built, fake_embedder, monkeypatch):
+    stub = StubEncoder()
+    monkeypatch.setattr(query_encoder, "make_query_encoder", lambda *args: stub)
+    before = fake_embedder.calls
+    real = SentenceTransformerEmbedder()  # only the real model's questions go to its ONNX copy (no weights load here)
+    result = Assistant(settings.replace(query_encoder="onnx"), real).search("How long are payroll records kept?")
+    assert stub.questions == ["How long are payroll records kept?"]
+    assert fake_embedder.calls == before
+    assert result.passages
+
+
+def test_torch_choice_or_a_substitute_embedder_embeds_questions_with_the_embedder(settings, built, fake_embedder):
+    assistant = Assistant(settings, fake_embedder)  # the default (onnx) copies the real model, not a test double
+    assistant.search("How long are payroll records kept?")
+    assert assistant.query_encoder is None and fake_embedder.calls > 0
+    assert Assistant(settings.replace(query_encoder="torch"), SentenceTransformerEmbedder()).query_encoder is None
+
+
+def test_missing_onnxruntime_is_a_model_error_with_the_install_command(settings, built, fake_embedder, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` now raises ImportError
+    with pytest.raises(ModelError, match=r"RAG_QUERY_ENCODER=onnx-int8 needs onnxruntime: run `pip install 'onnxruntime=="):
+        Assistant(settings.replace(query_encoder="onnx-int8"), SentenceTransformerEmbedder()).search("How long are payroll records kept?")
+
+
+def test_a_model_that_is_not_mean_pooled_is_refused(tmp_path):
+    (tmp_path / "1_Pooling").mkdir()
+    (tmp_path / "modules.json").write_text(json.dumps([{"type": "sentence_transformers.models.Transformer"},
+                                                       {"type": "sentence_transformers.models.Pooling"}]))
+    (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_cls_token": True}))
+    with pytest.raises(ModelError, match="mean-pooled, normalised models only"):
+        query_encoder._check_pooling(tmp_path)
+
+
+def test_exports_are_kept_apart_by_model_fingerprint_and_variant(tmp_path):
+    folders = {export_folder(tmp_path, fp, v) for fp in ("m@aaaa", "m@bbbb") for v in ("onnx", "onnx-int8")}
+    assert len(folders) == 4 and all(f.parent == tmp_path / "query-model" for f in folders)
+
+
+# ---------------------------------------------------------------- the real model
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory) -> tuple[Path, dict[str, object]]:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    cache = tmp_path_factory.mktemp("query-encoder")
+    return cache, {v: make_query_encoder(v, SentenceTransformerEmbedder(), cache, 1) for v in query_encoder.VARIANTS}
+
+
+@pytest.fixture(scope="module")
+def torch_vectors() -> np.ndarray:
+    embedder = SentenceTransformerEmbedder(threads=1)
+    return embedder.encode(QUESTIONS)
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("variant,floor", [("onnx", 0.9999), ("onnx-int8", 0.97)])
+def test_onnx_vectors_match_the_torch_vectors(exports, torch_vectors, variant, floor):
+    vectors = exports[1][variant].encode(QUESTIONS)  # type: ignore[attr-defined]
+    assert vectors.shape == torch_vectors.shape and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    cosines = np.einsum("ij,ij->i", vectors, torch_vectors)
+    assert cosines.min() > floor, cosines
+
+
+@pytest.mark.model
+def test_the_export_is_reused_not_made_again(exports, monkeypatch):
+    cache, first = exports
+
+    def no_export(*args):  # type: ignore[no-untyped-def]
+        raise AssertionError("exported a second time")
+
+    monkeypatch.setattr(query_encoder, "_export", no_export)
+    for variant in query_encoder.VARIANTS:
+        again = make_query_encoder(variant, SentenceTransformerEmbedder(), cache, 1)
+        assert again.onnx_file == first[variant].onnx_file  # type: ignore[union-attr, attr-defined]
+        facts = json.loads((again.onnx_file.parent / "export.json").read_text())  # type: ignore[union-attr]
+        assert facts["variant"] == variant and facts["fingerprint"] == SentenceTransformerEmbedder().fingerprint
+    assert sorted(p.name for p in (cache / "query-model").iterdir()) == sorted(
+        export_folder(cache, SentenceTransformerEmbedder().fingerprint, v).name for v in query_encoder.VARIANTS)
+
+
+def test_a_failed_export_is_a_model_error_that_names_the_way_out_and_leaves_nothing(tmp_path, monkeypatch):
+    import os
+    import time
+
+    def broken(*args):  # type: ignore[no-untyped-def]
+        raise RuntimeError("exporter exploded")
+
+    stale = tmp_path / "query-model" / ".export-old"
+    stale.mkdir(parents=True)
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))  # left by an export killed two hours ago
+    monkeypatch.setattr(query_encoder, "_export", broken)
+    with pytest.raises(ModelError, match=r"exporting the onnx question encoder failed \(RuntimeError: exporter exploded\); "
+                                         r"set RAG_QUERY_ENCODER=torch"):
+        query_encoder.ensure_export(SentenceTransformerEmbedder(), tmp_path, "onnx")
+    assert list((tmp_path / "query-model").iterdir()) == []  # neither the failed staging folder nor the stale one
