@@ -16,7 +16,12 @@ For every question it verifies that:
     node (no markup or entities inside the span, and not in nav, header,
     footer, script or style boilerplate), so it is verbatim in the extracted
     text as well;
-  * every answer string occurs in at least one of the question's evidence texts.
+  * every answer string occurs in at least one of the question's evidence texts;
+  * `meta.kind`, where present, is a list of known phrasing kinds (how a user
+    typed the question: colloquial, paraphrase, yes_no, typo, near_miss...);
+  * `history`, where present (a follow-up turn), is a non-empty list of
+    {"role": "user"|"assistant", "content": non-empty string} turns, oldest first,
+    starting with the user; rows of one conversation share `meta.conversation`.
 
 Usage: python eval/gold/check_gold.py [--gold FILE] [--corpus DIR]
 Exits with status 1 if any problem is found. Everything but PDF and DOCX needs
@@ -37,6 +42,10 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_GOLD = HERE / "docs_corpus.jsonl"
 DEFAULT_CORPUS = HERE.parent.parent / "docs_corpus"
 TYPES = {"fact", "number", "date", "table", "crossref", "multi", "unanswerable"}
+KINDS = {  # how the question is phrased (meta.kind), for gold sets written the way staff type
+    "colloquial", "paraphrase", "vague", "yes_no", "allowed", "typo", "no_overlap", "short", "scenario",
+    "near_miss", "off_topic", "follow_up", "first_turn", "topic_switch",
+}
 EXTRACTED = (".pdf", ".docx")  # binary formats: evidence is checked against the loader's extracted text
 BOILERPLATE = {"nav", "header", "footer", "script", "style", "noscript", "template", "aside", "form"}
 VOID = {"br", "img", "hr", "meta", "link", "input", "col", "area", "base", "source", "wbr"}
@@ -87,6 +96,32 @@ def extract_document(path: Path, doc_id: str):
         sys.path.insert(0, str(HERE.parent.parent))
         from rag.ingest.corpus import load_document
     return load_document(path, doc_id)
+
+
+def check_kind(kind: object) -> list[str]:
+    """Problems with `meta.kind` (absent is fine)."""
+    if kind is None:
+        return []
+    if not isinstance(kind, list) or not kind or not all(isinstance(k, str) for k in kind):
+        return [f"meta.kind must be a non-empty list of strings, got {kind!r}"]
+    return [f"unknown kind {k!r} (known: {', '.join(sorted(KINDS))})" for k in kind if k not in KINDS]
+
+
+def check_history(history: object) -> list[str]:
+    """Problems with a follow-up's `history` (absent is fine: a first turn)."""
+    if history is None:
+        return []
+    if not isinstance(history, list) or not history:
+        return [f"history must be a non-empty list of turns, got {history!r}"]
+    problems = []
+    for i, turn in enumerate(history):
+        if not isinstance(turn, dict) or turn.get("role") not in ("user", "assistant"):
+            problems.append(f"history[{i}] needs role 'user' or 'assistant'")
+        elif not isinstance(turn.get("content"), str) or not turn["content"].strip():
+            problems.append(f"history[{i}] has empty content")
+    if isinstance(history[0], dict) and history[0].get("role") != "user":
+        problems.append("history must start with a user turn")
+    return problems
 
 
 def main() -> int:
@@ -151,6 +186,7 @@ def main() -> int:
             problems.append(f"{where}: meta.doc {mdoc!r} not found in {args.corpus}")
         by_type[qtype] += 1
         by_doc[mdoc] += 1
+        problems += [f"{where}: {p}" for p in check_kind(meta.get("kind")) + check_history(rec.get("history"))]
 
         answers, evidence = rec.get("answers", []), rec.get("evidence", [])
         if not rec.get("question", "").strip():
