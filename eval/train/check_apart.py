@@ -37,14 +37,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT / "eval" / "gold"))
-from check_gold import extract_document, find_loose, html_nodes  # noqa: E402
+from check_gold import extract_document, find_loose, html_nodes
 
 DEFAULT_TRAIN = HERE / "docs_corpus_staff.jsonl"
 DEFAULT_CORPUS = ROOT / "docs_corpus"
 KINDS = {"colloquial", "paraphrase", "vague", "yes_no", "allowed", "typo", "no_overlap", "short", "scenario"}
 EXTRACTED = (".pdf", ".docx")
 
-STOP = set("""
+_STOP_WORDS = """
 a about above after again against all also am an and any anyone anything are aren as at be because been before
 being below between both but by can cant could couldnt did didnt do does doesnt doing dont down during each either
 else etc ever every few for from further get gets getting go goes going gonna got had has have having he her here
@@ -54,7 +54,8 @@ really same say says she should shouldnt so some someone something still such su
 then there these they thing things this those though through to too u under until up us very via wanna want was
 wasnt we well were what whats when where which while who whom whose why will with within without wont would
 wouldnt yeah yes yet you your youre yours allowed tell ask anybody am whatever whenever
-""".split())
+"""
+STOP = set(_STOP_WORDS.split())
 
 
 def stem(word: str) -> str:
@@ -237,13 +238,15 @@ def main() -> int:
 
     print(f"training rows: {len(rows)}")
     print(f"distinct evidence spans: {len(distinct)}")
-    print(f"gold files: {', '.join(str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p) for p in args.gold)} "
-          f"({gold_items} evidence items, {len(gold_questions)} questions)")
+    print(
+        f"gold files: {', '.join(str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p) for p in args.gold)} "
+        f"({gold_items} evidence items, {len(gold_questions)} questions)"
+    )
     print(f"evidence spans overlapping gold evidence: {overlaps}")
     print(f"questions equal to a gold question: {same_question}")
     print("rows (distinct evidence spans) by document (meta.doc):")
     for doc in sorted(set(by_doc) | set(spans_by_doc), key=str):
-        print(f"  {str(doc):<36} {by_doc[doc]:>4} ({len(spans_by_doc.get(doc, ()))})")
+        print(f"  {doc!s:<36} {by_doc[doc]:>4} ({len(spans_by_doc.get(doc, ()))})")
     missing = sorted(p.name for p in args.corpus.iterdir() if p.is_file() and p.name not in by_doc)
     if missing:
         print(f"corpus files with no rows: {', '.join(missing)}")
