@@ -7,7 +7,7 @@ or `rag index build --corpus CORPUS --index-dir DIR`):
    `Assistant.warm_up()` (model and index loaded; load time reported separately).
 2. HTTP: a real server, `python -m rag.cli serve --host 127.0.0.1 --port P --index-dir DIR`, started
    as a subprocess on a free loopback port; once GET /readyz answers 200, POST /v1/search and /v1/ask
-   at concurrency 1, 4 and 16 (a pool of C threads sharing one httpx client), N requests per level
+   at concurrency 1, 4, 16 and 64 (a pool of C threads sharing one httpx client), N requests per level
    and endpoint after a few untimed warm-up requests; then search at concurrency 1 once more
    ("http-again"), to show whether the first level's figure depends on its place in the run. The
    server is stopped at the end, also on error or SIGTERM.
@@ -56,7 +56,7 @@ from rag.indexing.builds import BUILDS, current_build_id  # noqa: E402
 from rag.indexing.store import read_manifest  # noqa: E402
 
 DEFAULT_QUESTIONS = REPO / "eval" / "gold" / "docs_corpus.jsonl"
-CONCURRENCY = (1, 4, 16)
+CONCURRENCY = (1, 4, 16, 64)
 QUERY_ENCODERS = ("torch", "onnx", "onnx-int8")
 ENDPOINTS = ("search", "ask")
 WARM_UP_REQUESTS = 3
@@ -87,6 +87,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         "RAG_QUERY_ENCODER applies to every measurement [default: none].")
     parser.add_argument("--skip-in-process", action="store_true", help="Only the HTTP measurements.")
     parser.add_argument("--skip-http", action="store_true", help="Only the in-process measurements.")
+    parser.add_argument("--json", type=Path, default=None,
+                        help='Write the figures to this file: {"in_process": {...}, "http": {"ask": {"1": {"rps", "p50", "p95", "p99", '
+                        '"errors"}, ...}, "search": {...}}, "server": {...}}.')
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error("--n must be at least 1")
@@ -430,8 +433,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"p50 speedup of {name} over {args.query_encoders[0]}: {ratio:.2f}x")
     if "server" in result:
         print(f"server: ready {result['server']['ready_s']} s after start, peak RSS {result['server']['server_peak_rss_mib']:.0f} MiB")
+    if args.json:
+        args.json.write_text(json.dumps(figures(result, rows), indent=2))
     print("RESULT " + json.dumps({**result, "rows": rows}))
     return 0
+
+
+def figures(result: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The `--json` file: per mode, endpoint and concurrency, throughput, latency percentiles and errors."""
+    out: dict[str, Any] = {"build_id": result.get("build_id"), "chunks": result.get("chunks"), "server": result.get("server")}
+    for row in rows:
+        mode = {"http": "http", "in-process": "in_process"}.get(row["mode"])
+        if mode is None:
+            continue
+        out.setdefault(mode, {}).setdefault(row["endpoint"], {})[str(row["concurrency"])] = {
+            "rps": row["req_per_s"], "p50": row["p50_ms"], "p95": row["p95_ms"], "p99": row["p99_ms"], "errors": row["errors"]}
+    return out
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 
 from rag.config import Settings  # noqa: E402
 from rag.indexing import builds  # noqa: E402
-from rag.indexing.embedding import make_embedder  # noqa: E402
+from rag.indexing.passage_encoder import make_passage_embedder  # noqa: E402
 from rag.indexing.store import LoadedIndex  # noqa: E402
 from rag.ingest.corpus import load_corpus  # noqa: E402
 
@@ -79,7 +79,7 @@ def main() -> None:
         corpus = work / "corpus"
         shutil.copytree(args.corpus, corpus)
         settings = Settings.from_env(corpus_dir=corpus, index_dir=args.index_dir or work / "index")
-        embedder = make_embedder(settings.model, settings.device, settings.threads, "build")
+        embedder = make_passage_embedder(settings)
         embedder.encode(["warm up the model"])  # model load is not build time
         runs = {"full": timed_build(settings, embedder), "unchanged": timed_build(settings, embedder)}
         doc_id, removed = edit_one(corpus, args.doc)

@@ -3,15 +3,20 @@
 Owns holding one embedding model and the live index build, answering `search`,
 `ask` and `document` against a consistent snapshot of that build, and swapping
 in a newly promoted build (`reload`) without disturbing requests in flight: each
-call takes the current snapshot once at its start and finishes on it.
+call takes the current snapshot once at its start and finishes on it. A server
+asks for `batch_questions`: concurrent questions are then embedded together
+(`rag.indexing.query_encoder.MicroBatcher`). `observe`, when set, hears the
+seconds each step of a question took (embedding, retrieval, answering).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Callable
 
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.config import Settings
@@ -32,26 +37,43 @@ class Snapshot:
     answerer: ExtractiveAnswerer
 
 
+Observer = Callable[[str, float], None]
+
+
 class Assistant:
-    def __init__(self, settings: Settings, embedder: Embedder | None = None, index: LoadedIndex | None = None) -> None:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, index: LoadedIndex | None = None,
+                 batch_questions: bool = False) -> None:
         self.settings = settings
         self._embedder = embedder
         self._lock = threading.Lock()
+        self.batch_questions = batch_questions
+        self.observe: Observer | None = None  # (step, seconds) of each question, for metrics
+        self.observe_batch: Callable[[int], None] | None = None  # size of each micro-batch of questions
         self._snapshot: Snapshot | None = self._bind(index) if index is not None else None
 
     @cached_property
     def embedder(self) -> Embedder:
-        return self._embedder or make_embedder(self.settings.model, self.settings.device, self.settings.threads, "query")
+        """The model that embeds questions: the one given (a build's ONNX passage encoder gives the torch model it was
+        exported from, whose own question encoder then applies), else the settings' model."""
+        given = self._embedder
+        if given is None:
+            return make_embedder(self.settings.model, self.settings.device, self.settings.threads, "query")
+        return getattr(given, "source", given)
 
     @cached_property
     def query_encoder(self) -> QueryEncoder | None:
-        """The ONNX question encoder when `RAG_QUERY_ENCODER` chooses one (exported on first use), else None."""
-        if self.settings.query_encoder == "torch" or not isinstance(self.embedder, SentenceTransformerEmbedder):
-            return None  # the export copies the settings' model; a substitute embedder (a test double) embeds questions
-        from rag.indexing.query_encoder import make_query_encoder
+        """What embeds questions instead of the embedder: the ONNX question encoder when `RAG_QUERY_ENCODER` chooses
+        one (exported on first use), wrapped in a micro-batcher when questions are batched; else None."""
+        from rag.indexing.query_encoder import MicroBatcher, make_query_encoder
 
         s = self.settings
-        return make_query_encoder(s.query_encoder, self.embedder, s.cache_folder, s.threads)
+        encoder: QueryEncoder | None = None
+        if s.query_encoder != "torch" and isinstance(self.embedder, SentenceTransformerEmbedder):
+            encoder = make_query_encoder(s.query_encoder, self.embedder, s.cache_folder, s.threads)
+        # otherwise the embedder embeds questions: the torch choice, or a substitute embedder (a test double)
+        if self.batch_questions and s.question_batch > 1:
+            return MicroBatcher(encoder or self.embedder, s.question_batch, lambda n: self.observe_batch and self.observe_batch(n))
+        return encoder
 
     def _bind(self, index: LoadedIndex) -> Snapshot:
         retriever = Retriever(index, self.embedder, self.settings, self.query_encoder)
@@ -85,19 +107,38 @@ class Assistant:
         self.snapshot.index.warm()
         self.snapshot.retriever.search("warm up", 1)
 
+    def loaded_snapshot(self) -> Snapshot | None:
+        """The snapshot being served, without loading one (None before the first load)."""
+        return self._snapshot
+
+    def _timed(self, step: str, started: float) -> float:
+        now = time.perf_counter()
+        if self.observe is not None:
+            self.observe(step, now - started)
+        return now
+
     def search(self, question: str, k: int | None = None, filters: Filters | None = None) -> SearchResult:
         cleaned = clean_question(question, self.settings)
         snap = self.snapshot
-        passages = snap.retriever.retrieve(cleaned, snap.retriever.embed(cleaned), k, filters)
+        started = time.perf_counter()
+        vector = snap.retriever.embed(cleaned)
+        started = self._timed("embedding", started)
+        passages = snap.retriever.retrieve(cleaned, vector, k, filters)
+        self._timed("retrieval", started)
         return SearchResult(cleaned, tuple(passages), snap.index.build_id)
 
     def ask(self, question: str, k: int | None = None, filters: Filters | None = None) -> Answer:
         cleaned = clean_question(question, self.settings)
         snap = self.snapshot
+        started = time.perf_counter()
         vector = snap.retriever.embed(cleaned)
+        started = self._timed("embedding", started)
         passages = snap.retriever.retrieve(cleaned, vector, k, filters)
+        started = self._timed("retrieval", started)
         allowed = allowed_documents(snap.index, filters)  # a referred document must pass the same filters
-        return snap.answerer.answer(cleaned, vector, passages, snap.index, allowed=allowed)
+        answer = snap.answerer.answer(cleaned, vector, passages, snap.index, allowed=allowed)
+        self._timed("answering", started)
+        return answer
 
     def original(self, doc_id: str) -> tuple[Document, Path]:
         """A document and the original file its build kept."""

@@ -104,9 +104,9 @@ def build_report(build_id: str, manifest: dict[str, Any]) -> list[str]:
 
 
 def build_embedder(settings: Settings) -> Any:
-    from rag.indexing.embedding import make_embedder
+    from rag.indexing.passage_encoder import make_passage_embedder
 
-    return make_embedder(settings.model, settings.device, settings.threads, "build")
+    return make_passage_embedder(settings)
 
 
 def default_gold(settings: Settings) -> Path | None:
@@ -234,6 +234,8 @@ def ask(question: str, corpus: Path | None, index_dir: Path | None, k: int | Non
 @click.option("--port", type=int, default=None, help="Port [default: 8000, RAG_PORT].")
 def serve(corpus: Path | None, index_dir: Path | None, host: str | None, port: int | None) -> None:
     """Serve the HTTP API."""
+    import logging
+
     import uvicorn
 
     from server.app import create_app
@@ -241,7 +243,11 @@ def serve(corpus: Path | None, index_dir: Path | None, host: str | None, port: i
     settings = make_settings(corpus, index_dir, host=host, port=port)
     check_port_free(settings.host, settings.port)
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    access = logging.getLogger("rag.access")  # one JSON line per request, on stderr (replaces uvicorn's access log)
+    access.setLevel(logging.INFO)
+    access.addHandler(logging.StreamHandler())
+    access.propagate = False
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
 
 
 def check_port_free(host: str, port: int) -> None:

@@ -2,13 +2,17 @@
 
 Owns HTTP only: routes, request validation, the single JSON error shape
 (`{"error": {"type", "message", "status"}}`) for every failure, and running
-model inference in a worker thread so the event loop never blocks. The index
-and model load once at start-up; answers come from `rag.assistant.Assistant`.
+each question in a pool of worker threads (`RAG_SERVER_THREADS`) so the event
+loop never blocks and concurrent questions share one model call (the
+assistant's micro-batching). The index and model load once at start-up;
+answers come from `rag.assistant.Assistant`; metrics and the access log from
+`server.telemetry`.
 """
 
 
 import asyncio
 import logging
+import os
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 from urllib.parse import quote
@@ -16,7 +20,7 @@ from urllib.parse import quote
 from fastapi import Body, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.assistant import Assistant
@@ -26,6 +30,7 @@ from rag.indexing.originals import MEDIA_TYPES
 from rag.models import Document
 from rag.search.retrieval import Filters
 from server.schemas import AnswerOut, DocumentOut, ErrorOut, SearchOut, query_model
+from server.telemetry import Telemetry
 
 log = logging.getLogger("rag.server")
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (400, 404, 422, 503)}
@@ -85,12 +90,21 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(500, "internal_error", "unexpected server error; the log has details")
 
 
+def worker_threads(settings: Settings) -> int:
+    return settings.server_threads or 2 * (os.cpu_count() or 1)
+
+
 def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
-    assistant = assistant or Assistant(settings)
+    assistant = assistant or Assistant(settings, batch_questions=True)
+    telemetry = Telemetry(settings, assistant)
+    assistant.observe, assistant.observe_batch = telemetry.observe_stage, telemetry.observe_batch
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        import anyio.to_thread
+
+        anyio.to_thread.current_default_thread_limiter().total_tokens = worker_threads(settings)
         try:
             await run_in_threadpool(assistant.warm_up)
             log.info("serving index build %s", assistant.build_id)
@@ -109,7 +123,14 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     )
     app.state.assistant = assistant
     install_error_handlers(app)
+    telemetry.install(app)
     add_routes(app, assistant, query_model(settings))
+
+    @app.get("/metrics", summary="Prometheus metrics: requests, latency, time per answering step, micro-batch sizes, live build",
+             response_class=PlainTextResponse)
+    async def metrics() -> Any:
+        return telemetry.exposition()
+
     return app
 
 
@@ -135,12 +156,14 @@ def _filters(body: Any) -> Filters | None:
 
 def add_routes(app: FastAPI, assistant: Assistant, QueryIn: Any) -> None:
     @app.post("/v1/search", response_model=SearchOut, responses=ERRORS, summary="Retrieve cited passages")
-    async def search(body: QueryIn = Body(...)) -> JSONResponse:  # type: ignore[valid-type]
+    async def search(request: Request, body: QueryIn = Body(...)) -> JSONResponse:  # type: ignore[valid-type]
+        request.state.question = body.question
         result = await run_in_threadpool(assistant.search, body.question, body.k, _filters(body))
         return JSONResponse(result.to_dict())
 
     @app.post("/v1/ask", response_model=AnswerOut, responses=ERRORS, summary="Answer with citations, or abstain")
-    async def ask(body: QueryIn = Body(...)) -> JSONResponse:  # type: ignore[valid-type]
+    async def ask(request: Request, body: QueryIn = Body(...)) -> JSONResponse:  # type: ignore[valid-type]
+        request.state.question = body.question
         answer = await run_in_threadpool(assistant.ask, body.question, body.k, _filters(body))
         return JSONResponse(answer.to_dict())
 

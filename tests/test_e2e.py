@@ -20,6 +20,7 @@ from rag.assistant import Assistant
 from rag.config import Settings
 from rag.indexing import builds
 from rag.indexing.embedding import SentenceTransformerEmbedder
+from rag.indexing.passage_encoder import make_passage_embedder
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.model
@@ -37,8 +38,14 @@ def real_embedder() -> SentenceTransformerEmbedder:
 
 
 @pytest.fixture(scope="session")
-def real_build(real_settings, real_embedder):
-    result = builds.build(real_settings, real_embedder)
+def passage_embedder(real_settings):
+    """What `rag index build` embeds with: the ONNX passage encoder, sentence vectors pooled from the chunk pass."""
+    return make_passage_embedder(real_settings)
+
+
+@pytest.fixture(scope="session")
+def real_build(real_settings, passage_embedder):
+    result = builds.build(real_settings, passage_embedder)
     builds.promote(real_settings.index_dir, result.build_id)
     return result
 
@@ -266,7 +273,8 @@ def test_cli_search_json_matches_http(live_server):
     assert Path(env["RAG_INDEX_DIR"]).is_dir()
 
 
-def test_gate_refuses_a_worse_build_and_a_running_server_picks_up_a_good_one(live_server, real_build, real_settings, real_embedder, tmp_path):
+def test_gate_refuses_a_worse_build_and_a_running_server_picks_up_a_good_one(live_server, real_build, real_settings, passage_embedder,
+                                                                             tmp_path):
     """Runs last in this module: it changes the live build under the running server."""
     import shutil
     import threading
@@ -295,12 +303,12 @@ def test_gate_refuses_a_worse_build_and_a_running_server_picks_up_a_good_one(liv
         shutil.copytree(real_settings.corpus_dir, partial)
         for name in ("records-retention-schedule.md", "travel-and-expenses-policy.html", "access-control-standard.md", "incident-response-procedure.html"):
             (partial / name).unlink()  # an operator's bad sync dropped four policies
-        worse = rebuild(real_settings.replace(corpus_dir=partial), real_embedder, gold, gate)
+        worse = rebuild(real_settings.replace(corpus_dir=partial), passage_embedder, gold, gate)
         assert not worse.promoted and any("retrieval.hit@10" in f for f in worse.decision.failures)
         assert builds.current_build_id(real_settings.index_dir) == real_build.build_id
         assert httpx.get(f"{base}/readyz", timeout=10).json()["build_id"] == real_build.build_id
 
-        good = rebuild(real_settings, real_embedder, gold, gate)
+        good = rebuild(real_settings, passage_embedder, gold, gate)
         assert good.promoted, good.decision.failures
         deadline = time.monotonic() + 60
         while httpx.get(f"{base}/readyz", timeout=10).json()["build_id"] != good.build_id:

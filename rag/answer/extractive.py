@@ -20,7 +20,6 @@ import numpy as np
 from rag.answer.abstention import AbstentionModel, Evidence, idf_share
 from rag.answer.amounts import holds_amount, intervals
 from rag.config import Settings
-from rag.indexing.sentences import sentence_display
 from rag.indexing.store import LoadedIndex
 from rag.indexing.term_stats import TermStats
 from rag.ingest.text import content_words, is_table_header
@@ -93,7 +92,7 @@ class ExtractiveAnswerer:
 
     def candidates(self, question: str, vector: np.ndarray, passages: Sequence[Passage], index: LoadedIndex) -> list[Candidate]:
         """Quotable sentences of the passages, best first (sentence vectors come from the build)."""
-        q_words = question_words(question)
+        shares = self.stats.shares(question_words(question))  # a sentence's coverage: the shares of the words it holds
         quantity = expects_quantity(question)
         clauses = [r for r in extract_references(question) if r.kind == "number"]
         versions = named_versions(question)
@@ -107,12 +106,12 @@ class ExtractiveAnswerer:
                     continue
                 seen.add(int(row))
                 a, b = int(index.sentences.starts[row]), int(index.sentences.ends[row])
-                text = sentence_display(doc.text, a, b)
+                text, words = index.sentence_text(int(row))
                 section = doc.section_at(a)
                 if _is_heading(text, doc.title, section) or is_table_header(doc.text, a):
                     continue  # a title, heading or table header names a topic; it never answers a question
                 dense = float(index.sentences.vectors[row] @ vector)
-                coverage = self.stats.coverage(q_words, set(content_words(text)))
+                coverage = sum(shares[w] for w in shares.keys() & words)
                 score = WEIGHTS["dense"] * dense + WEIGHTS["coverage"] * coverage + WEIGHTS["passage"] * passage.dense
                 if quantity and re.search(r"\d", text):
                     score += WEIGHTS["quantity"]

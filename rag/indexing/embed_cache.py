@@ -112,3 +112,44 @@ def _guarded(cache: EmbeddingCache, action: Callable[[], Any], fallback: Any) ->
     except (sqlite3.Error, OSError) as exc:
         cache.problem = f"embedding cache {cache.path} failed during the build ({exc}); the build went on without it"
         return fallback
+
+
+def span_key(text: str, span: tuple[int, int]) -> str:
+    """The cache's name for the pooled vector of one span of a text (a span's vector depends on the whole text)."""
+    return f"{text}\x00pooled:{span[0]}-{span[1]}"
+
+
+def encode_pooled_cached(embedder: Any, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]],
+                         cache: EmbeddingCache | None, progress: Callable[[int], None] | None = None
+                         ) -> tuple[np.ndarray, list[np.ndarray]]:
+    """`embedder.encode_with_spans`, from the cache where possible: a text is reused only when its vector and every
+    one of its span vectors are cached; the others are embedded (with their spans) and stored in slices."""
+    if cache is None or cache.problem:
+        return embedder.encode_with_spans(texts, spans, progress)
+    keys = [[t] + [span_key(t, s) for s in spans_] for t, spans_ in zip(texts, spans)]
+    flat = [k for ks in keys for k in ks]
+    known = _guarded(cache, lambda: cache.lookup(flat), {})
+    vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
+    pooled: list[np.ndarray] = [np.zeros((0, embedder.dimension), dtype=np.float32)] * len(texts)
+    missing, position = [], 0
+    for i, ks in enumerate(keys):
+        found = [known.get(position + j) for j in range(len(ks))]
+        position += len(ks)
+        if any(v is None for v in found):
+            missing.append(i)
+            continue
+        vectors[i], pooled[i] = found[0], np.asarray(found[1:], dtype=np.float32).reshape(len(ks) - 1, embedder.dimension)
+    if progress and len(texts) > len(missing):
+        progress(len(texts) - len(missing))
+    for start in range(0, len(missing), _SLICE):
+        rows = missing[start:start + _SLICE]
+        fresh, fresh_pooled = embedder.encode_with_spans([texts[i] for i in rows], [spans[i] for i in rows], progress)
+        for i, vector, spanned in zip(rows, fresh, fresh_pooled):
+            vectors[i], pooled[i] = vector, spanned
+        if not cache.problem:
+            names = [k for i in rows for k in keys[i]]
+            values = np.vstack([np.vstack([fresh[j][None, :], fresh_pooled[j]]) for j in range(len(rows))])
+            _guarded(cache, lambda: cache.store(names, values), None)
+    cache.hits += len(texts) - len(missing)
+    cache.misses += len(missing)
+    return vectors, pooled

@@ -89,16 +89,41 @@ class SentenceTable:
                        data["vectors"].astype(np.float32))
 
 
-def build_sentence_table(documents: Sequence[Document], encode: Callable[[list[str]], np.ndarray]) -> SentenceTable:
-    """Find and embed the quotable sentences of `documents` (`encode` returns unit vectors)."""
-    doc_ids = [d.doc_id for d in documents]
-    index, starts, ends, texts = [], [], [], []
+@dataclass(frozen=True)
+class SentenceRows:
+    """The quotable sentences of a corpus before they have vectors: where each lies and what is embedded for it."""
+
+    doc_ids: list[str]
+    doc_index: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    texts: list[str]  # display text: what a separate pass embeds
+    labelled: np.ndarray  # True for a table row shown with its header labels ('Retention period: 6 years; ...')
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def with_vectors(self, vectors: np.ndarray) -> SentenceTable:
+        if not len(self):
+            vectors = np.zeros((0, 1), dtype=np.float32)
+        return SentenceTable(self.doc_ids, self.doc_index, self.starts, self.ends, np.asarray(vectors, dtype=np.float32))
+
+
+def quotable_rows(documents: Sequence[Document]) -> SentenceRows:
+    """Every quotable sentence of `documents`, by document then offset, with its display text."""
+    index, starts, ends, texts, labelled = [], [], [], [], []
     for i, doc in enumerate(documents):
         for a, b in quotable_spans(doc):
             index.append(i)
             starts.append(a)
             ends.append(b)
             texts.append(sentence_display(doc.text, a, b))
-    vectors = encode(texts) if texts else np.zeros((0, 1), dtype=np.float32)
-    return SentenceTable(doc_ids, np.array(index, dtype=np.int32), np.array(starts, dtype=np.int64),
-                         np.array(ends, dtype=np.int64), np.asarray(vectors, dtype=np.float32))
+            labelled.append(texts[-1] != display_text(doc.text[a:b]))
+    return SentenceRows([d.doc_id for d in documents], np.array(index, dtype=np.int32), np.array(starts, dtype=np.int64),
+                        np.array(ends, dtype=np.int64), texts, np.array(labelled, dtype=bool))
+
+
+def build_sentence_table(documents: Sequence[Document], encode: Callable[[list[str]], np.ndarray]) -> SentenceTable:
+    """Find and embed the quotable sentences of `documents` on their own (`encode` returns unit vectors)."""
+    rows = quotable_rows(documents)
+    return rows.with_vectors(encode(rows.texts) if len(rows) else np.zeros((0, 1), dtype=np.float32))

@@ -21,7 +21,7 @@ import numpy as np
 from rag.config import Settings
 from rag.errors import IndexCorruptError, IndexMismatchError
 from rag.indexing.lexical import LexicalIndex
-from rag.indexing.sentences import SentenceTable
+from rag.indexing.sentences import SentenceTable, sentence_display
 from rag.indexing.term_stats import TermStats
 from rag.ingest.text import content_words
 from rag.models import Chunk, Document, Section
@@ -94,6 +94,14 @@ def _document_row(doc: Document) -> dict[str, Any]:
         "format": doc.source_format,
         "pages": list(doc.pages),
     }
+
+
+def read_chunks(folder: Path) -> list[Chunk]:
+    """The chunks of a build, in row order, without loading its vectors."""
+    try:
+        return [Chunk.from_dict(row) for row in _read_jsonl(folder / CHUNKS)]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise IndexCorruptError(f"index build at {folder} is damaged ({exc}); run `rag index build`") from None
 
 
 def read_documents(folder: Path) -> dict[str, Document]:
@@ -240,11 +248,39 @@ class LoadedIndex:
             self._sentence_words[row] = words
         return words
 
+    @cached_property
+    def _display(self) -> dict[int, tuple[str, frozenset[str]]]:
+        return {}
+
+    def sentence_text(self, row: int) -> tuple[str, frozenset[str]]:
+        """Display text of one quotable sentence (a table row labelled with its header) and its content words, once per build."""
+        known = self._display.get(row)
+        if known is None:
+            doc = self.documents[self.sentences.doc_ids[int(self.sentences.doc_index[row])]]
+            text = sentence_display(doc.text, int(self.sentences.starts[row]), int(self.sentences.ends[row]))
+            known = self._display[row] = (text, frozenset(content_words(text)))
+        return known
+
+    @cached_property
+    def _chunk_sentences(self) -> dict[int, np.ndarray]:
+        return {}
+
+    def chunk_sentence_rows(self, row: int) -> np.ndarray:
+        """Rows of the quotable sentences lying inside chunk `row`, found once per build."""
+        rows = self._chunk_sentences.get(row)
+        if rows is None:
+            chunk = self.chunks[row]
+            rows = self._chunk_sentences[row] = self.sentences.rows_within(chunk.doc_id, chunk.start, chunk.end)
+        return rows
+
     def warm(self) -> None:
-        """Compute now what queries would otherwise compute on first use (word statistics, sentence words)."""
+        """Compute now what queries would otherwise compute on first use (word statistics, sentence words and texts)."""
         _ = self.term_stats
         for row in range(len(self.sentences)):
             self.sentence_words(row)
+            self.sentence_text(row)
+        for row in range(len(self.chunks)):
+            self.chunk_sentence_rows(row)
 
     def original_file(self, doc_id: str) -> Path | None:
         """The original file this build indexed for `doc_id` (None when it kept none)."""

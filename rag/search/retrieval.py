@@ -174,8 +174,7 @@ class Retriever:
         """Best score of one of the chunk's quotable sentences (0 if it has none): its cosine to the question, mixed
         with the IDF-weighted share of the question's words it holds (`shares`, see `TermStats.shares`;
         `RAG_RERANK_COVERAGE`)."""
-        chunk = self.index.chunks[row]
-        rows = self.index.sentences.rows_within(chunk.doc_id, chunk.start, chunk.end)
+        rows = self.index.chunk_sentence_rows(row)
         if not len(rows):
             return 0.0
         cosines = self.index.sentences.vectors[rows] @ vector

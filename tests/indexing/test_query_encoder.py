@@ -17,9 +17,10 @@ import pytest
 from rag.assistant import Assistant
 from rag.config import Settings
 from rag.errors import ConfigError, ModelError
-from rag.indexing import query_encoder
+from rag.indexing import onnx_export, query_encoder
 from rag.indexing.embedding import SentenceTransformerEmbedder
-from rag.indexing.query_encoder import export_folder, make_query_encoder
+from rag.indexing.onnx_export import export_folder
+from rag.indexing.query_encoder import MicroBatcher, make_query_encoder
 from tests.conftest import ROOT, FakeEmbedder
 
 QUESTIONS = [
@@ -44,8 +45,8 @@ class StubEncoder:
         return self.inner.encode(texts)
 
 
-def test_setting_defaults_to_onnx_and_refuses_unknown_choices():
-    assert Settings.from_env({}).query_encoder == "onnx"
+def test_setting_defaults_to_onnx_int8_and_refuses_unknown_choices():
+    assert Settings.from_env({}).query_encoder == "onnx-int8"
     for choice in ("torch", "onnx", "onnx-int8"):
         assert Settings.from_env({"RAG_QUERY_ENCODER": choice}).query_encoder == choice
     with pytest.raises(ConfigError, match="RAG_QUERY_ENCODER='onnx-int4' must be one of torch, onnx, onnx-int8"):
@@ -88,12 +89,12 @@ def test_a_model_that_is_not_mean_pooled_is_refused(tmp_path):
                                                        {"type": "sentence_transformers.models.Pooling"}]))
     (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_cls_token": True}))
     with pytest.raises(ModelError, match="mean-pooled, normalised models only"):
-        query_encoder._check_pooling(tmp_path)
+        onnx_export._check_pooling(tmp_path)
 
 
 def test_exports_are_kept_apart_by_model_fingerprint_and_variant(tmp_path):
     folders = {export_folder(tmp_path, fp, v) for fp in ("m@aaaa", "m@bbbb") for v in ("onnx", "onnx-int8")}
-    assert len(folders) == 4 and all(f.parent == tmp_path / "query-model" for f in folders)
+    assert len(folders) == 4 and all(f.parent == tmp_path / "onnx-model" for f in folders)
 
 
 # ---------------------------------------------------------------- the real model
@@ -104,7 +105,7 @@ def exports(tmp_path_factory) -> tuple[Path, dict[str, object]]:
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
     cache = tmp_path_factory.mktemp("query-encoder")
-    return cache, {v: make_query_encoder(v, SentenceTransformerEmbedder(), cache, 1) for v in query_encoder.VARIANTS}
+    return cache, {v: make_query_encoder(v, SentenceTransformerEmbedder(), cache, 1) for v in onnx_export.VARIANTS}
 
 
 @pytest.fixture(scope="module")
@@ -130,14 +131,14 @@ def test_the_export_is_reused_not_made_again(exports, monkeypatch):
     def no_export(*args):  # type: ignore[no-untyped-def]
         raise AssertionError("exported a second time")
 
-    monkeypatch.setattr(query_encoder, "_export", no_export)
-    for variant in query_encoder.VARIANTS:
+    monkeypatch.setattr(onnx_export, "_export", no_export)
+    for variant in onnx_export.VARIANTS:
         again = make_query_encoder(variant, SentenceTransformerEmbedder(), cache, 1)
         assert again.onnx_file == first[variant].onnx_file  # type: ignore[union-attr, attr-defined]
         facts = json.loads((again.onnx_file.parent / "export.json").read_text())  # type: ignore[union-attr]
         assert facts["variant"] == variant and facts["fingerprint"] == SentenceTransformerEmbedder().fingerprint
-    assert sorted(p.name for p in (cache / "query-model").iterdir()) == sorted(
-        export_folder(cache, SentenceTransformerEmbedder().fingerprint, v).name for v in query_encoder.VARIANTS)
+    assert sorted(p.name for p in (cache / "onnx-model").iterdir()) == sorted(
+        export_folder(cache, SentenceTransformerEmbedder().fingerprint, v).name for v in onnx_export.VARIANTS)
 
 
 def test_a_failed_export_is_a_model_error_that_names_the_way_out_and_leaves_nothing(tmp_path, monkeypatch):
@@ -147,11 +148,68 @@ def test_a_failed_export_is_a_model_error_that_names_the_way_out_and_leaves_noth
     def broken(*args):  # type: ignore[no-untyped-def]
         raise RuntimeError("exporter exploded")
 
-    stale = tmp_path / "query-model" / ".export-old"
+    stale = tmp_path / "onnx-model" / ".export-old"
     stale.mkdir(parents=True)
     os.utime(stale, (time.time() - 7200, time.time() - 7200))  # left by an export killed two hours ago
-    monkeypatch.setattr(query_encoder, "_export", broken)
-    with pytest.raises(ModelError, match=r"exporting the onnx question encoder failed \(RuntimeError: exporter exploded\); "
+    monkeypatch.setattr(onnx_export, "_export", broken)
+    with pytest.raises(ModelError, match=r"exporting the onnx model failed \(RuntimeError: exporter exploded\); "
                                          r"set RAG_QUERY_ENCODER=torch"):
-        query_encoder.ensure_export(SentenceTransformerEmbedder(), tmp_path, "onnx")
-    assert list((tmp_path / "query-model").iterdir()) == []  # neither the failed staging folder nor the stale one
+        onnx_export.ensure_export(SentenceTransformerEmbedder(), tmp_path, "onnx")
+    assert list((tmp_path / "onnx-model").iterdir()) == []  # neither the failed staging folder nor the stale one
+
+
+# ---------------------------------------------------------------- micro-batching
+
+
+class CountingEncoder:
+    """Records the batches it was given; optionally waits on an event first (to let questions queue up)."""
+
+    def __init__(self, gate: "threading.Event | None" = None) -> None:
+        self.batches: list[list[str]] = []
+        self.gate = gate
+        self.inner = FakeEmbedder()
+
+    def encode(self, texts):  # type: ignore[no-untyped-def]
+        if self.gate is not None:
+            self.gate.wait(5)
+        self.batches.append(list(texts))
+        if "explode" in texts:
+            raise RuntimeError("model failed")
+        return self.inner.encode(texts)
+
+
+def test_a_lone_question_is_encoded_at_once_and_gets_its_own_vector():
+    encoder = CountingEncoder()
+    batcher = MicroBatcher(encoder)
+    vector = batcher.encode(["How long are payroll records kept?"])
+    assert encoder.batches == [["How long are payroll records kept?"]]
+    assert np.allclose(vector, FakeEmbedder().encode(["How long are payroll records kept?"]))
+
+
+def test_questions_asked_while_a_batch_runs_share_the_next_call_and_each_gets_its_own_vector():
+    import threading
+
+    gate = threading.Event()
+    encoder = CountingEncoder(gate)
+    sizes: list[int] = []
+    batcher = MicroBatcher(encoder, max_batch=8, on_batch=sizes.append)
+    questions = [f"question number {i} about records" for i in range(6)]
+    results: dict[str, np.ndarray] = {}
+    threads = [threading.Thread(target=lambda q=q: results.__setitem__(q, batcher.encode([q])[0])) for q in questions]
+    for thread in threads:
+        thread.start()
+    while sum(len(b) for b in encoder.batches) == 0 and len(batcher._queue) < len(questions) - 1:
+        threading.Event().wait(0.01)  # the first question is held at the gate while the others queue
+    gate.set()
+    for thread in threads:
+        thread.join(5)
+    assert len(encoder.batches) < len(questions) and sum(sizes) == len(questions)
+    for q in questions:
+        assert np.allclose(results[q], FakeEmbedder().encode([q])[0])
+
+
+def test_a_failing_batch_fails_its_callers_and_the_batcher_keeps_serving():
+    batcher = MicroBatcher(CountingEncoder())
+    with pytest.raises(RuntimeError, match="model failed"):
+        batcher.encode(["explode"])
+    assert batcher.encode(["still here"]).shape == (1, FakeEmbedder().dimension)
