@@ -9,7 +9,8 @@ In one process, back to back, on CORPUS:
 3. rag: `rag.indexing.builds.build` with the embedding cache off (`RAG_EMBEDDING_CACHE=false`), the passage
    encoder of the settings (`RAG_PASSAGE_ENCODER`, `RAG_SENTENCE_VECTORS`; exported and warmed up before the clock
    starts) into a fresh index folder: corpus loading, chunking, the chunk pass (with every answer sentence's
-   vector pooled from it, or a second sentence pass with `RAG_SENTENCE_VECTORS=separate`), BM25, originals and
+   vector pooled from it but for table rows, which a short second pass embeds on their own; every sentence in that
+   pass with `RAG_SENTENCE_VECTORS=separate`), BM25, originals and
    writing; stage seconds come from the build's own progress hooks.
 4. the float32 GEMM peak of this machine, measured before and after (numpy `a @ b`, 2048x2048, best of 5; the
    higher figure counts), so every share of peak is against a figure measured in the same run.
@@ -84,11 +85,24 @@ def plain_build(texts: list[str], lengths: list[int]) -> dict[str, Any]:
             "peak_rss_mib": peak_rss_mib()}
 
 
+class TokenClock(StageClock):
+    """Stage times, and the passage encoder's running count of word pieces at the start of each stage."""
+
+    def __init__(self, embedder: Any) -> None:
+        super().__init__()
+        self.embedder = embedder
+        self.tokens_at: dict[str, int] = {}
+
+    def stage(self, name: str, total: int) -> None:
+        self.tokens_at[name] = getattr(self.embedder, "tokens_embedded", 0)
+        super().stage(name, total)
+
+
 def rag_build(settings: Settings) -> dict[str, Any]:
     """The real build, cache off; the model's export, session and first run happen before the clock starts."""
     embedder = make_passage_embedder(settings)
     embedder.encode(["warm up"])
-    clock = StageClock()
+    clock = TokenClock(embedder)
     reset_peak_rss()
     started = time.perf_counter()
     result = builds.build(settings, embedder, clock)
@@ -96,23 +110,21 @@ def rag_build(settings: Settings) -> dict[str, Any]:
     marks = sorted(clock.stages.items(), key=lambda kv: kv[1]) + [("end", finished)]
     stages = {"loading": marks[0][1] - started} | {name: b - a for (name, a), (_, b) in zip(marks, marks[1:])}
     embed_s = stages.get("embedding", 0.0) + stages.get("sentences", 0.0)
-    tokens = getattr(embedder, "tokens_embedded", None)
+    marks = clock.tokens_at
+    total = getattr(embedder, "tokens_embedded", 0)
+    chunk_tokens = (marks.get("sentences", marks.get("writing", total)) - marks.get("embedding", 0)) if total else None
     return {"stages": stages, "seconds": finished - started, "embed_s": embed_s, "manifest": result.manifest,
-            "tokens": tokens, "peak_rss_mib": peak_rss_mib(), "variant": getattr(embedder, "variant", "torch")}
+            "tokens": chunk_tokens, "sentence_tokens": total - chunk_tokens if total else None, "peak_rss_mib": peak_rss_mib(),
+            "variant": getattr(embedder, "variant", "torch")}
 
 
-def rag_flops(settings: Settings, manifest: dict[str, Any], chunk_lengths: list[int], sentence_texts: list[str]) -> float:
-    """FLOPs of what the rag build ran: the chunk pass, plus the sentences embedded on their own."""
-    alone = manifest["counts"]["sentences"] - manifest["counts"].get("sentences_pooled", 0)
-    if not alone:
-        return model_flops(chunk_lengths)
-    counts = true_token_counts(SentenceTransformerEmbedder(), sentence_texts)
-    window = SentenceTransformerEmbedder().window
-    sentence_lengths = sorted((min(c, window) + SPECIAL_TOKENS for c in counts), reverse=True)[:alone]
-    return model_flops(chunk_lengths) + model_flops(sentence_lengths)  # the longest `alone` ones: an upper bound
+def sentence_flops(alone: list[str]) -> float:
+    """FLOPs of embedding these sentence texts on their own."""
+    embedder = SentenceTransformerEmbedder()
+    return model_flops([min(c, embedder.window) + SPECIAL_TOKENS for c in true_token_counts(embedder, alone)])
 
 
-def chunk_texts(settings: Settings) -> tuple[list[str], list[int], list[str]]:
+def chunk_texts(settings: Settings) -> tuple[list[str], list[int], Any]:
     """Embedding texts of the project's chunks, their model sequence lengths, and the corpus's answer sentences."""
     from rag.indexing.sentences import quotable_rows
 
@@ -121,7 +133,7 @@ def chunk_texts(settings: Settings) -> tuple[list[str], list[int], list[str]]:
     chunks, _ = builds.chunk_corpus(corpus, settings, embedder)
     texts = [embedding_text(c) for c in chunks]
     lengths = [min(c, embedder.window) + SPECIAL_TOKENS for c in true_token_counts(embedder, texts)]
-    return texts, lengths, quotable_rows(corpus.documents).texts
+    return texts, lengths, quotable_rows(corpus.documents)
 
 
 def line(name: str, seconds: float, texts: Any = "", tokens: Any = "", flops: float = 0.0, peak: float = 0.0) -> str:
@@ -143,7 +155,7 @@ def report(plain: dict[str, Any], rag: dict[str, Any], peak: float, n_chunks: in
             print(line("embedding (chunk pass)", seconds, n_chunks, rag["tokens"] or "", rag["flops_chunks"], peak))
         elif name == "sentences":
             alone = m["counts"]["sentences"] - m["counts"].get("sentences_pooled", 0)
-            print(line("sentences (separate pass)", seconds, alone))
+            print(line("sentences (separate pass)", seconds, alone, rag["sentence_tokens"] or "", rag["flops_sentences"], peak))
         else:
             print(line(name, seconds))
     print(line("total", rag["seconds"]))
@@ -167,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env(corpus_dir=args.corpus, index_dir=work / "index", embedding_cache=False,
                                      cache_dir=str(REPO / "index" / "cache"))  # reuse the ONNX export, never the vectors
-        texts, lengths, sentence_texts = chunk_texts(settings)
+        texts, lengths, sentences = chunk_texts(settings)
         print(f"corpus {args.corpus}: {len(texts)} chunks, {sum(lengths):,} model tokens; threads {os.cpu_count()}", flush=True)
         gemm = [numpy_gemm_gflops(2048, 5)]
         plain = plain_build(texts, lengths)
@@ -175,8 +187,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         rag = rag_build(settings)
         print(f"rag build: {rag['seconds']:.1f} s", flush=True)
         gemm.append(numpy_gemm_gflops(2048, 5))
-        rag["flops_chunks"] = model_flops(lengths)
-        rag["flops"] = rag_flops(settings, rag["manifest"], lengths, sentence_texts)
+        pooled = rag["manifest"]["model"]["sentence_vectors"] == "pooled"
+        alone = [text for text, labelled in zip(sentences.texts, sentences.labelled) if labelled or not pooled]
+        rag["flops_chunks"], rag["flops_sentences"] = model_flops(lengths), sentence_flops(alone)
+        rag["flops"] = rag["flops_chunks"] + rag["flops_sentences"]
         rag["tokens"] = rag["tokens"] or sum(lengths)
         report(plain, rag, max(gemm), len(texts))
         if args.json:

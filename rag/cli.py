@@ -57,11 +57,12 @@ def index() -> None:
 
 @index.command("build")
 @common_options
-@click.option("--gold", type=click.Path(path_type=Path, exists=True, dir_okay=False), help="Gold set to gate on [default for docs_corpus/: RAG_GOLD_FILE].")
+@click.option("--gold", type=click.Path(path_type=Path, exists=True, dir_okay=False), multiple=True,
+              help="Gold set to gate on; repeat for several, each must pass [default for docs_corpus/: RAG_GOLD_FILES].")
 @click.option("--gate", "gate_file", type=click.Path(path_type=Path, exists=True, dir_okay=False), help="Gate thresholds [default: eval/gate.toml].")
 @click.option("--no-gate", is_flag=True, help="Promote without evaluating (recorded in the manifest).")
 @click.option("--strict", is_flag=True, help="Fail (and keep the live build) if any file cannot be indexed or changes during the build.")
-def index_build(corpus: Path | None, index_dir: Path | None, gold: Path | None, gate_file: Path | None, no_gate: bool,
+def index_build(corpus: Path | None, index_dir: Path | None, gold: tuple[Path, ...], gate_file: Path | None, no_gate: bool,
                 strict: bool) -> None:
     """Build an index of the corpus; it goes live only if the eval gate passes."""
     from rag.indexing import builds
@@ -69,12 +70,12 @@ def index_build(corpus: Path | None, index_dir: Path | None, gold: Path | None, 
     from rag.progress import TqdmProgress
 
     settings = make_settings(corpus, index_dir, gate_file=gate_file)
-    gold = gold or default_gold(settings)
+    golds = list(gold) or ([] if no_gate else default_golds(settings))
     with TqdmProgress() as progress:
-        outcome = rebuild(settings, build_embedder(settings), gold, settings.gate_file, no_gate, progress, strict)
+        outcome = rebuild(settings, build_embedder(settings), golds, settings.gate_file, no_gate, progress, strict)
     click.echo("\n".join(build_report(outcome.build_id, outcome.manifest)))
-    if outcome.summary is not None:
-        click.echo(format_headline(outcome.summary))
+    for name, summary in (outcome.summaries or {}).items():
+        click.echo(f"{name}: {format_headline(summary)}")
     if not outcome.promoted:
         report_refusal(outcome)
     click.echo(f"promoted {outcome.build_id}" + ("" if outcome.decision else f" ({outcome.manifest['gate']['reason']})"))
@@ -109,14 +110,16 @@ def build_embedder(settings: Settings) -> Any:
     return make_passage_embedder(settings)
 
 
-def default_gold(settings: Settings) -> Path | None:
-    """The project's gold set applies when the corpus is the default docs_corpus/."""
+def default_golds(settings: Settings) -> list[Path]:
+    """The project's gold sets apply when the corpus is the default docs_corpus/."""
     default_corpus = Settings().corpus_dir.resolve()
     if Path(settings.corpus_dir).resolve() != default_corpus:
-        return None
-    if not Path(settings.gold_file).is_file():
-        raise ConfigError(f"gold set {settings.gold_file} not found (RAG_GOLD_FILE): run from the project root, pass --gold FILE, or --no-gate")
-    return Path(settings.gold_file)
+        return []
+    golds = [Path(p.strip()) for p in settings.gold_files.split(",") if p.strip()]
+    for gold in golds:
+        if not gold.is_file():
+            raise ConfigError(f"gold set {gold} not found (RAG_GOLD_FILES): run from the project root, pass --gold FILE, or --no-gate")
+    return golds
 
 
 def report_refusal(outcome: Any) -> None:

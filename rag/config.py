@@ -103,8 +103,10 @@ class Settings:
     abstain_model: str = setting("", "Abstention model file written by `rag calibrate` (empty: the packaged rag/answer/abstention_model.json).")
     max_question_chars: int = setting(1000, "Longest question accepted, in characters.", 10, 100000)
     max_document_bytes: int = setting(20_000_000, "Documents larger than this are skipped at build.", 1000)
-    gold_file: Path = setting(
-        Path("eval/gold/docs_corpus.jsonl"), "Gold Q&A set that gates rebuilds of the default corpus (others need --gold)."
+    gold_files: str = setting(
+        "eval/gold/docs_corpus.jsonl,eval/gold/docs_corpus_natural.jsonl",
+        "Gold sets (comma-separated) that gate rebuilds of the default corpus: each must pass eval/gate.toml (other "
+        "corpora pass --gold FILE).",
     )
     gate_file: Path = setting(Path("eval/gate.toml"), "Gate thresholds a rebuild must pass before it goes live.")
     reload_interval: float = setting(2.0, "Seconds between the server's checks for a newly promoted build (0: off).", 0.0, 3600.0)

@@ -2,8 +2,9 @@
 
 Owns `evaluate_corpus` (pick the live index when it holds exactly this corpus,
 else a given index folder, else build a throw-away one) and `rebuild` (build a
-candidate, evaluate it on the gold set, let the gate decide, then promote or
-keep the live build). The pieces live in `rag.indexing.builds`, `rag.evaluate.runner` and
+candidate, evaluate it on every gold set that gates the corpus, let the gate
+decide, then promote or keep the live build). A build's evals are stored in its
+`eval.json` by gold set, named by the gold file's stem. The pieces live in `rag.indexing.builds`, `rag.evaluate.runner` and
 `rag.evaluate.gate`; this module only sequences them.
 """
 
@@ -14,12 +15,12 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from rag.assistant import Assistant
 from rag.config import Settings
 from rag.errors import InvalidRequestError, RagError
-from rag.evaluate.gate import GateDecision, decide, load_gate_config
+from rag.evaluate.gate import GateDecision, decide_sets, load_gate_config
 from rag.evaluate.gold import load_gold
 from rag.evaluate.runner import EvalRun, evaluate
 from rag.indexing import builds
@@ -78,48 +79,73 @@ class RebuildOutcome:
     build_id: str
     promoted: bool
     decision: GateDecision | None
-    summary: dict[str, Any] | None
+    summaries: dict[str, dict[str, Any]] | None  # eval summary per gold set (by file stem)
     manifest: dict[str, Any]
 
 
-def rebuild(settings: Settings, embedder: Embedder, gold: Path | None, gate_file: Path, no_gate: bool = False,
+def set_name(gold: Path) -> str:
+    """A gold set's name in stored evals and in the gate file: its file's stem."""
+    return Path(gold).stem
+
+
+def gold_sets(golds: Sequence[Path] | Path | None) -> dict[str, Path]:
+    """Gold files by set name, each checked to exist; two files of one name are refused."""
+    paths = [golds] if isinstance(golds, (str, Path)) else list(golds or [])
+    named: dict[str, Path] = {}
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise InvalidRequestError(f"gold file {path} does not exist: pass --gold FILE, or --no-gate to promote without evaluating")
+        if set_name(path) in named:
+            raise InvalidRequestError(f"gold files {named[set_name(path)]} and {path} share the name {set_name(path)!r}: rename one")
+        named[set_name(path)] = path
+    return named
+
+
+def rebuild(settings: Settings, embedder: Embedder, golds: Sequence[Path] | Path | None, gate_file: Path, no_gate: bool = False,
             progress: builds.BuildProgress | None = None, strict: bool = False) -> RebuildOutcome:
-    """Build a candidate; evaluate and gate it when a gold set applies; promote only if it passes."""
+    """Build a candidate; evaluate and gate it on every gold set given; promote only if every set passes."""
     progress = progress or builds.BuildProgress()
-    config = None if gold is None or no_gate else load_gate_config(gate_file)  # fail before building, not after
-    if gold is not None and not Path(gold).is_file():
-        raise InvalidRequestError(f"gold file {gold} does not exist: pass --gold FILE, or --no-gate to promote without evaluating")
+    sets = {} if no_gate else gold_sets(golds)
+    config = load_gate_config(gate_file) if sets else None  # fail before building, not after
     result = builds.build(settings, embedder, progress, strict)
-    if gold is None or no_gate or config is None:
+    if not sets or config is None:
         reason = "--no-gate given" if no_gate else "no gold set for this corpus (pass --gold FILE to gate)"
         note = {"gate": {"status": "skipped", "reason": reason}}
         builds.promote(settings.index_dir, result.build_id, note)
         return RebuildOutcome(result.build_id, True, None, None, {**result.manifest, **note})
-    candidate = LoadedIndex.load(result.folder, settings)
-    progress.stage("evaluating", sum(1 for line in open(gold, encoding="utf-8") if line.strip()))
-    run = run_eval(Assistant(settings, embedder, candidate), gold, None, None, 0, progress.advance)
-    live = live_eval(settings)
-    if live is not None and live.get("gold") != str(gold):
-        live = None  # the live build was evaluated on another gold set: only floors and ceilings apply
-    decision = decide(run, live, config)
-    _record_eval(result.folder, run, decision, gold)
+    assistant = Assistant(settings, embedder, LoadedIndex.load(result.folder, settings))
+    runs = {name: _gate_eval(assistant, gold, name, progress) for name, gold in sets.items()}
+    live = {name: s for name, s in (live_eval(settings) or {}).items() if name in sets and s.get("gold") == str(sets[name])}
+    decision = decide_sets(runs, live, config)  # drops are judged only against an eval of the same gold file
+    _record_eval(result.folder, runs, decision, sets)
     if decision.passed:
         builds.promote(settings.index_dir, result.build_id)
-    return RebuildOutcome(result.build_id, decision.passed, decision, run.summary, read_manifest(result.folder))
+    summaries = {name: run.summary for name, run in runs.items()}
+    return RebuildOutcome(result.build_id, decision.passed, decision, summaries, read_manifest(result.folder))
 
 
-def _record_eval(folder: Path, run: EvalRun, decision: GateDecision, gold: Path) -> None:
-    (folder / EVAL_FILE).write_text(json.dumps({**run.summary, "gold": str(gold)}, indent=2), encoding="utf-8")
+def _gate_eval(assistant: Assistant, gold: Path, name: str, progress: builds.BuildProgress) -> EvalRun:
+    progress.stage(f"evaluating {name}", sum(1 for line in open(gold, encoding="utf-8") if line.strip()))
+    return run_eval(assistant, gold, None, None, 0, progress.advance)
+
+
+def _record_eval(folder: Path, runs: dict[str, EvalRun], decision: GateDecision, sets: dict[str, Path]) -> None:
+    stored = {name: {**run.summary, "gold": str(sets[name])} for name, run in runs.items()}
+    (folder / EVAL_FILE).write_text(json.dumps({"sets": stored}, indent=2), encoding="utf-8")
     manifest = read_manifest(folder)
-    manifest["eval"] = {"gold": str(gold), **{k: run.summary[k] for k in ("n", "retrieval", "answer", "abstention", "latency_ms", "ci")}}
+    keys = ("n", "retrieval", "answer", "abstention", "latency_ms", "ci")
+    manifest["eval"] = {name: {"gold": str(sets[name]), **{k: run.summary[k] for k in keys}} for name, run in runs.items()}
     manifest["gate"] = decision.to_dict()
     write_manifest(folder, manifest)
 
 
-def live_eval(settings: Settings) -> dict[str, Any] | None:
-    """The stored eval summary of the live build, if it has one."""
+def live_eval(settings: Settings) -> dict[str, dict[str, Any]] | None:
+    """The stored eval summaries of the live build, by gold set, if it has any (an older single-set file included)."""
     build_id = builds.current_build_id(settings.index_dir)
     if build_id is None:
         return None
     path = Path(settings.index_dir) / builds.BUILDS / build_id / EVAL_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+    if not path.exists():
+        return None
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    return stored["sets"] if "sets" in stored else {set_name(Path(stored.get("gold", "gold"))): stored}

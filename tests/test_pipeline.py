@@ -36,8 +36,8 @@ def test_good_build_is_evaluated_recorded_and_promoted(settings, fake_embedder, 
     assert outcome.promoted and outcome.decision.passed
     assert builds.current_build_id(settings.index_dir) == outcome.build_id
     assert outcome.manifest["gate"]["status"] == "passed"
-    assert outcome.manifest["eval"]["retrieval"]["hit@5"] == 1.0
-    assert live_eval(settings)["index"]["build_id"] == outcome.build_id
+    assert outcome.manifest["eval"]["mini-gold"]["retrieval"]["hit@5"] == 1.0
+    assert live_eval(settings)["mini-gold"]["index"]["build_id"] == outcome.build_id
 
 
 def test_worse_build_is_refused_and_live_keeps_serving(settings, fake_embedder, gate_file, tmp_path):
@@ -111,4 +111,28 @@ def test_drops_are_only_judged_against_an_eval_on_the_same_gold(settings, fake_e
     third = rebuild(settings, fake_embedder, other, gate_file)
     assert third.decision.compared_to == second.build_id
     stored = json.loads((settings.index_dir / "builds" / third.build_id / "eval.json").read_text())
-    assert stored["gold"] == str(other)
+    assert stored["sets"]["other"]["gold"] == str(other)
+
+
+def test_every_gold_set_gates_with_its_own_thresholds(settings, fake_embedder, tmp_path):
+    hard = tmp_path / "hard.jsonl"
+    hard.write_text(GOLD.read_text())
+    gate = tmp_path / "gate.toml"
+    gate.write_text('[floors]\n"retrieval.hit@5" = 0.75\n[sets.hard.floors]\n"retrieval.hit@1" = 1.01\n')  # hard: impossible
+    outcome = rebuild(settings, fake_embedder, [GOLD, hard], gate)
+    assert not outcome.promoted and set(outcome.summaries) == {"mini-gold", "hard"}
+    assert outcome.decision.failures == ("hard: retrieval.hit@1 = 1.000 is below the floor 1.010",)
+    assert outcome.manifest["gate"]["sets"]["mini-gold"]["status"] == "passed"
+    assert builds.current_build_id(settings.index_dir) is None
+    gate.write_text('[floors]\n"retrieval.hit@5" = 0.75\n')
+    assert rebuild(settings, fake_embedder, [GOLD, hard], gate).promoted
+
+
+def test_two_gold_files_of_one_name_are_refused(settings, fake_embedder, gate_file, tmp_path):
+    from rag.errors import InvalidRequestError
+
+    twin = tmp_path / "twin" / GOLD.name
+    twin.parent.mkdir()
+    twin.write_text(GOLD.read_text())
+    with pytest.raises(InvalidRequestError, match="share the name 'mini-gold': rename one"):
+        rebuild(settings, fake_embedder, [GOLD, twin], gate_file)

@@ -2,8 +2,9 @@
 
 Owns reading `eval/gate.toml` (`[floors]`: metrics that must reach a value,
 `[ceilings]`: metrics that must not exceed one, `[max_drop]`: the largest drop
-allowed against the live build), and deciding whether a candidate's eval
-passes. A drop counts as a regression only when it exceeds `max_drop` and the
+allowed against the live build; `[sets.<name>.floors]` and the like override
+them for one gold set, named by its file's stem), and deciding whether a
+candidate's evals pass: every gold set must pass its own thresholds. A drop counts as a regression only when it exceeds `max_drop` and the
 candidate's 95% bootstrap interval lies wholly below the live value, so noise on
 a small gold set does not block a good build. Also lists the questions that
 regressed (found or answered by the live build, not by the candidate).
@@ -24,6 +25,14 @@ class GateConfig:
     floors: Mapping[str, float] = field(default_factory=dict)
     ceilings: Mapping[str, float] = field(default_factory=dict)
     max_drop: Mapping[str, float] = field(default_factory=dict)
+    sets: Mapping[str, "GateConfig"] = field(default_factory=dict)  # per gold set (file stem): thresholds that differ
+
+    def for_set(self, name: str) -> "GateConfig":
+        """The thresholds for one gold set: the common ones, with that set's own over them."""
+        own = self.sets.get(name)
+        if own is None:
+            return GateConfig(self.floors, self.ceilings, self.max_drop)
+        return GateConfig({**self.floors, **own.floors}, {**self.ceilings, **own.ceilings}, {**self.max_drop, **own.max_drop})
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,7 @@ class GateDecision:
     failures: tuple[str, ...]
     regressed_questions: tuple[str, ...]
     compared_to: str | None
+    sets: Mapping[str, Any] = field(default_factory=dict)  # each gold set's own verdict, when there are several
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -39,6 +49,7 @@ class GateDecision:
             "failures": list(self.failures),
             "regressed_questions": list(self.regressed_questions),
             "compared_to": self.compared_to,
+            **({"sets": dict(self.sets)} if self.sets else {}),
         }
 
 
@@ -50,13 +61,19 @@ def load_gate_config(path: Path) -> GateConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"gate file {path} is not valid TOML: {exc}") from None
     try:
-        return GateConfig(
-            floors={k: float(v) for k, v in data.get("floors", {}).items()},
-            ceilings={k: float(v) for k, v in data.get("ceilings", {}).items()},
-            max_drop={k: float(v) for k, v in data.get("max_drop", {}).items()},
-        )
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"gate file {path}: every threshold must be a number ({exc})") from None
+        sets = {name: _thresholds(table) for name, table in data.get("sets", {}).items()}
+        return GateConfig(**vars(_thresholds(data)) | {"sets": sets})
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"gate file {path}: every threshold must be a number, under [floors], [ceilings], [max_drop] "
+                          f"or [sets.<gold file stem>.floors] and the like ({exc})") from None
+
+
+def _thresholds(table: Mapping[str, Any]) -> GateConfig:
+    return GateConfig(
+        floors={k: float(v) for k, v in table.get("floors", {}).items()},
+        ceilings={k: float(v) for k, v in table.get("ceilings", {}).items()},
+        max_drop={k: float(v) for k, v in table.get("max_drop", {}).items()},
+    )
 
 
 def metric(summary: Mapping[str, Any], dotted: str) -> float | None:
@@ -75,6 +92,16 @@ def decide(run: Any, live: Mapping[str, Any] | None, config: GateConfig) -> Gate
         regressed = regressed_questions(summary, live)
     compared = live.get("index", {}).get("build_id") if live else None
     return GateDecision(not failures, tuple(failures), tuple(regressed), compared)
+
+
+def decide_sets(runs: Mapping[str, Any], live: Mapping[str, Mapping[str, Any]], config: GateConfig) -> GateDecision:
+    """Verdict for a candidate evaluated on several gold sets (`runs` by set name): each set against its own
+    thresholds and the live build's eval of the same set (`live`, by name); it passes only if every set does."""
+    decisions = {name: decide(run, live.get(name), config.for_set(name)) for name, run in runs.items()}
+    failures = tuple(f"{name}: {f}" for name, d in decisions.items() for f in d.failures)
+    regressed = tuple(f"{name}:{q}" for name, d in decisions.items() for q in d.regressed_questions)
+    compared = next((d.compared_to for d in decisions.values() if d.compared_to), None)
+    return GateDecision(not failures, failures, regressed, compared, {name: d.to_dict() for name, d in decisions.items()})
 
 
 def _floor_failures(summary: Mapping[str, Any], config: GateConfig) -> list[str]:
