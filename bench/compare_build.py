@@ -2,7 +2,7 @@
 
 In one process, back to back, on CORPUS:
 
-1. chunking: the project's own chunker (`rag.indexing.builds.chunk_corpus`) makes the chunks and their embedding
+1. chunking: the project's own chunker (`rag.indexing.chunks.chunk_corpus`) makes the chunks and their embedding
    texts; the plain build gets them for free, the `rag` build chunks again inside its own timing.
 2. plain: the packaged all-MiniLM-L6-v2 loaded with sentence-transformers (loaded and run once before the clock
    starts), `model.encode(texts, batch_size=32, normalize_embeddings=True)`, then `faiss.IndexFlatIP.add`.
@@ -45,6 +45,7 @@ from ingest import SPECIAL_TOKENS, StageClock, numpy_gemm_gflops, sequence_flops
 
 from rag.config import Settings  # noqa: E402
 from rag.indexing import builds  # noqa: E402
+from rag.indexing.chunks import chunk_corpus  # noqa: E402
 from rag.indexing.embedding import SentenceTransformerEmbedder  # noqa: E402
 from rag.indexing.passage_encoder import make_passage_embedder  # noqa: E402
 from rag.ingest.chunking import embedding_text  # noqa: E402
@@ -130,7 +131,7 @@ def chunk_texts(settings: Settings) -> tuple[list[str], list[int], Any]:
 
     embedder = SentenceTransformerEmbedder()
     corpus = load_corpus(Path(settings.corpus_dir), settings.max_document_bytes)
-    chunks, _ = builds.chunk_corpus(corpus, settings, embedder)
+    chunks, _ = chunk_corpus(corpus, settings, embedder)
     texts = [embedding_text(c) for c in chunks]
     lengths = [min(c, embedder.window) + SPECIAL_TOKENS for c in true_token_counts(embedder, texts)]
     return texts, lengths, quotable_rows(corpus.documents)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
@@ -45,38 +44,63 @@ class Assistant:
                  batch_questions: bool = False) -> None:
         self.settings = settings
         self._embedder = embedder
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._question_models: dict[str, tuple[Embedder, QueryEncoder | None]] = {}
         self.batch_questions = batch_questions
         self.observe: Observer | None = None  # (step, seconds) of each question, for metrics
         self.observe_batch: Callable[[int], None] | None = None  # size of each micro-batch of questions
         self._snapshot: Snapshot | None = self._bind(index) if index is not None else None
 
-    @cached_property
+    @property
     def embedder(self) -> Embedder:
-        """The model that embeds questions: the one given (a build's ONNX passage encoder gives the torch model it was
-        exported from, whose own question encoder then applies), else the settings' model."""
-        given = self._embedder
-        if given is None:
-            return make_embedder(self.settings.model, self.settings.device, self.settings.threads, "query")
-        return getattr(given, "source", given)
+        """The model that embeds questions for builds made with the settings' adapter (see `_models`)."""
+        from rag.indexing.adapters import resolve_adapter
 
-    @cached_property
+        return self._models(resolve_adapter(self.settings.adapter, self.settings.index_dir))[0]
+
+    @property
     def query_encoder(self) -> QueryEncoder | None:
-        """What embeds questions instead of the embedder: the ONNX question encoder when `RAG_QUERY_ENCODER` chooses
-        one (exported on first use), wrapped in a micro-batcher when questions are batched; else None."""
+        return self._models(self._live_adapter())[1]
+
+    def _live_adapter(self) -> str:
+        from rag.indexing.adapters import resolve_adapter
+
+        snap = self._snapshot
+        return snap.index.manifest["model"].get("adapter_path", "") if snap else resolve_adapter(self.settings.adapter, self.settings.index_dir)
+
+    def _models(self, adapter: str) -> tuple[Embedder, QueryEncoder | None]:
+        """The question embedder and encoder for builds made with the adapter folder `adapter` ("" for none), made once
+        each: the embedder given (a build's ONNX passage encoder gives the torch model it was exported from), else the
+        settings' model with that adapter, so a build promoted by `rag tune` gets its questions embedded as its passages."""
+        key = "given" if self._embedder is not None else adapter
+        with self._lock:
+            if key not in self._question_models:
+                given = self._embedder
+                if given is not None:
+                    embedder = getattr(given, "source", given)
+                else:
+                    s = self.settings
+                    embedder = make_embedder(s.model, s.device, s.threads, "query", adapter, s.cache_folder)
+                self._question_models[key] = (embedder, self._encoder_for(embedder))
+            return self._question_models[key]
+
+    def _encoder_for(self, embedder: Embedder) -> QueryEncoder | None:
+        """The ONNX question encoder when `RAG_QUERY_ENCODER` chooses one (exported on first use), wrapped in a
+        micro-batcher when questions are batched; else None (the embedder embeds questions)."""
         from rag.indexing.query_encoder import MicroBatcher, make_query_encoder
 
         s = self.settings
         encoder: QueryEncoder | None = None
-        if s.query_encoder != "torch" and isinstance(self.embedder, SentenceTransformerEmbedder):
-            encoder = make_query_encoder(s.query_encoder, self.embedder, s.cache_folder, s.threads)
+        if s.query_encoder != "torch" and isinstance(embedder, SentenceTransformerEmbedder):
+            encoder = make_query_encoder(s.query_encoder, embedder, s.cache_folder, s.threads)
         # otherwise the embedder embeds questions: the torch choice, or a substitute embedder (a test double)
         if self.batch_questions and s.question_batch > 1:
-            return MicroBatcher(encoder or self.embedder, s.question_batch, lambda n: self.observe_batch and self.observe_batch(n))
+            return MicroBatcher(encoder or embedder, s.question_batch, lambda n: self.observe_batch and self.observe_batch(n))
         return encoder
 
     def _bind(self, index: LoadedIndex) -> Snapshot:
-        retriever = Retriever(index, self.embedder, self.settings, self.query_encoder)
+        embedder, encoder = self._models(index.manifest.get("model", {}).get("adapter_path", ""))
+        retriever = Retriever(index, embedder, self.settings, encoder)
         return Snapshot(index, retriever, ExtractiveAnswerer(self.settings, index.term_stats))
 
     @property

@@ -314,9 +314,9 @@ def eval_command(gold: Path, corpus: Path | None, index_dir: Path | None, eval_i
 
 @cli.command("calibrate")
 @click.argument("eval_files", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False))
-@click.option("--max-false-refusal", type=click.FloatRange(0, 1), default=0.05, show_default=True,
+@click.option("--max-false-refusal", type=click.FloatRange(0, 1), default=0.10, show_default=True,
               help="Largest false-refusal rate allowed on each eval file.")
-@click.option("--features", default="best_score,type_gap", show_default=True,
+@click.option("--features", default="best_score,best_cosine,passage_cosine,type_gap", show_default=True,
               help="Comma-separated evidence features the model may weight (see rag.answer.abstention.FEATURES).")
 @click.option("--l2", type=click.FloatRange(min=0), default=1.0, show_default=True, help="L2 penalty on the weights.")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -396,6 +396,15 @@ def format_answer(answer: Answer) -> str:
         lines.append(f"      \"{' '.join(c.quote.split())}\"")
     lines.append(f"\n(build {answer.build_id}, confidence {answer.confidence:.2f})")
     return "\n".join(lines)
+
+
+def _register_commands() -> None:
+    from rag.cli_tune import tune_command
+
+    cli.add_command(tune_command)
+
+
+_register_commands()
 
 
 def main() -> None:

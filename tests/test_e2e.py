@@ -68,8 +68,9 @@ ANSWERABLE = [
 
 UNANSWERABLE = [
     pytest.param("How many days of annual leave do employees get each year?", marks=pytest.mark.xfail(
-        strict=False, reason="known near miss: the remote-working '20 working days' sentence scores p=0.200, above the cut "
-        "(0.181) calibrated for <= 5% false refusals; telling them apart needs entailment, which no offline model offers")),
+        strict=False, reason="known near miss: the remote-working '20 working days abroad' sentence scores p=0.34, above the "
+        "cut (0.287) calibrated for <= 10% false refusals on each gold set; telling them apart needs entailment, which no "
+        "offline model offers")),
     "Can I bring my dog to the office?",
     "What is the dress code for the office?",
 ]
@@ -186,7 +187,7 @@ def test_shared_corpora_chunk_within_the_window(dataset, real_embedder):
     corpus_dir = ROOT.parent / "shared" / "data" / dataset / "corpus"
     if not corpus_dir.is_dir():
         pytest.skip(f"{corpus_dir} not present")
-    from rag.indexing.builds import chunk_corpus
+    from rag.indexing.chunks import chunk_corpus
     from rag.ingest.corpus import load_corpus
 
     corpus = load_corpus(corpus_dir)

@@ -1,6 +1,7 @@
 """Rebuilds go live only through the gate; a refused build leaves the live one serving."""
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -57,7 +58,9 @@ def test_worse_build_is_refused_and_live_keeps_serving(settings, fake_embedder, 
 def test_a_broken_model_is_refused_by_the_gate_in_dense_mode(settings, fake_embedder, gate_file, monkeypatch):
     dense = settings.replace(retrieval="dense", rerank_coverage=0.0, embedding_cache=False)  # ranking by vectors alone
     good = rebuild(dense, fake_embedder, GOLD, gate_file)
-    monkeypatch.setattr(builds, "check_vectors", lambda vectors, model: None)  # let the broken vectors reach the gate
+    from rag.indexing import vectors as vectors_module
+
+    monkeypatch.setattr(vectors_module, "check_vectors", lambda vectors, model: None)  # let the broken vectors reach the gate
     bad = rebuild(dense, ConstantEmbedder(), GOLD, gate_file)
     assert good.promoted and not bad.promoted
     assert builds.current_build_id(settings.index_dir) == good.build_id
@@ -111,7 +114,25 @@ def test_drops_are_only_judged_against_an_eval_on_the_same_gold(settings, fake_e
     third = rebuild(settings, fake_embedder, other, gate_file)
     assert third.decision.compared_to == second.build_id
     stored = json.loads((settings.index_dir / "builds" / third.build_id / "eval.json").read_text())
-    assert stored["sets"]["other"]["gold"] == str(other)
+    assert stored["sets"]["other"]["gold"] == str(other.resolve())
+
+
+def test_the_same_gold_file_by_another_path_is_still_compared(settings, fake_embedder, gate_file, monkeypatch):
+    first = rebuild(settings, fake_embedder, GOLD.resolve(), gate_file)
+    monkeypatch.chdir(GOLD.parent)
+    second = rebuild(settings, fake_embedder, Path(GOLD.name), gate_file)  # relative, as RAG_GOLD_FILES gives it
+    assert second.decision.compared_to == first.build_id
+
+
+def test_an_eval_file_of_the_single_set_format_is_read_as_one_set(settings, fake_embedder, gate_file):
+    import json
+
+    first = rebuild(settings, fake_embedder, GOLD, gate_file)
+    path = settings.index_dir / "builds" / first.build_id / "eval.json"
+    old = json.loads(path.read_text())["sets"]["mini-gold"]
+    path.write_text(json.dumps(old))  # as builds made before gold sets were named stored it
+    assert live_eval(settings) == {"mini-gold": old}
+    assert rebuild(settings, fake_embedder, GOLD, gate_file).decision.compared_to == first.build_id
 
 
 def test_every_gold_set_gates_with_its_own_thresholds(settings, fake_embedder, tmp_path):

@@ -11,7 +11,6 @@ slots in between `build()` and `promote()`.
 
 from __future__ import annotations
 
-import bisect
 import fcntl
 import os
 import shutil
@@ -22,20 +21,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Sequence
-
-import numpy as np
+from typing import Any, Iterator
 
 from rag import __version__
 from rag.config import Settings
-from rag.errors import BuildLockedError, CorpusError, IndexCorruptError, IndexNotFoundError, ModelError, NotFoundError
-from rag.indexing.embed_cache import CACHE_FILE, EmbeddingCache, encode_cached, encode_pooled_cached
+from rag.errors import BuildLockedError, CorpusError, IndexCorruptError, IndexNotFoundError, NotFoundError
+from rag.indexing.chunks import chunk_corpus, chunker_settings, reusable_chunks, tokenizer_identity
+from rag.indexing.embed_cache import CACHE_FILE, EmbeddingCache
 from rag.indexing.embedding import Embedder
 from rag.indexing.lexical import LexicalIndex
 from rag.indexing.originals import keep_originals
-from rag.indexing.sentences import SentenceRows, SentenceTable, quotable_rows
-from rag.indexing.store import FORMAT_VERSION, LoadedIndex, read_chunks, read_documents, read_manifest, write_build, write_manifest
-from rag.ingest.chunking import ChunkerSettings, chunk_document, count_tokens, embedding_text
+from rag.indexing.store import FORMAT_VERSION, LoadedIndex, read_documents, read_manifest, write_build, write_manifest
+from rag.indexing.vectors import embed_build, sentence_source
+from rag.ingest.chunking import embedding_text
 from rag.ingest.corpus import Corpus, SkippedFile, load_corpus
 from rag.models import Chunk, Document
 
@@ -62,11 +60,6 @@ class BuildResult:
     manifest: dict[str, Any]
 
 
-def chunker_settings(settings: Settings) -> ChunkerSettings:
-    return ChunkerSettings(max_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap,
-                           paragraph_fill=settings.chunk_paragraph_fill)
-
-
 def new_build_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S-%f") + "-" + uuid.uuid4().hex[:4]
 
@@ -84,46 +77,6 @@ def build_lock(index_dir: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def chunk_corpus(corpus: Corpus, settings: Settings, embedder: Embedder,
-                 reusable: dict[str, list[Chunk]] | None = None) -> tuple[list[Chunk], int]:
-    """All chunks of the corpus, and how many of the newly made ones still exceed the model window (goal: 0).
-    Documents in `reusable` (see `reusable_chunks`) keep the chunks given there."""
-    window = embedder.window
-    reusable = reusable or {}
-
-    def fits(text: str) -> bool:
-        return embedder.token_counts([text])[0] <= window
-
-    chunks, fresh = [], []
-    for doc in corpus.documents:
-        made = reusable.get(doc.doc_id)
-        if made is None:
-            made = chunk_document(doc, chunker_settings(settings), count_tokens, fits)
-            fresh += made
-        chunks += made
-    counts = embedder.token_counts([embedding_text(c) for c in fresh])
-    return chunks, sum(1 for n in counts if n > window)
-
-
-def reusable_chunks(live: LiveBuild | None, corpus: Corpus, settings: Settings, window: int) -> dict[str, list[Chunk]]:
-    """The live build's chunks of every document that is exactly as the live build read it (text, sections, pages,
-    title, metadata), when it was chunked with the same chunker (settings and `rag.ingest.chunking.VERSION`) for the
-    same window and left no chunk over it: a rebuild then chunks only new and changed documents."""
-    if live is None or live.manifest.get("chunker", {}).get("version") is None:
-        return {}
-    same = {k: v for k, v in live.manifest["chunker"].items() if k != "embedding_text"} == chunker_settings(settings).to_dict()
-    if not same or live.manifest["model"].get("window") != window or live.manifest["counts"].get("chunks_over_window"):
-        return {}
-    try:
-        documents, rows = read_documents(live.folder), read_chunks(live.folder)
-    except IndexCorruptError:
-        return {}
-    by_doc: dict[str, list[Chunk]] = {}
-    for chunk in rows:
-        by_doc.setdefault(chunk.doc_id, []).append(chunk)
-    return {d.doc_id: by_doc[d.doc_id] for d in corpus.documents if documents.get(d.doc_id) == d and d.doc_id in by_doc}
 
 
 def build(settings: Settings, embedder: Embedder, progress: BuildProgress | None = None, strict: bool = False) -> BuildResult:
@@ -247,28 +200,17 @@ def prune_cache(settings: Settings) -> int:
         cache.close()
 
 
-def check_vectors(vectors: np.ndarray, model: str) -> None:
-    """Refuse vectors no index should be built from: not finite, or one and the same for every passage (a broken
-    model ranks nothing, and lexical evidence in reranking could hide that from the gate)."""
-    if not np.isfinite(vectors).all():
-        raise ModelError(f"the embedding model {model!r} returned NaN or infinite vectors; reinstall it with `make setup` "
-                         "or fix RAG_MODEL")
-    if len(vectors) > 1 and float(np.abs(vectors - vectors[0]).max()) < 1e-6:
-        raise ModelError(f"the embedding model {model!r} returned the same vector for all {len(vectors)} passages; "
-                         "reinstall it with `make setup` or fix RAG_MODEL")
-
-
 def _build_into(tmp: Path, build_id: str, corpus: Corpus, settings: Settings, embedder: Embedder, progress: BuildProgress,
                 live: LiveBuild | None) -> dict[str, Any]:
     progress.stage("chunking", len(corpus.documents))
-    chunks, truncated = chunk_corpus(corpus, settings, embedder, reusable_chunks(live, corpus, settings, embedder.window))
+    chunks, truncated = chunk_corpus(corpus, settings, embedder, reusable_chunks(live, corpus, settings, embedder))
     progress.advance(len(corpus.documents))
     progress.stage("embedding", len(chunks))
     started = time.perf_counter()
     cache = open_cache(settings, embedder, progress)
     texts = [embedding_text(c) for c in chunks]  # what is embedded is also what BM25 indexes
     try:
-        vectors, sentences, pooled = _embed(corpus, chunks, texts, settings, embedder, cache, progress)
+        vectors, sentences, pooled = embed_build(corpus, chunks, texts, settings, embedder, cache, progress)
     finally:
         if cache is not None:
             cache.close()
@@ -291,72 +233,6 @@ def _build_into(tmp: Path, build_id: str, corpus: Corpus, settings: Settings, em
     return manifest
 
 
-def sentence_source(settings: Settings, embedder: Embedder) -> str:
-    """`pooled` when the settings ask for it and the encoder can pool spans (the ONNX passage encoder), else `separate`."""
-    return "pooled" if settings.sentence_vectors == "pooled" and hasattr(embedder, "encode_with_spans") else "separate"
-
-
-def _embed(corpus: Corpus, chunks: list[Chunk], texts: list[str], settings: Settings, embedder: Embedder,
-           cache: EmbeddingCache | None, progress: BuildProgress) -> tuple[np.ndarray, SentenceTable, int]:
-    """Chunk vectors and the sentence table, and how many sentence vectors were pooled from the chunk pass.
-
-    With `RAG_SENTENCE_VECTORS=pooled` and an encoder that pools spans, a sentence's vector comes from the chunk holding
-    most of it. Table rows shown with their header labels are embedded on their own, as that text, in a short second
-    pass: pooled inside its table, a row carries its neighbours' context and loses what tells it from them (measured:
-    'How long is CCTV footage kept?' then quotes the investigation row). So are sentences no chunk pass covered."""
-    rows = quotable_rows(corpus.documents)
-    sentence_vectors = np.full((len(rows), embedder.dimension), np.nan, dtype=np.float32)
-    if sentence_source(settings, embedder) == "pooled":
-        spans = sentence_spans_by_chunk(chunks, texts, rows)
-        spans = [[(row, span) for row, span in held if not rows.labelled[row]] for held in spans]
-        vectors, pooled = encode_pooled_cached(embedder, texts, [[s for _, s in c] for c in spans], cache, progress.advance)
-        for held, spanned in zip(spans, pooled):
-            for (row, _), vector in zip(held, spanned):
-                sentence_vectors[row] = vector
-    else:
-        vectors = encode_cached(embedder, texts, settings.embed_batch_size, cache, progress.advance)
-    check_vectors(vectors, settings.model)
-    alone = [i for i in range(len(rows)) if np.isnan(sentence_vectors[i, 0])]
-    if alone:
-        progress.stage("sentences", len(alone))
-        sentence_vectors[alone] = encode_cached(embedder, [rows.texts[i] for i in alone], settings.embed_batch_size, cache,
-                                                progress.advance)
-    return vectors, rows.with_vectors(sentence_vectors), len(rows) - len(alone)
-
-
-def sentence_spans_by_chunk(chunks: Sequence[Chunk], texts: Sequence[str], rows: SentenceRows) -> list[list[tuple[int, tuple[int, int]]]]:
-    """For each chunk, the sentences it pools: (sentence row, character span within the chunk's embedding text).
-
-    A sentence is pooled by the chunk holding most of its characters (the first such chunk on a tie), over the part
-    that chunk holds; `texts[i]` ends with `chunks[i].text`, so document offsets shift by the heading before it."""
-    by_doc: dict[str, list[int]] = {}
-    for i in sorted(range(len(chunks)), key=lambda i: chunks[i].start):
-        by_doc.setdefault(chunks[i].doc_id, []).append(i)
-    starts = {doc: [chunks[i].start for i in members] for doc, members in by_doc.items()}
-    held: list[list[tuple[int, tuple[int, int]]]] = [[] for _ in chunks]
-    for row in range(len(rows)):
-        doc_id = rows.doc_ids[int(rows.doc_index[row])]
-        a, b = int(rows.starts[row]), int(rows.ends[row])
-        best = _holding_most(chunks, by_doc.get(doc_id, []), starts.get(doc_id, []), a, b)
-        if best is not None:
-            chunk, shift = chunks[best], len(texts[best]) - len(chunks[best].text) - chunks[best].start
-            held[best].append((row, (max(a, chunk.start) + shift, min(b, chunk.end) + shift)))
-    return held
-
-
-def _holding_most(chunks: Sequence[Chunk], members: list[int], starts: list[int], a: int, b: int) -> int | None:
-    """Of one document's chunks (`members`, by start), the first holding most of `[a, b)`; None if none overlaps it."""
-    best, most = None, 0
-    for k in range(bisect.bisect_left(starts, b) - 1, -1, -1):  # chunks starting before b, latest first
-        chunk = chunks[members[k]]
-        if chunk.end <= a:
-            break
-        overlap = min(b, chunk.end) - max(a, chunk.start)
-        if overlap >= most:  # walking backwards, so a tie goes to the earlier chunk
-            best, most = members[k], overlap
-    return best
-
-
 def _changes_since(live: LiveBuild | None, documents: dict[str, str]) -> dict[str, Any] | None:
     """Documents added, changed (new content hash) and removed against the live build."""
     if live is None:
@@ -377,6 +253,9 @@ def _manifest(build_id: str, settings: Settings, embedder: Embedder, corpus: Cor
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "code_version": __version__,
         "model": {"name": embedder.name, "dimension": embedder.dimension, "window": embedder.window,
+                  "adapter": getattr(getattr(embedder, "source", embedder), "adapter", ""),
+                  "adapter_path": getattr(getattr(embedder, "source", embedder), "adapter_path", ""),
+                  "tokenizer": tokenizer_identity(embedder),
                   "passage_encoder": getattr(embedder, "variant", "torch"), "sentence_vectors": sentence_source(settings, embedder)},
         "chunker": {**chunker_settings(settings).to_dict(), "embedding_text": "title > section path, newline, chunk text"},
         "index": {"type": "faiss.IndexFlatIP", "metric": "cosine (inner product of normalised vectors)"},

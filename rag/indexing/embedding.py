@@ -57,19 +57,33 @@ def resolve_model_path(name: str) -> Path:
     raise ModelError(f"model {name!r} is neither {DEFAULT_MODEL!r} nor a local folder: fix RAG_MODEL")
 
 
-def make_embedder(name: str, device: str, threads: int, purpose: str) -> "SentenceTransformerEmbedder":
-    """The real model; `threads=0` means one thread for queries (steady latency) and all cores for builds."""
-    return SentenceTransformerEmbedder(name, device, threads or (1 if purpose == "query" else 0))
+def make_embedder(name: str, device: str, threads: int, purpose: str, adapter: str = "",
+                  cache_root: Path | None = None) -> "SentenceTransformerEmbedder":
+    """The real model, with the LoRA adapter folder `adapter` merged in when one is given (`RAG_ADAPTER`; the merged
+    folder is kept under `cache_root`); `threads=0` means one thread for queries (steady latency), all cores for builds."""
+    threads = threads or (1 if purpose == "query" else 0)
+    if not adapter:
+        return SentenceTransformerEmbedder(name, device, threads)
+    from rag.indexing.adapters import adapted_model, adapter_hash
+
+    base = SentenceTransformerEmbedder(name, device, threads)
+    folder = adapted_model(base.path, base.fingerprint, Path(adapter), cache_root or Path("index") / "cache")
+    embedder = SentenceTransformerEmbedder(name, device, threads, folder, adapter_hash(Path(adapter)))
+    embedder.adapter_path = str(Path(adapter).resolve())
+    return embedder
 
 
 class SentenceTransformerEmbedder:
-    """The real model. Thread-safe: encoding is serialised by a lock."""
+    """The real model (`path`: its folder, when not the one `name` resolves to). Thread-safe: encoding is serialised by a lock."""
 
-    def __init__(self, name: str = DEFAULT_MODEL, device: str = "cpu", threads: int = 0) -> None:
+    def __init__(self, name: str = DEFAULT_MODEL, device: str = "cpu", threads: int = 0, path: Path | None = None,
+                 adapter: str = "") -> None:
         self.name = name
         self.device = device
         self.threads = threads
-        self.path = resolve_model_path(name)
+        self.path = Path(path) if path is not None else resolve_model_path(name)
+        self.adapter = adapter  # hash of the LoRA adapter merged into the model at `path` ("" for none)
+        self.adapter_path = ""  # the adapter's folder, recorded in builds made with it
         self._lock = threading.Lock()
 
     @cached_property
@@ -112,6 +126,13 @@ class SentenceTransformerEmbedder:
                     fh.seek(-(1 << 20), os.SEEK_END)
                     digest.update(fh.read())
         return f"{self.name}@{digest.hexdigest()[:16]}"
+
+    @cached_property
+    def tokenizer_identity(self) -> str:
+        """The word-piece tokenizer's identity: chunks cut to fit its window are reused only under the same one."""
+        import hashlib
+
+        return hashlib.sha256((self.path / "tokenizer.json").read_bytes()).hexdigest()[:16]
 
     @property
     def dimension(self) -> int:

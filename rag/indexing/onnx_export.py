@@ -5,7 +5,11 @@ Owns exporting the sentence-transformers model from its local files to one ONNX 
 `tokens` (the last hidden state, from which passages' sentences are pooled); the `onnx-int8` variant
 quantises the weights of its matrix products to int8 per channel (activations dynamically), except in the first
 layer, whose inputs carry the outliers that int8 handles worst (measured: keeping it in float32 costs 7% of the
-speed-up and recovers the answer quality that quantising it loses). An export lives in
+speed-up and recovers the answer quality that quantising it loses). Its activations are quantised with one scale for
+the whole input, so a text's int8 vector would depend on the texts batched with it: `OnnxModel.batch_invariant` is
+False for it, and callers then run one text per call (measured: about 12% slower than batches of 32, and the same
+vector for a text alone or in any batch; calibrated static scales would allow batches but moved vectors to cosine
+0.96 of float32, against 0.995). An export lives in
 `<cache folder>/onnx-model/<variant>-v<FORMAT>-<model fingerprint>/model.onnx`, is checked against the torch model
 before it is kept, and is reused afterwards. `OnnxModel` holds one session and the model's tokenizer and runs
 padded batches. The question encoder (`rag.indexing.query_encoder`) and the passage encoder
@@ -87,6 +91,21 @@ class OnnxModel:
         tokenizer.enable_truncation(self.window + 2)  # the model's max_seq_length, [CLS] and [SEP] included
         return tokenizer
 
+    @property
+    def batch_invariant(self) -> bool:
+        """Whether a text's output is the same whatever it is batched with (not for dynamically quantised int8)."""
+        return self.variant != "onnx-int8"
+
+    @cached_property
+    def identity(self) -> str:
+        """What names this export in caches: the variant, the export format and the exported file's size and first MiB."""
+        import hashlib
+
+        with open(self.onnx_file, "rb") as fh:
+            head = fh.read(1 << 20)
+        size = self.onnx_file.stat().st_size
+        return f"{self.variant}-v{FORMAT}-{hashlib.sha256(head + str(size).encode()).hexdigest()[:12]}"
+
     @cached_property
     def dimension(self) -> int:
         return int(self.session.get_outputs()[0].shape[-1])
@@ -109,6 +128,7 @@ def ensure_export(embedder: SentenceTransformerEmbedder, cache_root: Path, varia
     target = folder / "model.onnx"
     if target.is_file():
         return target
+    _remove_old_formats(Path(cache_root), embedder.fingerprint, variant)
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_exports(folder.parent)
@@ -127,6 +147,16 @@ def ensure_export(embedder: SentenceTransformerEmbedder, cache_root: Path, varia
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _remove_old_formats(cache_root: Path, fingerprint: str, variant: str) -> None:
+    """Exports of this model and variant made by an older recipe, and the folder older versions exported questions to."""
+    current = export_folder(cache_root, fingerprint, variant)
+    prefix, _, safe = current.name.partition(f"-v{FORMAT}-")
+    for old in current.parent.glob(f"{prefix}-v*-{safe}") if current.parent.is_dir() else []:
+        if old != current and old.name.removeprefix(prefix + "-v").split("-", 1)[0].isdigit():
+            shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(Path(cache_root) / "query-model", ignore_errors=True)
 
 
 def _remove_stale_exports(parent: Path, age_s: float = 3600.0) -> None:

@@ -12,6 +12,7 @@ to pool, and the cache, to `rag.indexing.builds` and `rag.indexing.embed_cache`.
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from typing import Any, Sequence
 
@@ -22,6 +23,7 @@ from rag.indexing.embedding import ProgressFn, SentenceTransformerEmbedder, make
 from rag.indexing.onnx_export import OnnxModel, ensure_export, require_onnxruntime
 
 SETTING = "RAG_PASSAGE_ENCODER"
+POOLING_VERSION = 1  # bump when `pool_spans` changes what it computes: cached sentence vectors are then not reused
 Span = tuple[int, int]
 
 
@@ -73,8 +75,13 @@ class OnnxPassageEncoder:
 
     @cached_property
     def fingerprint(self) -> str:
-        """The model files' identity and the variant: int8 vectors are never served from an fp32 cache."""
-        return f"{self.source.fingerprint}+{self.variant}"
+        """The model files' identity and the export's (variant, recipe, file), and the pooling recipe: a cached vector
+        is reused only for the very model, export and pooling that would compute it again."""
+        return f"{self.source.fingerprint}+{self.model.identity}+pool-v{POOLING_VERSION}"
+
+    @property
+    def tokenizer_identity(self) -> str:
+        return self.source.tokenizer_identity
 
     @property
     def dimension(self) -> int:
@@ -96,7 +103,8 @@ class OnnxPassageEncoder:
         encodings = self.model.tokenizer.encode_batch(list(texts)) if texts else []
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         pooled: list[np.ndarray] = [np.zeros((0, self.dimension), dtype=np.float32)] * len(texts)
-        for batch in length_batches([len(e.ids) for e in encodings], self.max_tokens, self.max_texts):
+        per_call = self.max_texts if self.model.batch_invariant else 1  # int8: each text alone, so its vector is its own
+        for batch in length_batches([len(e.ids) for e in encodings], self.max_tokens, per_call):
             wanted = ("embedding", "tokens") if any(spans[i] for i in batch) else ("embedding",)
             result = self.model.run([encodings[i] for i in batch], wanted)
             self.tokens_embedded += sum(len(encodings[i].ids) for i in batch)
@@ -113,13 +121,14 @@ class OnnxPassageEncoder:
 def make_passage_embedder(settings: Settings) -> Any:
     """The model that embeds passages at build time: the torch model (`RAG_PASSAGE_ENCODER=torch`) or its ONNX
     export (exported on first use into the cache folder), using all cores unless `RAG_THREADS` says otherwise."""
-    embedder = make_embedder(settings.model, settings.device, settings.threads, "build")
+    from rag.indexing.adapters import resolve_adapter
+
+    s = settings
+    embedder = make_embedder(s.model, s.device, s.threads, "build", resolve_adapter(s.adapter, s.index_dir), s.cache_folder)
     if settings.passage_encoder == "torch":
         return embedder
     require_onnxruntime(settings.passage_encoder, SETTING)
     onnx_file = ensure_export(embedder, settings.cache_folder, settings.passage_encoder, SETTING)
-    import os
-
     threads = settings.threads or os.cpu_count() or 1
     model = OnnxModel(embedder.path, onnx_file, embedder.window, threads, settings.passage_encoder, SETTING)
     return OnnxPassageEncoder(embedder, model, settings.embed_batch_tokens)

@@ -39,7 +39,11 @@ class OnnxQueryEncoder:
         return self.model.onnx_file
 
     def encode(self, texts: Sequence[str], batch_size: int = 64, progress: Any = None) -> np.ndarray:
-        """Unit vectors, one row per text; texts of similar length are padded together in batches of `batch_size`."""
+        """Unit vectors, one row per text; texts of similar length are padded together in batches of `batch_size`
+        (one text per call for int8, whose vectors would otherwise depend on their batch)."""
+        if not texts:
+            return np.zeros((0, self.model.dimension), dtype=np.float32)
+        batch_size = batch_size if self.model.batch_invariant else 1
         encodings = self.model.tokenizer.encode_batch(list(texts)) if len(texts) > 1 else [self.model.tokenizer.encode(texts[0])]
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         out = np.zeros((len(texts), self.model.dimension), dtype=np.float32)
@@ -68,6 +72,8 @@ class MicroBatcher:
         self._worker.start()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return self.encoder.encode([])
         futures: list[Future[np.ndarray]] = []
         with self._ready:
             for text in texts:
@@ -85,10 +91,13 @@ class MicroBatcher:
             self._run(batch)
 
     def _run(self, batch: list[tuple[str, Future[np.ndarray]]]) -> None:
-        if self.on_batch:
-            self.on_batch(len(batch))
         try:
+            if self.on_batch:
+                self.on_batch(len(batch))
             vectors = self.encoder.encode([text for text, _ in batch])
+            if len(vectors) != len(batch):
+                raise ModelError(f"the question encoder returned {len(vectors)} vectors for {len(batch)} questions: "
+                                 "set RAG_QUERY_ENCODER=torch, or RAG_QUESTION_BATCH=1")
         except BaseException as exc:  # every waiting caller gets the error, and the worker keeps serving
             for _, future in batch:
                 future.set_exception(exc)

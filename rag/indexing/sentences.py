@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -121,9 +121,3 @@ def quotable_rows(documents: Sequence[Document]) -> SentenceRows:
             labelled.append(texts[-1] != display_text(doc.text[a:b]))
     return SentenceRows([d.doc_id for d in documents], np.array(index, dtype=np.int32), np.array(starts, dtype=np.int64),
                         np.array(ends, dtype=np.int64), texts, np.array(labelled, dtype=bool))
-
-
-def build_sentence_table(documents: Sequence[Document], encode: Callable[[list[str]], np.ndarray]) -> SentenceTable:
-    """Find and embed the quotable sentences of `documents` on their own (`encode` returns unit vectors)."""
-    rows = quotable_rows(documents)
-    return rows.with_vectors(encode(rows.texts) if len(rows) else np.zeros((0, 1), dtype=np.float32))

@@ -125,6 +125,20 @@ def _document_from_row(row: dict[str, Any]) -> Document:
     )
 
 
+def adapter_identity(settings: Settings) -> str:
+    """The hash of the adapter the settings name ("" for none), as a build's manifest records it."""
+    from rag.indexing.adapters import adapter_hash, resolve_adapter
+
+    folder = resolve_adapter(settings.adapter, settings.index_dir)
+    if not folder:
+        return ""
+    try:
+        return adapter_hash(Path(folder))
+    except OSError as exc:
+        raise IndexMismatchError(f"cannot read the adapter {folder} (RAG_ADAPTER={settings.adapter}: {exc}): fix the path, "
+                                 "or set RAG_ADAPTER=none") from None
+
+
 def check_manifest(manifest: dict[str, Any], settings: Settings) -> None:
     """Refuse an index built with a different model or chunker than `settings` ask for."""
     expected = {
@@ -139,6 +153,13 @@ def check_manifest(manifest: dict[str, Any], settings: Settings) -> None:
         raise IndexMismatchError(
             f"index build {manifest.get('build_id')} has format {manifest.get('format_version')}, this code reads "
             f"{FORMAT_VERSION}: run `rag index build`"
+        )
+    built_adapter = manifest.get("model", {}).get("adapter", "")
+    if built_adapter != adapter_identity(settings):
+        raise IndexMismatchError(
+            f"index build {manifest.get('build_id')} was built with adapter {built_adapter or 'none'} but RAG_ADAPTER "
+            f"{'is ' + settings.adapter if settings.adapter else 'is empty'}: run `rag index build` to rebuild, or set "
+            "RAG_ADAPTER to the adapter that build used"
         )
     for name, (built, wanted, key) in expected.items():
         if built != wanted:

@@ -60,3 +60,28 @@ def test_project_gate_file_loads():
 
     config = load_gate_config(ROOT / "eval" / "gate.toml")
     assert config.floors and config.max_drop
+
+
+def test_a_set_takes_the_common_thresholds_with_its_own_over_them(tmp_path):
+    path = tmp_path / "gate.toml"
+    path.write_text('[floors]\n"retrieval.hit@10" = 0.85\n"answer.citation_precision" = 0.5\n'
+                    '[sets.natural.floors]\n"answer.citation_precision" = 0.4\n')
+    config = load_gate_config(path)
+    assert set(config.sets) == {"natural"}
+    natural, other = config.for_set("natural"), config.for_set("other")
+    assert natural.floors == {"retrieval.hit@10": 0.85, "answer.citation_precision": 0.4}
+    assert other.floors == {"retrieval.hit@10": 0.85, "answer.citation_precision": 0.5}
+
+
+def test_several_sets_pass_only_if_each_does_and_failures_name_their_set():
+    from rag.evaluate.gate import decide_sets
+
+    def run(hit):  # an EvalRun stand-in: only its summary is read
+        return SimpleNamespace(summary={"retrieval": {"hit@10": hit}, "questions": []})
+
+    config = GateConfig(floors={"retrieval.hit@10": 0.85}, sets={"hard": GateConfig(floors={"retrieval.hit@10": 0.5})})
+    passed = decide_sets({"easy": run(0.9), "hard": run(0.6)}, {}, config)
+    assert passed.passed and set(passed.sets) == {"easy", "hard"}
+    failed = decide_sets({"easy": run(0.8), "hard": run(0.6)}, {}, config)
+    assert not failed.passed and failed.failures == ("easy: retrieval.hit@10 = 0.800 is below the floor 0.850",)
+    assert failed.to_dict()["sets"]["hard"]["status"] == "passed"

@@ -16,7 +16,8 @@ def test_build_writes_a_complete_folder_with_manifest(settings, fake_embedder):
     assert sorted(p.name for p in folder.iterdir()) == ["bm25", "chunks.jsonl", "documents.jsonl", "manifest.json", "originals",
                                                        "sentences.npz", "vectors.faiss"]
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["model"] == {"name": "all-MiniLM-L6-v2", "dimension": 256, "window": 254, "passage_encoder": "torch",
+    assert manifest["model"] == {"name": "all-MiniLM-L6-v2", "dimension": 256, "window": 254, "passage_encoder": "torch", "adapter": "",
+                                 "adapter_path": "", "tokenizer": "FakeEmbedder",
                                  "sentence_vectors": "separate"}  # the fake embedder cannot pool its chunks' sentences
     assert manifest["chunker"]["max_tokens"] == 60 and manifest["chunker"]["overlap_tokens"] == 10
     assert set(manifest["corpus"]["documents"]) == {"conduct.html", "retention.md", "travel.txt"}
@@ -186,15 +187,15 @@ def test_originals_are_kept_and_hard_linked_from_the_live_build(settings, fake_e
 
 
 def test_a_file_changed_during_the_build_is_reported(settings, fake_embedder, monkeypatch):
-    import rag.indexing.builds as builds_module
+    import rag.indexing.vectors as vectors_module
 
-    real = builds_module.quotable_rows
+    real = vectors_module.quotable_rows
 
     def editing_rows(documents):
         (settings.corpus_dir / "travel.txt").write_text("Travel Rules\n\nRewritten while the build ran.")
         return real(documents)
 
-    monkeypatch.setattr(builds_module, "quotable_rows", editing_rows)
+    monkeypatch.setattr(vectors_module, "quotable_rows", editing_rows)
     result = builds.build(settings, fake_embedder)
     changed = result.manifest["corpus"]["changed_during_build"]
     assert changed == [{"path": "travel.txt", "reason": changed[0]["reason"]}] and "changed during the build" in changed[0]["reason"]
@@ -280,13 +281,13 @@ def test_a_new_copy_of_a_live_document_never_replaces_it_and_changes_are_listed(
 
 
 def test_a_rebuild_chunks_only_new_and_changed_documents_and_reuses_the_rest(settings, fake_embedder, monkeypatch):
-    import rag.indexing.builds as builds_module
+    import rag.indexing.chunks as chunks_module
 
     first = builds.build(settings, fake_embedder)
     builds.promote(settings.index_dir, first.build_id)
     chunked: list[str] = []
-    real = builds_module.chunk_document
-    monkeypatch.setattr(builds_module, "chunk_document", lambda doc, *args: chunked.append(doc.doc_id) or real(doc, *args))
+    real = chunks_module.chunk_document
+    monkeypatch.setattr(chunks_module, "chunk_document", lambda doc, *args: chunked.append(doc.doc_id) or real(doc, *args))
     (settings.corpus_dir / "travel.txt").write_text("Travel Rules\n\nAll trips need approval from a line manager in advance.\n")
     second = builds.build(settings, fake_embedder)
     assert chunked == ["travel.txt"]

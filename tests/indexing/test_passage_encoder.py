@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from rag.indexing import builds
+from rag.indexing import chunks as chunks_module
+from rag.indexing import vectors as vectors_module
 from rag.indexing.embed_cache import EmbeddingCache, encode_pooled_cached
 from rag.indexing.passage_encoder import length_batches, pool_spans
 from rag.indexing.sentences import quotable_rows
@@ -52,10 +53,10 @@ def test_length_batches_keep_similar_lengths_together_within_the_token_budget():
 
 def test_each_sentence_is_pooled_once_by_the_chunk_holding_most_of_it(settings, fake_embedder):
     corpus = load_corpus(settings.corpus_dir, settings.max_document_bytes)
-    chunks, _ = builds.chunk_corpus(corpus, settings, fake_embedder)
+    chunks, _ = chunks_module.chunk_corpus(corpus, settings, fake_embedder)
     texts = [embedding_text(c) for c in chunks]
     rows = quotable_rows(corpus.documents)
-    held = builds.sentence_spans_by_chunk(chunks, texts, rows)
+    held = vectors_module.sentence_spans_by_chunk(chunks, texts, rows)
     pooled_rows = [row for spans in held for row, _ in spans]
     assert sorted(pooled_rows) == list(range(len(rows)))  # every sentence, once
     for i, spans in enumerate(held):
@@ -100,11 +101,10 @@ def test_the_cache_reuses_a_chunk_only_with_all_its_span_vectors(tmp_path):
     assert fake.pooled_texts == 4
 
 
-@pytest.mark.parametrize("changed", ["retention.md"])
-def test_a_pooled_rebuild_embeds_only_the_changed_document(settings, changed):
+def test_a_pooled_rebuild_embeds_only_the_changed_document(settings):
     fake = PoolingFake()
     builds.promote(settings.index_dir, builds.build(settings, fake).build_id)
-    path = settings.corpus_dir / changed
+    path = settings.corpus_dir / "retention.md"
     path.write_text(path.read_text() + "\n\nA new closing paragraph about archive boxes kept for ten years.\n")
     before = fake.pooled_texts
     second = builds.build(settings, fake)

@@ -7,6 +7,7 @@ skipped when onnxruntime is not installed (it is a dependency: `make setup` inst
 from __future__ import annotations
 
 import json
+from typing import Any
 import subprocess
 import sys
 from pathlib import Path
@@ -125,6 +126,15 @@ def test_onnx_vectors_match_the_torch_vectors(exports, torch_vectors, variant, f
 
 
 @pytest.mark.model
+@pytest.mark.parametrize("variant", ["onnx", "onnx-int8"])
+def test_a_question_gets_the_same_vector_alone_or_with_others(exports, variant):
+    encoder = exports[1][variant]
+    alone = encoder.encode([QUESTIONS[0]])  # type: ignore[attr-defined]
+    batched = encoder.encode(QUESTIONS)  # type: ignore[attr-defined]
+    assert np.allclose(alone[0], batched[0], atol=1e-5)  # int8 runs one text per call: its scale is its own
+
+
+@pytest.mark.model
 def test_the_export_is_reused_not_made_again(exports, monkeypatch):
     cache, first = exports
 
@@ -164,7 +174,7 @@ def test_a_failed_export_is_a_model_error_that_names_the_way_out_and_leaves_noth
 class CountingEncoder:
     """Records the batches it was given; optionally waits on an event first (to let questions queue up)."""
 
-    def __init__(self, gate: "threading.Event | None" = None) -> None:
+    def __init__(self, gate: "Any" = None) -> None:  # a threading.Event the encoder waits on
         self.batches: list[list[str]] = []
         self.gate = gate
         self.inner = FakeEmbedder()
@@ -188,6 +198,7 @@ def test_a_lone_question_is_encoded_at_once_and_gets_its_own_vector():
 
 def test_questions_asked_while_a_batch_runs_share_the_next_call_and_each_gets_its_own_vector():
     import threading
+    import time
 
     gate = threading.Event()
     encoder = CountingEncoder(gate)
@@ -198,8 +209,9 @@ def test_questions_asked_while_a_batch_runs_share_the_next_call_and_each_gets_it
     threads = [threading.Thread(target=lambda q=q: results.__setitem__(q, batcher.encode([q])[0])) for q in questions]
     for thread in threads:
         thread.start()
-    while sum(len(b) for b in encoder.batches) == 0 and len(batcher._queue) < len(questions) - 1:
-        threading.Event().wait(0.01)  # the first question is held at the gate while the others queue
+    deadline = time.monotonic() + 5
+    while len(batcher._queue) < len(questions) - 1 and time.monotonic() < deadline:
+        time.sleep(0.01)  # the first question is held at the gate while the others queue
     gate.set()
     for thread in threads:
         thread.join(5)
@@ -213,3 +225,39 @@ def test_a_failing_batch_fails_its_callers_and_the_batcher_keeps_serving():
     with pytest.raises(RuntimeError, match="model failed"):
         batcher.encode(["explode"])
     assert batcher.encode(["still here"]).shape == (1, FakeEmbedder().dimension)
+    assert batcher.encode([]).shape == (0, FakeEmbedder().dimension)
+
+
+def test_a_failing_batch_observer_or_a_short_answer_never_leaves_a_caller_waiting():
+    def broken(size: int) -> None:
+        raise ValueError("metrics backend down")
+
+    batcher = MicroBatcher(CountingEncoder(), on_batch=broken)
+    with pytest.raises(ValueError, match="metrics backend down"):
+        batcher.encode(["a question"])
+
+    class Short(CountingEncoder):
+        def encode(self, texts):  # type: ignore[no-untyped-def]
+            return super().encode(texts)[:-1]
+
+    with pytest.raises(ModelError, match="returned 0 vectors for 1 questions"):
+        MicroBatcher(Short()).encode(["a question"])
+    assert MicroBatcher(CountingEncoder()).encode(["works again"]).shape == (1, FakeEmbedder().dimension)
+
+
+def test_exports_of_an_older_recipe_and_the_old_question_folder_are_removed(tmp_path, monkeypatch):
+    fingerprint = "m@aaaa"
+    current = export_folder(tmp_path, fingerprint, "onnx")
+    old = current.parent / current.name.replace(f"-v{onnx_export.FORMAT}-", "-v1-")
+    other_variant = export_folder(tmp_path, fingerprint, "onnx-int8")
+    for folder in (old, other_variant, tmp_path / "query-model" / "onnx-v1-m_aaaa"):
+        folder.mkdir(parents=True)
+
+    class Stub:
+        name, path, window = "m", tmp_path, 254
+
+    Stub.fingerprint = fingerprint
+    monkeypatch.setattr(onnx_export, "_exported", lambda embedder, out, variant, setting: {"variant": variant})
+    target = onnx_export.ensure_export(Stub(), tmp_path, "onnx")  # type: ignore[arg-type]
+    assert target.parent == current and not old.exists() and not (tmp_path / "query-model").exists()
+    assert other_variant.exists()  # another variant is another export

@@ -1,6 +1,6 @@
 import numpy as np
 
-from rag.indexing.sentences import SentenceTable, build_sentence_table, display_text, quotable_spans, sentence_display
+from rag.indexing.sentences import SentenceTable, display_text, quotable_rows, quotable_spans, sentence_display
 from rag.ingest.corpus import load_corpus
 
 
@@ -29,7 +29,8 @@ def test_display_text_strips_markdown():
 
 def test_table_round_trips_and_finds_rows_inside_a_range(mini_corpus, tmp_path, fake_embedder):
     docs = load_corpus(mini_corpus).documents
-    table = build_sentence_table(docs, fake_embedder.encode)
+    rows = quotable_rows(docs)
+    table = rows.with_vectors(fake_embedder.encode(rows.texts))
     table.save(tmp_path)
     loaded = SentenceTable.load(tmp_path)
     assert len(loaded) == len(table) > 5

@@ -54,7 +54,7 @@ def test_one_json_log_line_per_request_without_the_question_unless_allowed(built
         assert ("question" in line) is allowed and (question in json.dumps(line)) is allowed
 
 
-def test_concurrent_requests_share_question_batches_and_every_answer_is_its_own(built, settings, fake_embedder):
+def test_concurrent_requests_through_the_batcher_each_get_their_own_answer(built, settings, fake_embedder):
     app = create_app(settings.replace(reload_interval=0), Assistant(settings, fake_embedder, batch_questions=True))
     questions = ["How long is CCTV footage kept?", "Who signs off travel?", "visitor badges", "retention of payroll"] * 4
     with TestClient(app) as client:

@@ -1,0 +1,55 @@
+"""`rag tune`: the command line of `rag.tune.workflow.tune` (a progress bar while it trains, then what the gate said)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+@click.command("tune")
+@click.option("--gold", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True,
+              help="Your gold questions (JSONL, see README 'Evaluating'); a share is held out and never trained on.")
+@click.option("--corpus", type=click.Path(path_type=Path), help="Corpus folder [default: docs_corpus/, RAG_CORPUS_DIR].")
+@click.option("--index-dir", type=click.Path(path_type=Path), help="Index folder [default: index/, RAG_INDEX_DIR].")
+@click.option("--scope-field", default=None, help="Row field naming the one document a question is about, e.g. meta.scope_doc.")
+@click.option("--holdout", type=click.FloatRange(0.05, 0.9), default=0.3, show_default=True, help="Share of the rows held out.")
+@click.option("--minutes", type=click.FloatRange(min=0.1), default=30.0, show_default=True, help="Training stops after this long.")
+@click.option("--epochs", type=click.FloatRange(min=0.01), default=1.0, show_default=True, help="Passes over the training rows.")
+def tune_command(gold: Path, corpus: Path | None, index_dir: Path | None, scope_field: str | None, holdout: float,
+                 minutes: float, epochs: float) -> None:
+    """Train an adapter on your gold questions; a build made with it goes live only if the gate passes."""
+    from tqdm import tqdm
+
+    from rag.cli import default_golds, format_headline, report_refusal
+    from rag.config import Settings
+    from rag.progress import TqdmProgress
+    from rag.tune.train import TrainConfig
+    from rag.tune.workflow import tune
+
+    settings = Settings.from_env(corpus_dir=corpus, index_dir=index_dir)
+    bar: Any = None
+
+    def on_step(step: int, steps: int, loss: float) -> None:
+        nonlocal bar
+        bar = bar or tqdm(total=steps, desc="training", unit="batch", file=sys.stderr, dynamic_ncols=True)
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss:.3f}")
+
+    with TqdmProgress() as progress:
+        outcome = tune(settings, gold, default_golds(settings), scope_field, holdout, TrainConfig(epochs=epochs, minutes=minutes),
+                       progress, on_step)
+    if bar is not None:
+        bar.close()
+    t = outcome.trained
+    click.echo(f"adapter {outcome.adapter}: {outcome.triples} training questions ({outcome.training_rows} rows), "
+               f"{t.steps}/{t.planned_steps} steps in {t.seconds:.0f} s, loss {t.first_loss:.3f} -> {t.last_loss:.3f}"
+               + (" (stopped at the time limit)" if t.stopped_early else ""))
+    click.echo(f"held out ({outcome.held_out_rows} rows): before {outcome.before}, after {outcome.after}")
+    for name, summary in (outcome.rebuild.summaries or {}).items():
+        click.echo(f"{name}: {format_headline(summary)}")
+    if not outcome.rebuild.promoted:
+        report_refusal(outcome.rebuild)
+    click.echo(f"promoted {outcome.rebuild.build_id} with the adapter; servers pick it up (RAG_ADAPTER=live)")
