@@ -102,6 +102,40 @@ class Settings:
     )
     abstain_model: str = setting("", "Abstention model file written by `rag calibrate` (empty: the packaged rag/answer/abstention_model.json).")
     max_question_chars: int = setting(1000, "Longest question accepted, in characters.", 10, 100000)
+    max_history_messages: int = setting(
+        40, "Most messages a conversation's history may hold when it is sent with a question (older ones: start a new "
+        "conversation).", 0, 1000,
+    )
+    max_history_chars: int = setting(
+        40000, "Most characters of all history messages together sent with one question.", 100, 10_000_000
+    )
+    context_turns: int = setting(
+        2, "Earlier user turns put in front of a follow-up to make its standalone question (most recent kept; 0: none).", 0, 100
+    )
+    context_answers: int = setting(
+        0, "Earlier answers put in front of a follow-up too (their words, citation markers dropped; most recent kept).", 0, 100
+    )
+    context_decay: float = setting(
+        0.5, "Weight of each earlier answer's documents relative to the next answer's, in the conversation's documents.", 0.0, 1.0
+    )
+    context_weight: float = setting(
+        0.5, "Share of the standalone question's ranking in a follow-up's ranking (the rest: the question alone; 0: off).",
+        0.0, 1.0,
+    )
+    context_doc_boost: float = setting(
+        0.2, "Added to a follow-up's passages times the share of the earlier answers that came from their document (0: off).",
+        0.0, 2.0,
+    )
+    state_dir: Path = setting(Path("state"), "Folder of the service's own state: stored conversations (conversations.sqlite).")
+    conversation_max_turns: int = setting(
+        50, "Most turns (question and answer) one stored conversation keeps; the next is refused (start a new one).", 1, 10000
+    )
+    conversation_max_age_days: float = setting(
+        30.0, "Stored conversations untouched for longer than this many days are deleted (0: kept until deleted).", 0.0, 36500.0
+    )
+    conversations_per_owner: int = setting(
+        200, "Most stored conversations per owner; starting one more deletes that owner's least recently used.", 1, 1_000_000
+    )
     max_document_bytes: int = setting(20_000_000, "Documents larger than this are skipped at build.", 1000)
     gold_files: str = setting(
         "eval/gold/docs_corpus.jsonl,eval/gold/docs_corpus_natural.jsonl",

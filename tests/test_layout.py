@@ -1,8 +1,8 @@
 """The library's layout stays true: every import in `rag/` runs from a later pipeline stage to an earlier one.
 
 Stages, earliest first: the kernel's data types (`rag`, `config`, `errors`, `models`), `ingest`, `indexing`,
-`search`, `answer`, the assistant facade, `evaluate`, then the front ends (`pipeline`, `progress`, `cli` and
-`server/`, which `rag serve` starts). A module may import its own stage or an earlier one, never a later one, so only
+`search`, `answer`, `chat`, the assistant facade, `evaluate`, then the front ends (`pipeline`, `progress`, `cli`,
+`terminal` and `server/`, which `rag serve` starts). A module may import its own stage or an earlier one, never a later one, so only
 the CLI may import `server/`. Imports inside functions count too: a lazy import is still a dependency.
 """
 
@@ -22,9 +22,10 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("rag.indexing",),
     ("rag.search",),
     ("rag.answer",),
+    ("rag.chat",),
     ("rag.assistant",),
     ("rag.evaluate",),
-    ("rag.pipeline", "rag.progress", "rag.cli", "server"),
+    ("rag.pipeline", "rag.progress", "rag.cli", "rag.terminal", "server"),
 )
 
 
@@ -91,5 +92,6 @@ def test_the_check_catches_a_later_stage_import() -> None:
     assert stage_of("rag.evaluate.calibration") > stage_of("rag.answer.abstention")
     assert stage_of("rag") == stage_of("rag.models") == 0
     assert stage_of("server.app") > stage_of("rag.assistant")
+    assert stage_of("rag.answer.extractive") < stage_of("rag.chat.history") < stage_of("rag.assistant")
     with pytest.raises(AssertionError, match="no stage"):
-        stage_of("rag.chat.history")
+        stage_of("rag.dialogue")

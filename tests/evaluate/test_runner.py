@@ -20,7 +20,8 @@ def test_summary_has_every_metric(run):
     s = run.summary
     assert s["n"] == 6 and s["n_answerable"] == 4
     assert set(s["retrieval"]) == {"hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10", "recall@10", "budget_recall@512"}
-    assert set(s["answer"]) == {"exact_match", "f1", "containment", "citation_precision", "citation_recall", "supported_sentences"}
+    assert set(s["answer"]) == {"exact_match", "f1", "containment", "citation_precision", "citation_recall", "supported_sentences",
+                                "right_citation"}
     assert {"precision", "recall", "f1", "false_refusal_rate"} <= set(s["abstention"])
     assert set(s["latency_ms"]) == {"p50", "p95"}
     assert s["index"]["build_id"] and s["index"]["corpus_digest"]

@@ -1,0 +1,82 @@
+"""Retrieval for a follow-up: the question alone and its standalone form, ranked apart and mixed.
+
+Owns `mix_rankings`: each candidate's score is `(1 - w) * its score for the question alone + w * its score for the
+standalone question + b * the share of the conversation's earlier answers that came from its document`. The
+question alone keeps what is new in it first; the standalone question brings back what it leaves unsaid; the
+document share keeps a conversation on the policy it is about, and a new question that names another topic still
+outranks it. `ContextualRetrieval` runs it over one build. Leaves ranking to `rag.search.retrieval.Retriever.scored`.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from rag.chat.context import Context, HistoryRewriter, QuestionRewriter
+from rag.config import Settings
+from rag.indexing.store import LoadedIndex
+from rag.models import Message, Passage
+from rag.search.query_terms import question_words
+from rag.search.retrieval import Filters, Retriever, allowed_documents
+
+ON_TOPIC_DEPTH = 5  # the question's own top passages checked against the conversation's documents
+
+
+def context_share(question: str, alone: Sequence[tuple[int, float]], documents: Mapping[str, float], index: LoadedIndex,
+                  words: tuple[int, int]) -> float:
+    """How much of the conversation a follow-up takes (1: all of `RAG_CONTEXT_WEIGHT` and `RAG_CONTEXT_DOC_BOOST`; 0:
+    none, a new topic). All, when any of the question's own top passages lies in a document the earlier answers came
+    from; otherwise it falls from 1 to 0 as the question's specific words go from `words[0]` to `words[1]`: a question
+    that names its own subject at length, and finds it outside the conversation's documents, starts a new topic
+    ("unrelated, what's the mileage rate if I use my own car?"), while a short one ("and tradeledger?") cannot."""
+    if any(documents.get(index.chunks[row].doc_id, 0.0) > 0 for row, _ in alone[:ON_TOPIC_DEPTH]):
+        return 1.0
+    low, high = words
+    return min(1.0, max(0.0, (high - len(question_words(question))) / max(1, high - low)))
+
+
+def mix_rankings(alone: Sequence[tuple[int, float]], contextual: Sequence[tuple[int, float]], weight: float, boost: float,
+                 documents: Mapping[str, float], index: LoadedIndex) -> list[tuple[int, float]]:
+    """(chunk row, mixed score), best first, over the candidates of both rankings."""
+    scores = {row: (1.0 - weight) * score for row, score in alone}
+    for row, score in contextual:
+        scores[row] = scores.get(row, 0.0) + weight * score
+    if boost and documents:
+        for row in scores:
+            scores[row] += boost * documents.get(index.chunks[row].doc_id, 0.0)
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+class ContextualRetrieval:
+    """Passages for a question in its conversation, over one build: ranked as usual for a first turn; for a follow-up,
+    the question alone and its standalone form are embedded in one call, ranked apart and mixed (`mix_rankings`)."""
+
+    def __init__(self, retriever: Retriever, settings: Settings, rewriter: QuestionRewriter | None = None) -> None:
+        self.retriever = retriever
+        self.settings = settings
+        self.rewriter: QuestionRewriter = rewriter or HistoryRewriter(settings)
+
+    def context(self, question: str, history: Sequence[Message]) -> Context:
+        return self.rewriter.rewrite(question, history, self.retriever.index)
+
+    def vectors(self, context: Context) -> tuple[np.ndarray, np.ndarray | None]:
+        """The question's vector and, for a follow-up, the standalone question's (one model call for both)."""
+        if not context.follow_up:
+            return self.retriever.embed(context.question), None
+        both = self.retriever.embed_all([context.question, context.text])
+        return both[0], both[1]
+
+    def passages(self, context: Context, vectors: tuple[np.ndarray, np.ndarray | None], k: int | None,
+                 filters: Filters | None) -> list[Passage]:
+        vector, standalone = vectors
+        if standalone is None:
+            return self.retriever.retrieve(context.question, vector, k, filters)
+        k = self.retriever.checked_k(k)
+        doc_ids = allowed_documents(self.retriever.index, filters)
+        depth = max(k, self.settings.candidates)
+        alone = self.retriever.scored(context.question, vector, depth, doc_ids)
+        contextual = self.retriever.scored(context.text, standalone, depth, doc_ids)
+        s = self.settings
+        mixed = mix_rankings(alone, contextual, s.context_weight, s.context_doc_boost, context.documents, self.retriever.index)
+        return self.retriever.passages(mixed, vector, k)
