@@ -152,10 +152,10 @@ class Assistant:
         context = snap.chat.context(cleaned, messages)
         vectors = snap.chat.vectors(context)
         started = self._timed("embedding", started)
-        passages = snap.chat.passages(context, vectors, k, filters)
+        found = snap.chat.retrieve(context, vectors, k, filters)
         started = self._timed("retrieval", started)
         allowed = allowed_documents(snap.index, filters)  # a referred document must pass the same filters
-        events = snap.backend.stream(cleaned, vectors[0], passages, snap.index, allowed=allowed)
+        events = snap.backend.stream(cleaned, vectors[0], found.passages, snap.index, allowed=allowed, reading=found.reading)
         return self._finished(events, context.text, started)
 
     def _finished(self, events: Iterator[AnswerEvent], standalone: str, started: float) -> Iterator[AnswerEvent]:

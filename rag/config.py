@@ -110,10 +110,10 @@ class Settings:
         40000, "Most characters of all history messages together sent with one question.", 100, 10_000_000
     )
     context_turns: int = setting(
-        2, "Earlier user turns put in front of a follow-up to make its standalone question (most recent kept; 0: none).", 0, 100
+        10, "Earlier user turns added after a follow-up to make its standalone question (most recent first; 0: none).", 0, 100
     )
     context_answers: int = setting(
-        0, "Earlier answers put in front of a follow-up too (their words, citation markers dropped; most recent kept).", 0, 100
+        0, "Earlier answers added after them too (their words, citation markers dropped; most recent first).", 0, 100
     )
     context_decay: float = setting(
         0.5, "Weight of each earlier answer's documents relative to the next answer's, in the conversation's documents.", 0.0, 1.0
@@ -123,8 +123,12 @@ class Settings:
         0.0, 1.0,
     )
     context_doc_boost: float = setting(
-        0.2, "Added to a follow-up's passages times the share of the earlier answers that came from their document (0: off).",
+        0.5, "Added to a follow-up's passages times the share of the earlier answers that came from their document (0: off).",
         0.0, 2.0,
+    )
+    context_topic_words: int = setting(
+        10, "A follow-up of this many specific words or more whose own best passages all lie outside the documents the "
+        "earlier answers came from is a new topic and takes no context; from half as many words the context fades out.", 2, 100,
     )
     state_dir: Path = setting(Path("state"), "Folder of the service's own state: stored conversations (conversations.sqlite).")
     conversation_max_turns: int = setting(

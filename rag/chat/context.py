@@ -1,7 +1,8 @@
 """The conversation a follow-up needs: its standalone form and the documents earlier answers cited, without an LLM.
 
-Owns `build_context`: for a question with history, the standalone question is the last `RAG_CONTEXT_TURNS` earlier
-user turns (and `RAG_CONTEXT_ANSWERS` earlier answers, markers stripped) put in front of the question; the
+Owns `build_context`: for a question with history, the standalone question is the question followed by the last
+`RAG_CONTEXT_TURNS` earlier user turns (and `RAG_CONTEXT_ANSWERS` earlier answers, markers stripped), most recent
+first, so that a long conversation cut to the model's window loses its oldest turns, never the question; the
 conversation's documents are where the earlier answers came from (their citations when the history carries them, as
 a stored conversation's does; else the document whose passage best matches the answer's words, by BM25), weighted
 by recency (each answer further back counts `RAG_CONTEXT_DECAY` times the next). Leaves mixing the rankings to
@@ -25,8 +26,8 @@ _MARKER = re.compile(r"\s*\[\d+\]")
 class ContextConfig:
     """How much of the conversation the standalone question carries."""
 
-    user_turns: int  # earlier user turns put in front of the question (most recent kept)
-    answers: int  # earlier answers put in front too (most recent kept)
+    user_turns: int  # earlier user turns added after the question (most recent first)
+    answers: int  # earlier answers added after them (most recent first)
     decay: float  # weight of each earlier answer's documents relative to the next one's
 
 
@@ -47,9 +48,9 @@ def build_context(question: str, history: Sequence[Message], index: LoadedIndex,
     """The standalone question and the conversation's documents for `question` after `history` (oldest first)."""
     users = [m.content for m in history if m.role == "user"]
     answers = [m for m in history if m.role == "assistant"]
-    parts = users[-config.user_turns:] if config.user_turns else []
-    parts += [_MARKER.sub("", m.content) for m in answers[-config.answers:]] if config.answers else []
-    text = " ".join(" ".join(parts + [question]).split())
+    parts = users[::-1][: config.user_turns]
+    parts += [_MARKER.sub("", m.content) for m in answers[::-1][: config.answers]]
+    text = " ".join(" ".join([question, *parts]).split())
     return Context(question, text, answer_documents(answers, index, config.decay))
 
 

@@ -1,6 +1,7 @@
 """Retrieval for a follow-up: the question alone and its standalone form, ranked apart and mixed.
 
-Owns `mix_rankings`: each candidate's score is `(1 - w) * its score for the question alone + w * its score for the
+Owns `context_share` (how much of the conversation a follow-up takes: none for a new topic) and `mix_rankings`:
+each candidate's score is `(1 - w) * its score for the question alone + w * its score for the
 standalone question + b * the share of the conversation's earlier answers that came from its document`. The
 question alone keeps what is new in it first; the standalone question brings back what it leaves unsaid; the
 document share keeps a conversation on the policy it is about, and a new question that names another topic still
@@ -9,10 +10,12 @@ outranks it. `ContextualRetrieval` runs it over one build. Leaves ranking to `ra
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
 
+from rag.answer.extractive import Reading
 from rag.chat.context import Context, HistoryRewriter, QuestionRewriter
 from rag.config import Settings
 from rag.indexing.store import LoadedIndex
@@ -48,6 +51,15 @@ def mix_rankings(alone: Sequence[tuple[int, float]], contextual: Sequence[tuple[
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
+@dataclass(frozen=True)
+class Retrieved:
+    """What answering needs from retrieval: the passages, and the standalone reading of a follow-up (None for a first
+    turn) whose sentence scores the answer mixes in at the share the conversation earned."""
+
+    passages: list[Passage]
+    reading: Reading | None = None
+
+
 class ContextualRetrieval:
     """Passages for a question in its conversation, over one build: ranked as usual for a first turn; for a follow-up,
     the question alone and its standalone form are embedded in one call, ranked apart and mixed (`mix_rankings`)."""
@@ -67,16 +79,21 @@ class ContextualRetrieval:
         both = self.retriever.embed_all([context.question, context.text])
         return both[0], both[1]
 
-    def passages(self, context: Context, vectors: tuple[np.ndarray, np.ndarray | None], k: int | None,
-                 filters: Filters | None) -> list[Passage]:
+    def retrieve(self, context: Context, vectors: tuple[np.ndarray, np.ndarray | None], k: int | None,
+                 filters: Filters | None) -> Retrieved:
+        """The top `k` passages and, for a follow-up, the standalone reading the answer mixes in with its share."""
         vector, standalone = vectors
         if standalone is None:
-            return self.retriever.retrieve(context.question, vector, k, filters)
+            return Retrieved(self.retriever.retrieve(context.question, vector, k, filters))
         k = self.retriever.checked_k(k)
         doc_ids = allowed_documents(self.retriever.index, filters)
         depth = max(k, self.settings.candidates)
         alone = self.retriever.scored(context.question, vector, depth, doc_ids)
         contextual = self.retriever.scored(context.text, standalone, depth, doc_ids)
         s = self.settings
-        mixed = mix_rankings(alone, contextual, s.context_weight, s.context_doc_boost, context.documents, self.retriever.index)
-        return self.retriever.passages(mixed, vector, k)
+        share = context_share(context.question, alone, context.documents, self.retriever.index,
+                              (s.context_topic_words // 2, s.context_topic_words))
+        mixed = mix_rankings(alone, contextual, share * s.context_weight, share * s.context_doc_boost, context.documents,
+                             self.retriever.index)
+        reading = Reading(context.text, standalone, share * s.context_weight)
+        return Retrieved(self.retriever.passages(mixed, vector, k), reading)

@@ -16,7 +16,7 @@ from typing import Collection, Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 
-from rag.answer.extractive import ExtractiveAnswerer
+from rag.answer.extractive import ExtractiveAnswerer, Reading
 from rag.indexing.store import LoadedIndex
 from rag.models import Answer, Passage
 
@@ -41,10 +41,11 @@ AnswerEvent = TextDelta | Completed
 
 
 class AnswerBackend(Protocol):
-    """Turns retrieved passages into an answer, yielding text as it is ready and the `Answer` last."""
+    """Turns retrieved passages into an answer, yielding text as it is ready and the `Answer` last. `reading` is a
+    follow-up's standalone form (what the question means in its conversation), with the share it deserves."""
 
     def stream(self, question: str, vector: np.ndarray, passages: Sequence[Passage], index: LoadedIndex, *,
-               allowed: Collection[str] | None) -> Iterator[AnswerEvent]: ...
+               allowed: Collection[str] | None, reading: Reading | None = None) -> Iterator[AnswerEvent]: ...
 
 
 class ExtractiveBackend:
@@ -54,8 +55,8 @@ class ExtractiveBackend:
         self.answerer = answerer
 
     def stream(self, question: str, vector: np.ndarray, passages: Sequence[Passage], index: LoadedIndex, *,
-               allowed: Collection[str] | None) -> Iterator[AnswerEvent]:
-        answer = self.answerer.answer(question, vector, passages, index, allowed=allowed)
+               allowed: Collection[str] | None, reading: Reading | None = None) -> Iterator[AnswerEvent]:
+        answer = self.answerer.answer(question, vector, passages, index, allowed=allowed, reading=reading)
         for piece in sentence_pieces(answer.answer):
             yield TextDelta(piece)
         yield Completed(answer)

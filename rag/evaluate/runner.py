@@ -85,9 +85,11 @@ def run_question(snap: Snapshot, assistant: Assistant, row: GoldRow, metadata: M
         context = snap.chat.context(question, checked_history(latest_within(row.history, assistant.settings), assistant.settings))
         vectors = snap.chat.vectors(context)
         depth = min(max(RANK_DEPTH, assistant.settings.top_k), assistant.settings.max_top_k)
-        result.passages = snap.chat.passages(context, vectors, depth, filters)
+        found = snap.chat.retrieve(context, vectors, depth, filters)
+        result.passages = found.passages
         allowed = allowed_documents(snap.index, filters)
-        events = snap.backend.stream(question, vectors[0], result.passages[: assistant.settings.top_k], snap.index, allowed=allowed)
+        events = snap.backend.stream(question, vectors[0], found.passages[: assistant.settings.top_k], snap.index, allowed=allowed,
+                                     reading=found.reading)
         result.answer = replace(final_answer(events), standalone_question=context.text)
     except InvalidRequestError as exc:
         result.error = exc.message
