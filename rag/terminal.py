@@ -39,8 +39,10 @@ def lines_of(stream: IO[str]) -> Iterator[str]:
         yield from stream
 
 
-def run_chat(settings: Settings, k: int | None, filters: Filters, as_json: bool, stream: IO[str] | None = None) -> None:
-    assistant = Assistant(settings)
+def run_chat(settings: Settings, k: int | None, filters: Filters, as_json: bool, stream: IO[str] | None = None,
+             assistant: Assistant | None = None) -> None:
+    """The loop over typed lines (standard input unless `stream` is given), until /quit or the end of input."""
+    assistant = assistant or Assistant(settings)
     history: tuple[Message, ...] = ()
     last: Answer | None = None
     if not as_json:
