@@ -38,6 +38,7 @@ class Context:
     question: str
     text: str  # the standalone question (the question itself for a first turn)
     documents: Mapping[str, float] = field(default_factory=dict)  # doc_id -> share of the earlier answers located there
+    turns: tuple[str, ...] = ()  # the earlier user turns in `text`, most recent first (empty when a model wrote `text`)
 
     @property
     def follow_up(self) -> bool:
@@ -48,10 +49,10 @@ def build_context(question: str, history: Sequence[Message], index: LoadedIndex,
     """The standalone question and the conversation's documents for `question` after `history` (oldest first)."""
     users = [m.content for m in history if m.role == "user"]
     answers = [m for m in history if m.role == "assistant"]
-    parts = users[::-1][: config.user_turns]
-    parts += [_MARKER.sub("", m.content) for m in answers[::-1][: config.answers]]
+    turns = tuple(" ".join(u.split()) for u in users[::-1][: config.user_turns])
+    parts = [*turns, *(_MARKER.sub("", m.content) for m in answers[::-1][: config.answers])]
     text = " ".join(" ".join([question, *parts]).split())
-    return Context(question, text, answer_documents(answers, index, config.decay))
+    return Context(question, text, answer_documents(answers, index, config.decay), turns if not config.answers else ())
 
 
 def answer_documents(answers: Sequence[Message], index: LoadedIndex, decay: float) -> dict[str, float]:

@@ -10,8 +10,10 @@ outranks it. `ContextualRetrieval` runs it over one build. Leaves ranking to `ra
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -24,6 +26,7 @@ from rag.search.query_terms import question_words
 from rag.search.retrieval import Filters, Retriever, allowed_documents
 
 ON_TOPIC_DEPTH = 5  # the question's own top passages checked against the conversation's documents
+QUESTION_VECTORS = 4096  # recent questions whose vectors are kept
 
 
 def context_share(question: str, alone: Sequence[tuple[int, float]], documents: Mapping[str, float], index: LoadedIndex,
@@ -60,24 +63,67 @@ class Retrieved:
     reading: Reading | None = None
 
 
+class VectorCache:
+    """Vectors of the questions embedded lately (least recently used dropped), so a follow-up's earlier turns, asked
+    moments before, are not embedded again. Thread-safe."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def vectors(self, texts: Sequence[str], embed: Callable[[Sequence[str]], np.ndarray]) -> list[np.ndarray]:
+        with self._lock:
+            found = {t: self._vectors[t] for t in texts if t in self._vectors}
+            for text in found:
+                self._vectors.move_to_end(text)
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if missing:
+            fresh = dict(zip(missing, embed(missing)))
+            found.update(fresh)
+            with self._lock:
+                self._vectors.update(fresh)
+                while len(self._vectors) > self.size:
+                    self._vectors.popitem(last=False)
+        return [found[t] for t in texts]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._vectors.clear()
+
+
 class ContextualRetrieval:
     """Passages for a question in its conversation, over one build: ranked as usual for a first turn; for a follow-up,
-    the question alone and its standalone form are embedded in one call, ranked apart and mixed (`mix_rankings`)."""
+    the question alone and its standalone form are ranked apart and mixed (`mix_rankings`)."""
 
     def __init__(self, retriever: Retriever, settings: Settings, rewriter: QuestionRewriter | None = None) -> None:
         self.retriever = retriever
         self.settings = settings
         self.rewriter: QuestionRewriter = rewriter or HistoryRewriter(settings)
+        self.vector_cache = VectorCache(QUESTION_VECTORS)
 
     def context(self, question: str, history: Sequence[Message]) -> Context:
         return self.rewriter.rewrite(question, history, self.retriever.index)
 
     def vectors(self, context: Context) -> tuple[np.ndarray, np.ndarray | None]:
-        """The question's vector and, for a follow-up, the standalone question's (one model call for both)."""
+        """The question's vector and, for a follow-up, the standalone question's. `RAG_CONTEXT_VECTOR=mixed`: the
+        question's vector plus each earlier turn's, each further back weighing `RAG_CONTEXT_DECAY` times the next (the
+        earlier questions' vectors are kept from when they were asked, so this costs no model call); `joint`: the
+        question and the latest earlier turn embedded together (one more text in the call). A standalone question a
+        model wrote is embedded as it is."""
+        embed = self.retriever.embed_all
         if not context.follow_up:
-            return self.retriever.embed(context.question), None
-        both = self.retriever.embed_all([context.question, context.text])
-        return both[0], both[1]
+            return self.vector_cache.vectors([context.question], embed)[0], None
+        if not context.turns:
+            question, standalone = self.vector_cache.vectors([context.question, context.text], embed)
+            return question, standalone
+        if self.settings.context_vector == "joint":
+            question, standalone = self.vector_cache.vectors([context.question, f"{context.question} {context.turns[0]}"], embed)
+            return question, standalone
+        vectors = self.vector_cache.vectors([context.question, *context.turns], embed)
+        weights = np.array([self.settings.context_decay ** i for i in range(len(vectors))], dtype=np.float32)
+        mixed = weights @ np.stack(vectors)
+        return vectors[0], mixed / (np.linalg.norm(mixed) or 1.0)
 
     def retrieve(self, context: Context, vectors: tuple[np.ndarray, np.ndarray | None], k: int | None,
                  filters: Filters | None) -> Retrieved:

@@ -41,8 +41,18 @@ def test_a_follow_up_is_answered_from_the_policy_the_conversation_is_about(built
     history = [Message("user", FIRST), Message("assistant", first.answer, first.citations)]
     follow = assistant.ask("who approves it?", history=history)
     assert follow.question == "who approves it?" and follow.standalone_question == f"who approves it? {FIRST}"
-    assert follow.passages[0].chunk.doc_id == "travel.txt"
-    assert any(c.quote == "3.1 Claims over 500 pounds need approval from a director." for c in follow.citations)
+    assert follow.passages[0].chunk.doc_id == "travel.txt" and not follow.abstained
+    joint = Assistant(settings.replace(context_vector="joint"), embedder=fake_embedder).ask("who approves it?", history=history)
+    assert joint.passages[0].chunk.doc_id == "travel.txt"
+    assert any(c.quote == "3.1 Claims over 500 pounds need approval from a director." for c in joint.citations)
+
+
+def test_earlier_questions_are_not_embedded_again(built, settings, fake_embedder):
+    assistant = Assistant(settings, embedder=fake_embedder)
+    assistant.ask(FIRST)
+    before = fake_embedder.texts_encoded
+    assistant.ask("who approves it?", history=[Message("user", FIRST), Message("assistant", "3.1 Claims need approval [1]")])
+    assert fake_embedder.texts_encoded == before + 1  # only the new question
 
 
 def test_history_as_plain_dicts_works_like_messages(built, settings, fake_embedder):

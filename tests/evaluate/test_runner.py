@@ -71,7 +71,7 @@ def test_rows_with_history_are_asked_as_follow_ups_and_scored_apart(built, setti
                          {"role": "assistant", "content": "Claims over 500 pounds need a director's approval (Travel Rules, 3.1)."}]}]
     gold = tmp_path / "dialogue.jsonl"
     gold.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    assistant = Assistant(settings, embedder=fake_embedder)
+    assistant = Assistant(settings.replace(context_vector="joint"), embedder=fake_embedder)
     run = evaluate(assistant, load_gold(gold, assistant.snapshot.index.documents), seed=1)
     by_turn = run.summary["by_turn"]
     assert by_turn["first"]["n"] == 1 and by_turn["follow_up"]["n"] == 1

