@@ -148,7 +148,7 @@ class Settings:
     )
     max_document_bytes: int = setting(20_000_000, "Documents larger than this are skipped at build.", 1000)
     gold_files: str = setting(
-        "eval/gold/docs_corpus.jsonl,eval/gold/docs_corpus_natural.jsonl",
+        "eval/gold/docs_corpus.jsonl,eval/gold/docs_corpus_natural.jsonl,eval/gold/docs_corpus_dialogues.jsonl",
         "Gold sets (comma-separated) that gate rebuilds of the default corpus: each must pass eval/gate.toml (other "
         "corpora pass --gold FILE).",
     )
