@@ -2,16 +2,18 @@
 
 For tuning `rag.chat` (which earlier turns make the standalone question, the weight of the contextual ranking, the
 boost of the documents earlier answers cited) without re-running `rag eval` for every value. The build is loaded
-once; for every gold row the question alone and each context variant (the question with the last one, two or all
-earlier user turns in front, with or without the last answer) are embedded once and ranked once through the real
-`Retriever.scored`; then every (variant, weight, boost) combination mixes those rankings as `rag.chat.retrieval`
-does: `(1 - w) * alone + w * contextual + b * prior(document)`, where the prior is the recency-weighted share of
-the earlier answers located in each document. Metrics (hit@1, hit@5, mrr@10) are split by first turns and
-follow-ups, scored by `rag.evaluate.runner.score_question` as in `rag eval`.
+once; for every gold row the question alone and each context variant's standalone question (the question followed
+by the last one, two or all earlier user turns, with or without the last answer) are embedded once, as they are
+(`RAG_CONTEXT_VECTOR` aside: measure the shipped vectors with `rag eval`), and ranked once through the real
+`Retriever.scored`; then every (variant, gate, weight, boost) combination mixes those rankings as
+`rag.chat.retrieval` does: `share * ((1 - w) * alone + w * contextual + b * prior(document))`-style, with the
+new-topic share of `context_share` when a gate `LOW-HIGH` is given, and the prior the recency-weighted share of the
+earlier answers located in each document. Metrics (hit@1, hit@5, mrr@10) are split by first turns, follow-ups and
+topic switches (`meta.kind` topic_switch), scored by `rag.evaluate.runner.score_question` as in `rag eval`.
 
 Usage:
   .venv/bin/python bench/dialogue_sweep.py --index-dir DIR --gold FILE [--limit N]
-      [--variants u1,u2,uall,uall+a1] [--weights 0,0.3,0.5] [--boosts 0,0.2]
+      [--variants u1,u2,uall,uall+a1] [--gates none,5-10] [--weights 0,0.3,0.5] [--boosts 0,0.2]
 
 The last line printed is `RESULT {json}`.
 """

@@ -15,7 +15,8 @@ def chat(settings, fake_embedder, lines, as_json=False):
 
 
 def test_answers_stream_then_numbered_sources_and_follow_ups_keep_the_conversation(built, settings, fake_embedder, capsys):
-    chat(settings, fake_embedder, [FIRST, "who approves it?", "/sources", "/quit", "never asked"])
+    joint = settings.replace(context_vector="joint")  # with the fake embedder, the joint vector answers the follow-up
+    chat(joint, fake_embedder, [FIRST, "who approves it?", "/sources", "/quit", "never asked"])
     out = capsys.readouterr().out
     assert out.count("Sources:") == 3  # two answers and /sources
     assert "[1] Travel Rules (travel.txt, Section 3: Approval > 3.1), chars" in out
