@@ -326,6 +326,9 @@ def eval_command(gold: Path, corpus: Path | None, index_dir: Path | None, eval_i
         run = evaluate_corpus(settings, build_embedder(settings), gold, eval_index, scope_field, limit, seed, progress, metadata)
     click.echo("\n".join(metrics_table(run.summary)))
     click.echo(format_headline(run.summary))
+    for name, part in run.summary["by_turn"].items():
+        if part["n"] and part["n"] < run.summary["n"]:  # a set with first turns and follow-ups: each apart
+            click.echo(f"{name}: {format_headline({**part, 'latency_ms': run.summary['latency_ms']})}")
     if json_out:
         json_out.write_text(json.dumps({**run.summary, "gold": str(gold)}, indent=2), encoding="utf-8")
     if report:

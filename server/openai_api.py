@@ -30,6 +30,10 @@ from server.schemas import AnswerOut, CitationOut, FiltersIn, filters_of
 from server.streaming import event_stream, sse
 
 MODEL_ID = "policy-assistant"  # the one model: extractive answers over the live index build
+CHUNKS: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": {"schema": {"type": "string", "description": (
+    "With \"stream\": true: `data: chat.completion.chunk` lines, every one with `choices` (the first delta carries the "
+    "role, then one delta per sentence of the answer); the last chunk has `finish_reason: \"stop\"`, `citations` and "
+    "`answer`; then `data: [DONE]`. A failure after the stream started is a `data: {\"error\": {...}}` line.")}}}}}
 IGNORED_ROLES = ("system", "developer")
 
 
@@ -134,7 +138,7 @@ def add_openai_routes(app: FastAPI, assistant: Assistant, settings: Settings, er
     async def models() -> dict[str, Any]:
         return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "rag"}]}
 
-    @app.post("/v1/chat/completions", response_model=ChatCompletionOut, responses=errors,
+    @app.post("/v1/chat/completions", response_model=ChatCompletionOut, responses={**errors, **CHUNKS},
               summary="OpenAI-compatible chat: the last user message answered in the light of the earlier ones")
     async def chat_completions(request: Request, body: ChatCompletionIn = Body(...)) -> Any:
         question, history = split_messages(body.messages)

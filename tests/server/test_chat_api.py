@@ -160,3 +160,5 @@ def test_openapi_describes_the_new_routes_and_the_stream(client):
     streamed = schema["paths"]["/v1/ask"]["post"]["responses"]["200"]["content"]["text/event-stream"]["schema"]["description"]
     assert all(f"event: {name}" in streamed for name in ("delta", "citations", "answer", "turn", "done", "error"))
     assert "history" in schema["components"]["schemas"]["AskIn"]["properties"]
+    chunks = schema["paths"]["/v1/chat/completions"]["post"]["responses"]["200"]["content"]["text/event-stream"]["schema"]
+    assert "chat.completion.chunk" in chunks["description"] and "[DONE]" in chunks["description"]
