@@ -1,7 +1,9 @@
 """The facade the CLI, the server and the eval harness use.
 
 Owns holding one embedding model and the live index build, answering `search`,
-`ask` and `document` against a consistent snapshot of that build, and swapping
+`ask` (a question, with the conversation before it if any), `stream` (the same
+answer as events, text first) and `document` against a consistent snapshot of
+that build, stored conversations (`conversations`, `reply`), and swapping
 in a newly promoted build (`reload`) without disturbing requests in flight: each
 call takes the current snapshot once at its start and finishes on it. A server
 asks for `batch_questions`: concurrent questions are then embedded together
@@ -13,17 +15,22 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from rag.answer.extractive import ExtractiveAnswerer
+from rag.chat.history import checked_history, latest_within
+from rag.chat.retrieval import ContextualRetrieval
+from rag.chat.store import ConversationStore
+from rag.chat.streaming import AnswerBackend, AnswerEvent, Completed, ExtractiveBackend, final_answer
 from rag.config import Settings
 from rag.errors import NotFoundError
 from rag.indexing.builds import current_build_id, load_current
 from rag.indexing.embedding import Embedder, SentenceTransformerEmbedder, make_embedder
 from rag.indexing.store import LoadedIndex
-from rag.models import Answer, Document, SearchResult
+from rag.models import Answer, Document, Message, SearchResult, Turn
 from rag.search.retrieval import Filters, QueryEncoder, Retriever, allowed_documents, clean_question
 
 
@@ -34,9 +41,12 @@ class Snapshot:
     index: LoadedIndex
     retriever: Retriever
     answerer: ExtractiveAnswerer
+    chat: ContextualRetrieval  # a question in its conversation -> passages
+    backend: AnswerBackend  # passages -> the answer, streamed
 
 
 Observer = Callable[[str, float], None]
+History = Sequence[Message | Mapping[str, Any]]
 
 
 class Assistant:
@@ -101,7 +111,8 @@ class Assistant:
     def _bind(self, index: LoadedIndex) -> Snapshot:
         embedder, encoder = self._models(index.manifest.get("model", {}).get("adapter_path", ""))
         retriever = Retriever(index, embedder, self.settings, encoder)
-        return Snapshot(index, retriever, ExtractiveAnswerer(self.settings, index.term_stats))
+        answerer = ExtractiveAnswerer(self.settings, index.term_stats)
+        return Snapshot(index, retriever, answerer, ContextualRetrieval(retriever, self.settings), ExtractiveBackend(answerer))
 
     @property
     def snapshot(self) -> Snapshot:
@@ -151,18 +162,53 @@ class Assistant:
         self._timed("retrieval", started)
         return SearchResult(cleaned, tuple(passages), snap.index.build_id)
 
-    def ask(self, question: str, k: int | None = None, filters: Filters | None = None) -> Answer:
+    def ask(self, question: str, k: int | None = None, filters: Filters | None = None, history: History | None = None) -> Answer:
+        """The answer to `question`, asked after `history` (the conversation so far, oldest first) if given."""
+        return final_answer(self.stream(question, k, filters, history))
+
+    def stream(self, question: str, k: int | None = None, filters: Filters | None = None,
+               history: History | None = None) -> Iterator[AnswerEvent]:
+        """Check the request and retrieve now (errors are raised here), then return the answer's events: its text
+        piece by piece, then the whole `Answer`. A caller that stops iterating stops the answering."""
         cleaned = clean_question(question, self.settings)
+        messages = checked_history(history, self.settings)
         snap = self.snapshot
         started = time.perf_counter()
-        vector = snap.retriever.embed(cleaned)
+        context = snap.chat.context(cleaned, messages)
+        vectors = snap.chat.vectors(context)
         started = self._timed("embedding", started)
-        passages = snap.retriever.retrieve(cleaned, vector, k, filters)
+        found = snap.chat.retrieve(context, vectors, k, filters)
         started = self._timed("retrieval", started)
         allowed = allowed_documents(snap.index, filters)  # a referred document must pass the same filters
-        answer = snap.answerer.answer(cleaned, vector, passages, snap.index, allowed=allowed)
-        self._timed("answering", started)
-        return answer
+        events = snap.backend.stream(cleaned, vectors[0], found.passages, snap.index, allowed=allowed, reading=found.reading)
+        return self._finished(events, context.text, started)
+
+    def _finished(self, events: Iterator[AnswerEvent], standalone: str, started: float) -> Iterator[AnswerEvent]:
+        for event in events:
+            if isinstance(event, Completed):
+                self._timed("answering", started)
+                event = Completed(replace(event.answer, standalone_question=standalone))
+            yield event
+
+    @cached_property
+    def conversations(self) -> ConversationStore:
+        return ConversationStore(self.settings)
+
+    def reply(self, owner: str, conversation_id: str, question: str, k: int | None = None,
+              filters: Filters | None = None) -> Iterator[AnswerEvent | Turn]:
+        """Answer the next question of a stored conversation (its turns are the history) and record the turn: the
+        answer's events, then the stored `Turn`. Nothing is recorded when the caller stops before the end."""
+        store = self.conversations
+        store.check_room(owner, conversation_id)
+        history = latest_within(store.get(owner, conversation_id).history(), self.settings)
+        events = self.stream(question, k, filters, history)
+        return self._recorded(events, owner, conversation_id)
+
+    def _recorded(self, events: Iterator[AnswerEvent], owner: str, conversation_id: str) -> Iterator[AnswerEvent | Turn]:
+        for event in events:
+            yield event
+            if isinstance(event, Completed):
+                yield self.conversations.append(owner, conversation_id, event.answer.question, event.answer)
 
     def original(self, doc_id: str) -> tuple[Document, Path]:
         """A document and the original file its build kept."""

@@ -223,12 +223,43 @@ def search(question: str, corpus: Path | None, index_dir: Path | None, k: int | 
 @cli.command()
 @click.argument("question")
 @query_options
-def ask(question: str, corpus: Path | None, index_dir: Path | None, k: int | None, as_json: bool, doc: tuple[str, ...], meta: tuple[str, ...]) -> None:
+@click.option("--history", "history_file", type=click.File("r", encoding="utf-8"), default=None, metavar="FILE",
+              help='The conversation before QUESTION: a JSON list of {"role": "user"|"assistant", "content": ...}, '
+                   "oldest first (- reads standard input).")
+def ask(question: str, corpus: Path | None, index_dir: Path | None, k: int | None, as_json: bool, doc: tuple[str, ...],
+        meta: tuple[str, ...], history_file: Any) -> None:
     """Answer QUESTION from the documents, with numbered citations."""
     from rag.assistant import Assistant
 
-    answer = Assistant(make_settings(corpus, index_dir)).ask(question, k, _filters(doc, meta))
+    history = read_history(history_file) if history_file is not None else None
+    answer = Assistant(make_settings(corpus, index_dir)).ask(question, k, _filters(doc, meta), history)
     click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False) if as_json else format_answer(answer))
+
+
+def read_history(stream: Any) -> list[Any]:
+    from rag.errors import InvalidRequestError
+
+    try:
+        history = json.load(stream)
+    except json.JSONDecodeError as exc:
+        raise InvalidRequestError(f"--history {stream.name}: not JSON ({exc}); send a list of "
+                                  '{"role": "user"|"assistant", "content": "..."}, oldest first') from None
+    if not isinstance(history, list):
+        raise InvalidRequestError(f"--history {stream.name}: expected a JSON list of messages, oldest first")
+    return history
+
+
+@cli.command()
+@query_options
+def chat(corpus: Path | None, index_dir: Path | None, k: int | None, as_json: bool, doc: tuple[str, ...], meta: tuple[str, ...]) -> None:
+    """A conversation in the terminal: follow-ups are answered in the light of the earlier turns.
+
+    Type a question and press Enter; the answer appears sentence by sentence, then its numbered sources.
+    /new starts a new conversation, /sources shows the last answer's sources again, /quit (or Ctrl-D) ends.
+    With --json, each answer is one line of JSON (the object `rag ask --json` prints)."""
+    from rag.terminal import run_chat
+
+    run_chat(make_settings(corpus, index_dir), k, _filters(doc, meta), as_json)
 
 
 @cli.command()
@@ -295,6 +326,9 @@ def eval_command(gold: Path, corpus: Path | None, index_dir: Path | None, eval_i
         run = evaluate_corpus(settings, build_embedder(settings), gold, eval_index, scope_field, limit, seed, progress, metadata)
     click.echo("\n".join(metrics_table(run.summary)))
     click.echo(format_headline(run.summary))
+    for name, part in run.summary["by_turn"].items():
+        if part["n"] and part["n"] < run.summary["n"]:  # a set with first turns and follow-ups: each apart
+            click.echo(f"{name}: {format_headline({**part, 'latency_ms': run.summary['latency_ms']})}")
     if json_out:
         json_out.write_text(json.dumps({**run.summary, "gold": str(gold)}, indent=2), encoding="utf-8")
     if report:
@@ -388,14 +422,20 @@ def format_answer(answer: Answer) -> str:
         for p in answer.passages[:3]:
             lines.append(f"  - {p.chunk.title} ({p.chunk.doc_id}) {' > '.join(p.chunk.section)}: {' '.join(p.chunk.text.split())[:160]}")
         return "\n".join(lines)
-    lines = [answer.answer, "", "Sources:"]
+    lines = [answer.answer, "", "Sources:", *format_sources(answer)]
+    lines.append(f"\n(build {answer.build_id}, confidence {answer.confidence:.2f})")
+    return "\n".join(lines)
+
+
+def format_sources(answer: Answer) -> list[str]:
+    """Numbered sources: document, section, page and the exact quote."""
+    lines = []
     for c in answer.citations:
         where = f", {c.section}" if c.section else ""
         page = f", {c.to_dict()['pages']}" if c.page else ""
         lines.append(f"  [{c.n}] {c.title} ({c.doc_id}{where}{page}), chars {c.start}-{c.end}")
         lines.append(f"      \"{' '.join(c.quote.split())}\"")
-    lines.append(f"\n(build {answer.build_id}, confidence {answer.confidence:.2f})")
-    return "\n".join(lines)
+    return lines
 
 
 def _register_commands() -> None:

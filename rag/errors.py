@@ -91,3 +91,17 @@ class ModelError(RagError):
 
     status = 503
     kind = "model_error"
+
+
+class ConversationFullError(RagError):
+    """A conversation has reached its most turns."""
+
+    status = 409
+    kind = "conversation_full"
+
+
+class StateError(RagError):
+    """The state folder (stored conversations) cannot be opened or written."""
+
+    status = 503
+    kind = "state_error"

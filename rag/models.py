@@ -112,6 +112,10 @@ class Citation:
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "pages": page_label(self.page, self.page_end)}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Citation":
+        return cls(**{f: data[f] for f in cls.__dataclass_fields__ if f in data})
+
 
 @dataclass(frozen=True)
 class Passage:
@@ -139,6 +143,14 @@ class Passage:
             "end": self.chunk.end,
             "text": self.chunk.text,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Passage":
+        """The passage `to_dict` wrote (a stored answer's); the chunk's token count is not kept."""
+        section = tuple(data["section"].split(" > ")) if data["section"] else ()
+        chunk = Chunk(data["chunk_id"], data["doc_id"], data["title"], section, data["start"], data["end"], data["text"],
+                      data.get("page"), 0, data.get("page_end"), data.get("table_header") or "")
+        return cls(chunk, data["score"], data["rank"], data.get("dense_score", 0.0))
 
 
 @dataclass(frozen=True)
@@ -169,10 +181,12 @@ class Answer:
     build_id: str
     confidence: float = 0.0  # the abstention model's probability that the documents answer
     evidence: tuple[tuple[str, float], ...] = ()  # its input features (see rag.answer.abstention), not part of the API
+    standalone_question: str = ""  # what retrieval searched for: the question with what it needs of the conversation
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
+            "standalone_question": self.standalone_question or self.question,
             "answer": self.answer,
             "abstained": self.abstained,
             "confidence": round(self.confidence, 6),
@@ -180,6 +194,71 @@ class Answer:
             "passages": [p.to_dict() for p in self.passages],
             "build_id": self.build_id,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Answer":
+        """The answer `to_dict` wrote (a stored conversation's turn); the refusal model's features are not kept."""
+        return cls(data["question"], data["answer"], data["abstained"], tuple(Citation.from_dict(c) for c in data["citations"]),
+                   tuple(Passage.from_dict(p) for p in data["passages"]), data["build_id"], data.get("confidence", 0.0),
+                   standalone_question=data.get("standalone_question", ""))
+
+
+ROLES = ("user", "assistant")
+
+
+@dataclass(frozen=True)
+class Message:
+    """One turn of a conversation as a caller sends it: who spoke and what was said. An assistant message may carry
+    the citations of the answer it was (a stored conversation keeps them), which tell follow-ups where it looked."""
+
+    role: str  # "user" or "assistant"
+    content: str
+    citations: tuple[Citation, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"role": self.role, "content": self.content}
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One exchange of a stored conversation: the question asked, the whole answer, and when."""
+
+    n: int  # 1-based position in the conversation
+    question: str
+    answer: Answer
+    created_at: str  # ISO 8601, UTC
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n": self.n, "question": self.question, "created_at": self.created_at, "build_id": self.answer.build_id,
+                "answer": self.answer.to_dict()}
+
+    def messages(self) -> tuple[Message, Message]:
+        """The turn as history: the user's question, then the answer with its citations."""
+        return Message("user", self.question), Message("assistant", self.answer.answer, self.answer.citations)
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A stored conversation: its owner (who may read it) and its turns, oldest first."""
+
+    conversation_id: str
+    owner: str
+    title: str
+    created_at: str
+    updated_at: str
+    turns: tuple[Turn, ...] = ()
+    n_turns: int = 0  # how many turns it has (set when `turns` are left out, as in a listing)
+
+    def history(self) -> tuple[Message, ...]:
+        return tuple(m for turn in self.turns for m in turn.messages())
+
+    def to_dict(self, with_turns: bool = True) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": self.conversation_id, "owner": self.owner, "title": self.title,
+                                "created_at": self.created_at, "updated_at": self.updated_at,
+                                "turn_count": max(self.n_turns, len(self.turns))}
+        if with_turns:
+            data["turns"] = [t.to_dict() for t in self.turns]
+        return data
 
 
 def page_label(first: int | None, last: int | None = None) -> str | None:

@@ -6,7 +6,9 @@ each question in a pool of worker threads (`RAG_SERVER_THREADS`) so the event
 loop never blocks and concurrent questions share one model call (the
 assistant's micro-batching). The index and model load once at start-up;
 answers come from `rag.assistant.Assistant`; metrics and the access log from
-`server.telemetry`.
+`server.telemetry`; server-sent events from `server.streaming`; stored
+conversations' routes from `server.conversations`; the OpenAI-compatible
+routes from `server.openai_api`.
 """
 
 
@@ -24,16 +26,24 @@ from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.assistant import Assistant
+from rag.chat.streaming import final_answer
 from rag.config import Settings
 from rag.errors import RagError
 from rag.indexing.originals import MEDIA_TYPES
 from rag.models import Document
-from rag.search.retrieval import Filters
-from server.schemas import AnswerOut, DocumentOut, ErrorOut, SearchOut, query_model
+from server.conversations import add_conversation_routes
+from server.openai_api import add_openai_routes
+from server.schemas import AnswerOut, DocumentOut, ErrorOut, SearchOut, ask_model, filters_of, query_model
+from server.streaming import event_stream
 from server.telemetry import Telemetry
 
 log = logging.getLogger("rag.server")
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (400, 404, 422, 503)}
+STREAMED: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": {"schema": {"type": "string", "description": (
+    "With \"stream\": true: `event: delta` / `data: {\"text\": str}` for each piece of the answer (sentence by sentence), "
+    "then `event: citations` / `data: {\"citations\": [Citation]}`, `event: answer` / `data: Answer` (the JSON body of the "
+    "call without stream), for conversation messages `event: turn` / `data: {n, question, created_at, build_id}`, "
+    "and `event: done` / `data: {}`. A failure after the stream started is `event: error` / `data: {\"error\": {...}}`.")}}}}}
 
 
 def error_response(status: int, kind: str, message: str) -> JSONResponse:
@@ -51,7 +61,8 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) + " (the request schema is at /openapi.json)"
 
 
-ROUTES_HINT = "the API is POST /v1/ask and POST /v1/search (JSON body), GET /v1/documents; all routes are in /openapi.json"
+ROUTES_HINT = ("the API is POST /v1/ask and POST /v1/search (JSON body), GET /v1/documents, /v1/conversations, "
+               "POST /v1/chat/completions; all routes are in /openapi.json")
 
 
 def _http_message(request: Request, exc: StarletteHTTPException) -> str:
@@ -124,7 +135,9 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     app.state.assistant = assistant
     install_error_handlers(app)
     telemetry.install(app)
-    add_routes(app, assistant, query_model(settings))
+    add_routes(app, assistant, query_model(settings), ask_model(settings))
+    add_conversation_routes(app, assistant, settings, ERRORS, STREAMED)
+    add_openai_routes(app, assistant, settings, ERRORS)
 
     @app.get("/metrics", summary="Prometheus metrics: requests, latency, time per answering step, micro-batch sizes, live build",
              response_class=PlainTextResponse)
@@ -150,22 +163,22 @@ def _summary(doc: Document) -> dict[str, Any]:
     return {**doc.summary(), "original_url": f"/v1/documents/{quote(doc.doc_id)}/original"}
 
 
-def _filters(body: Any) -> Filters | None:
-    return Filters(tuple(body.filters.doc_ids), dict(body.filters.metadata)) if body.filters else None
-
-
-def add_routes(app: FastAPI, assistant: Assistant, QueryIn: Any) -> None:
+def add_routes(app: FastAPI, assistant: Assistant, QueryIn: Any, AskIn: Any) -> None:
     @app.post("/v1/search", response_model=SearchOut, responses=ERRORS, summary="Retrieve cited passages")
     async def search(request: Request, body: QueryIn = Body(...)) -> JSONResponse:  # type: ignore[valid-type]
         request.state.question = body.question
-        result = await run_in_threadpool(assistant.search, body.question, body.k, _filters(body))
+        result = await run_in_threadpool(assistant.search, body.question, body.k, filters_of(body))
         return JSONResponse(result.to_dict())
 
-    @app.post("/v1/ask", response_model=AnswerOut, responses=ERRORS, summary="Answer with citations, or abstain")
-    async def ask(request: Request, body: QueryIn = Body(...)) -> JSONResponse:  # type: ignore[valid-type]
+    @app.post("/v1/ask", response_model=AnswerOut, responses={**ERRORS, **STREAMED},
+              summary="Answer with citations, or abstain; with the conversation so far in `history`, and streamed with `stream`")
+    async def ask(request: Request, body: AskIn = Body(...)) -> Any:  # type: ignore[valid-type]
         request.state.question = body.question
-        answer = await run_in_threadpool(assistant.ask, body.question, body.k, _filters(body))
-        return JSONResponse(answer.to_dict())
+        history = [m.model_dump() for m in body.history]
+        events = await run_in_threadpool(assistant.stream, body.question, body.k, filters_of(body), history)
+        if body.stream:
+            return event_stream(request, events)
+        return JSONResponse((await run_in_threadpool(final_answer, events)).to_dict())
 
     @app.get("/v1/documents", response_model=list[DocumentOut], summary="List indexed documents")
     async def documents() -> JSONResponse:

@@ -7,11 +7,12 @@ they cannot drift). Requests forbid unknown fields.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from rag.config import Settings
+from rag.search.retrieval import Filters
 
 
 class FiltersIn(BaseModel):
@@ -24,18 +25,78 @@ class FiltersIn(BaseModel):
     )
 
 
+def filters_of(body: Any) -> Filters | None:
+    """The library's filters from a request body's `filters` field (None when absent)."""
+    return Filters(tuple(body.filters.doc_ids), dict(body.filters.metadata)) if body.filters else None
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["user", "assistant"] = Field(description="Who said it: the user's question or the assistant's answer.")
+    content: str = Field(description="What was said (an answer's [n] markers may stay in).")
+
+
 def query_model(settings: Settings) -> type[BaseModel]:
-    """The request body of /v1/search and /v1/ask, with limits taken from the settings."""
+    """The request body of /v1/search, with limits taken from the settings."""
     return create_model(
         "QueryIn",
         __config__=ConfigDict(
             extra="forbid",
             json_schema_extra={"examples": [{"question": "How long are payroll records kept?", "k": 5}]},
         ),
-        question=(str, Field(min_length=1, max_length=settings.max_question_chars, description="The question, in plain words.")),
-        k=(int | None, Field(default=None, ge=1, le=settings.max_top_k, description=f"Passages to retrieve (default {settings.top_k}).")),
-        filters=(FiltersIn | None, Field(default=None, description="Restrict retrieval by document id or metadata.")),
+        **_query_fields(settings),
     )
+
+
+def _query_fields(settings: Settings) -> dict[str, Any]:
+    return {
+        "question": (str, Field(min_length=1, max_length=settings.max_question_chars, description="The question, in plain words.")),
+        "k": (int | None, Field(default=None, ge=1, le=settings.max_top_k, description=f"Passages to retrieve (default {settings.top_k}).")),
+        "filters": (FiltersIn | None, Field(default=None, description="Restrict retrieval by document id or metadata.")),
+    }
+
+
+STREAM_HELP = ("Answer as server-sent events (text/event-stream): `delta` events with the answer text as it is ready "
+               "(sentence by sentence), then `citations`, then `answer` (the whole answer object), then `done`; "
+               "`error` ends a stream that fails part-way.")
+
+
+def ask_model(settings: Settings) -> type[BaseModel]:
+    """The request body of /v1/ask: a question, optionally the conversation before it, optionally streamed."""
+    return create_model(
+        "AskIn",
+        __config__=ConfigDict(
+            extra="forbid",
+            json_schema_extra={"examples": [
+                {"question": "How long are payroll records kept?", "k": 5},
+                {"question": "and for contractors?", "stream": True, "history": [
+                    {"role": "user", "content": "How long are payroll records kept?"},
+                    {"role": "assistant", "content": "Record type: Payroll records ...; Retention period: 6 years ... [1]"}]},
+            ]},
+        ),
+        **_query_fields(settings),
+        history=(list[MessageIn], Field(default_factory=list, max_length=settings.max_history_messages,
+                                        description="The conversation before the question, oldest first (at most "
+                                                    f"{settings.max_history_messages} messages, RAG_MAX_HISTORY_MESSAGES).")),
+        stream=(bool, Field(default=False, description=STREAM_HELP)),
+    )
+
+
+def message_model(settings: Settings) -> type[BaseModel]:
+    """The request body of POST /v1/conversations/{id}/messages: the next question of a stored conversation."""
+    return create_model(
+        "ConversationMessageIn",
+        __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [{"question": "and who do I tell?", "stream": False}]}),
+        **_query_fields(settings),
+        stream=(bool, Field(default=False, description=STREAM_HELP + " A `turn` event (the stored turn) comes before `done`.")),
+    )
+
+
+class ConversationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"title": "Gifts from a supplier"}]})
+
+    title: str = Field(default="", max_length=80, description="A title (default: the first question, once asked).")
 
 
 class PassageOut(BaseModel):
@@ -78,12 +139,37 @@ class SearchOut(BaseModel):
 
 class AnswerOut(BaseModel):
     question: str
+    standalone_question: str = Field(description="What retrieval searched for: the question itself for a first turn; for a "
+                                                 "follow-up, the question with the earlier user turns it needs in front.")
     answer: str = Field(description="Answer text; every sentence carries [n] citation markers.")
     abstained: bool = Field(description="True when the documents do not answer the question.")
     confidence: float
     citations: list[CitationOut]
     passages: list[PassageOut]
     build_id: str = Field(description="The index build that answered.")
+
+
+class TurnOut(BaseModel):
+    conversation_id: str | None = Field(default=None, description="The conversation (in the reply to a new message).")
+    n: int = Field(description="The turn's place in its conversation, from 1.")
+    question: str
+    created_at: str
+    build_id: str = Field(description="The index build that answered this turn (builds may change during a conversation).")
+    answer: AnswerOut
+
+
+class ConversationOut(BaseModel):
+    id: str
+    owner: str = Field(description="Who the conversation belongs to (the X-Rag-Owner header today; API keys later).")
+    title: str
+    created_at: str
+    updated_at: str
+    turn_count: int
+    turns: list[TurnOut] | None = Field(default=None, description="Every turn, oldest first (left out of listings).")
+
+
+class ConversationListOut(BaseModel):
+    conversations: list[ConversationOut]
 
 
 class DocumentOut(BaseModel):

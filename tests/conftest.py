@@ -74,7 +74,8 @@ def mini_corpus(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(tmp_path: Path, mini_corpus: Path) -> Settings:
-    return Settings.from_env({}, corpus_dir=mini_corpus, index_dir=tmp_path / "index", chunk_tokens=60, chunk_overlap=10, abstain_threshold=0.3)
+    return Settings.from_env({}, corpus_dir=mini_corpus, index_dir=tmp_path / "index", state_dir=tmp_path / "state", chunk_tokens=60,
+                             chunk_overlap=10, abstain_threshold=0.3)
 
 
 @pytest.fixture

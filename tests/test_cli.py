@@ -99,3 +99,18 @@ def test_calibrate_fits_and_writes_a_model(tmp_path):
     assert AbstentionModel.load(out).features == FEATURES
     bad = rag("calibrate", str(evals), "--features", "nonsense", env=env)
     assert bad.returncode == 1 and "unknown feature 'nonsense'" in bad.stderr
+
+
+def test_ask_history_that_is_not_a_json_list_is_refused_before_anything_loads(tmp_path):
+    bad = tmp_path / "history.json"
+    bad.write_text('{"role": "user", "content": "hi"}')
+    result = rag("ask", "and abroad?", "--history", str(bad), "--index-dir", str(tmp_path))
+    assert result.returncode == 1 and "expected a JSON list of messages" in result.stderr
+    bad.write_text("not json")
+    result = rag("ask", "and abroad?", "--history", str(bad), "--index-dir", str(tmp_path))
+    assert result.returncode == 1 and "not JSON" in result.stderr and '"role": "user"|"assistant"' in result.stderr
+
+
+def test_chat_is_listed_with_its_commands():
+    result = rag("chat", "--help")
+    assert result.returncode == 0 and "/new" in result.stdout and "/sources" in result.stdout and "--json" in result.stdout

@@ -213,6 +213,7 @@ def live_server(real_build, real_settings, tmp_path_factory):
     log_path = tmp_path_factory.mktemp("server") / "server.log"
     log = open(log_path, "wb")  # a file, not a pipe: a full pipe would stall the server's access log
     env = {**os.environ, "RAG_INDEX_DIR": str(real_settings.index_dir), "RAG_CORPUS_DIR": str(real_settings.corpus_dir),
+           "RAG_STATE_DIR": str(log_path.parent / "state"),
            "RAG_THREADS": "1"}  # steady latency while the test process embeds on the other core
     proc = subprocess.Popen(
         [sys.executable, "-m", "rag.cli", "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
@@ -272,6 +273,63 @@ def test_cli_search_json_matches_http(live_server):
     assert cli.returncode == 0, cli.stderr
     assert json.loads(cli.stdout) == body
     assert Path(env["RAG_INDEX_DIR"]).is_dir()
+
+
+HOTELS = [  # a three-turn conversation about one policy: each follow-up only makes sense after the turn before
+    ("What is the maximum hotel rate per night in London?", "London (within the M25) | £220"),
+    ("and in other UK cities?", "£140"),
+    ("what about elsewhere in Europe?", "Other European cities and towns | €170"),
+]
+
+
+def _cites(answer: dict, fact: str) -> bool:
+    return any(c["doc_id"] == "travel-and-expenses-policy.html" and c["section"] == "6. Accommodation > 6.1" and fact in c["quote"]
+               for c in answer["citations"])
+
+
+def test_a_three_turn_conversation_over_http_cites_each_follow_up(live_server):
+    base, _ = live_server
+    conversation = httpx.post(f"{base}/v1/conversations", json={}, timeout=10).json()
+    for n, (question, fact) in enumerate(HOTELS, 1):
+        turn = httpx.post(f"{base}/v1/conversations/{conversation['id']}/messages", json={"question": question}, timeout=60).json()
+        assert turn["n"] == n and not turn["answer"]["abstained"] and _cites(turn["answer"], fact), turn["answer"]["answer"]
+    stored = httpx.get(f"{base}/v1/conversations/{conversation['id']}", timeout=10).json()
+    assert [t["question"] for t in stored["turns"]] == [q for q, _ in HOTELS]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_openai_client_holds_the_conversation(live_server, stream):
+    import openai
+
+    base, _ = live_server
+    client = openai.OpenAI(base_url=f"{base}/v1", api_key="unused", max_retries=0)
+    messages: list[dict] = []
+    for question, fact in HOTELS:
+        messages.append({"role": "user", "content": question})
+        if stream:
+            chunks = list(client.chat.completions.create(model="policy-assistant", messages=messages, stream=True))
+            assert all(c.choices for c in chunks)
+            text, answer = "".join(c.choices[0].delta.content or "" for c in chunks), chunks[-1].model_extra["answer"]
+        else:
+            completion = client.chat.completions.create(model="policy-assistant", messages=messages)
+            text, answer = completion.choices[0].message.content, completion.model_extra["answer"]
+        assert text == answer["answer"] and _cites(answer, fact), text
+        messages.append({"role": "assistant", "content": text})
+
+
+def test_rag_chat_answers_follow_ups_in_the_terminal(live_server):
+    _, env = live_server
+    typed = "\n".join([q for q, _ in HOTELS] + ["/sources", "/quit"]) + "\n"
+    result = subprocess.run([sys.executable, "-m", "rag.cli", "chat"], input=typed, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("Sources:") == 4 and "Travel and Expenses Policy (travel-and-expenses-policy.html, 6. Accommodation > 6.1)" in result.stdout
+    for _, fact in HOTELS:
+        assert fact.split(" | ")[-1] in result.stdout
+    as_json = subprocess.run([sys.executable, "-m", "rag.cli", "chat", "--json"], input=typed, capture_output=True, text=True, env=env,
+                             timeout=300)
+    answers = [json.loads(line) for line in as_json.stdout.splitlines() if '"answer"' in line]
+    assert [a["question"] for a in answers] == [q for q, _ in HOTELS]
+    assert all(_cites(a, fact) for a, (_, fact) in zip(answers, HOTELS))
 
 
 def test_gate_refuses_a_worse_build_and_a_running_server_picks_up_a_good_one(live_server, real_build, real_settings, passage_embedder,

@@ -1,10 +1,10 @@
 """The library's layout stays true: every import in `rag/` runs from a later pipeline stage to an earlier one.
 
 Stages, earliest first: the kernel's data types (`rag`, `config`, `errors`, `models`), `ingest`, `indexing`,
-`search`, `answer`, the assistant facade, `evaluate`, the workflows over them (`pipeline`, `tune`, `progress`), then
-the front ends (`cli` and `server/`, which `rag serve` starts). A module may import its own stage or an earlier one,
-never a later one, so only the CLI may import `server/`, and the server imports no CLI. Imports inside functions count
-too: a lazy import is still a dependency.
+`search`, `answer`, `chat`, the assistant facade, `evaluate`, the workflows over them (`pipeline`, `tune`,
+`progress`), then the front ends (`cli`, `terminal` and `server/`, which `rag serve` starts). A module may import its
+own stage or an earlier one, never a later one, so only the CLI may import `server/`, and the server imports no CLI.
+Imports inside functions count too: a lazy import is still a dependency.
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("rag.indexing",),
     ("rag.search",),
     ("rag.answer",),
+    ("rag.chat",),
     ("rag.assistant",),
     ("rag.evaluate",),
     ("rag.pipeline", "rag.tune", "rag.progress"),
-    ("rag.cli", "rag.cli_tune", "server"),
+    ("rag.cli", "rag.cli_tune", "rag.terminal", "server"),
 )
 
 
@@ -94,5 +95,6 @@ def test_the_check_catches_a_later_stage_import() -> None:
     assert stage_of("rag.evaluate.calibration") > stage_of("rag.answer.abstention")
     assert stage_of("rag") == stage_of("rag.models") == 0
     assert stage_of("server.app") > stage_of("rag.pipeline") and stage_of("server.app") == stage_of("rag.cli")
+    assert stage_of("rag.answer.extractive") < stage_of("rag.chat.history") < stage_of("rag.assistant")
     with pytest.raises(AssertionError, match="no stage"):
-        stage_of("rag.chat.history")
+        stage_of("rag.dialogue")

@@ -51,6 +51,16 @@ _QUANTITY = re.compile(
 
 
 @dataclass(frozen=True)
+class Reading:
+    """Another reading of the question, with its share in every sentence's score: a follow-up's standalone form
+    ('who runs it? if something big goes down, how quickly does the crisis management team have to get together?')."""
+
+    text: str
+    vector: np.ndarray
+    weight: float
+
+
+@dataclass(frozen=True)
 class Candidate:
     """One sentence of a retrieved passage, scored against the question."""
 
@@ -142,13 +152,21 @@ class ExtractiveAnswerer:
         )
 
     def answer(self, question: str, vector: np.ndarray, passages: Sequence[Passage], index: LoadedIndex, *,
-               allowed: Collection[str] | None) -> Answer:
+               allowed: Collection[str] | None, reading: Reading | None = None) -> Answer:
         """Quote the best sentences, or abstain. A quoted sentence that defers to another document ('kept for the
         period in the Records Retention Schedule') brings that document's best sentences too, if in `allowed`
-        (None: every document may be searched; callers pass the request's filters, so none is ever skipped)."""
+        (None: every document may be searched; callers pass the request's filters, so none is ever skipped). With a
+        `reading`, each sentence's score mixes in its score for that reading too (a follow-up's standalone form), and
+        the refusal model judges each sentence by the better of its two readings: a follow-up that leaves its subject
+        unsaid ('who runs it?') is judged by what it means in its conversation."""
         pool = list(passages) + _clause_passages(question, vector, passages, index)
-        ranked = self._named_clause_first(question, self.candidates(question, vector, pool, index), index)
-        evidence = self.evidence(question, ranked, passages)
+        ranked = self.candidates(question, vector, pool, index)
+        judged = ranked  # the ranking the refusal model judges
+        if reading is not None and reading.weight > 0:
+            theirs = self.candidates(reading.text, reading.vector, pool, index)
+            ranked, judged = _mixed(ranked, theirs, reading.weight), _mixed(ranked, theirs, 1.0)
+        ranked = self._named_clause_first(question, ranked, index)
+        evidence = self.evidence(question, judged, passages)
         confidence = self.model.probability(evidence) if ranked else 0.0
         features = tuple(evidence.to_dict().items())
         # the clause the question names, found in the document it names: answer, whatever the model's doubt
@@ -194,6 +212,22 @@ class ExtractiveAnswerer:
     def _title_match(self, question: str, cand: Candidate, index: LoadedIndex) -> float:
         """IDF-weighted share of the question's words found in the candidate's document title."""
         return self.stats.coverage(question_words(question), set(content_words(index.documents[cand.doc_id].title)))
+
+
+def _mixed(ranked: list[Candidate], other: list[Candidate], weight: float) -> list[Candidate]:
+    """Each sentence's scores (total, cosine, coverage) mixed with its scores for another reading (weight 1: the better
+    of the two), best first."""
+    theirs = {(c.doc_id, c.start): c for c in other}
+    out = []
+    for c in ranked:
+        o = theirs.get((c.doc_id, c.start), c)
+        if weight >= 1:  # the better reading of each sentence
+            best = o if o.score > c.score else c
+            out.append(replace(c, score=best.score, dense=best.dense, coverage=best.coverage, typed=c.typed or o.typed))
+            continue
+        out.append(replace(c, score=(1 - weight) * c.score + weight * o.score, dense=(1 - weight) * c.dense + weight * o.dense,
+                           coverage=(1 - weight) * c.coverage + weight * o.coverage, typed=c.typed or o.typed))
+    return sorted(out, key=lambda c: c.score, reverse=True)
 
 
 def _clause_passages(question: str, vector: np.ndarray, passages: Sequence[Passage], index: LoadedIndex) -> list[Passage]:

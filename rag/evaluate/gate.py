@@ -77,9 +77,11 @@ def _thresholds(table: Mapping[str, Any]) -> GateConfig:
 
 
 def metric(summary: Mapping[str, Any], dotted: str) -> float | None:
-    group, _, key = dotted.partition(".")
-    value = summary.get(group, {}).get(key) if isinstance(summary.get(group), Mapping) else None
-    return None if value is None else float(value)
+    """The value at a dotted path: 'retrieval.hit@10', or 'by_turn.follow_up.retrieval.hit@5' for follow-ups alone."""
+    value: Any = summary
+    for key in dotted.split("."):
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return None if value is None or isinstance(value, Mapping) else float(value)
 
 
 def decide(run: Any, live: Mapping[str, Any] | None, config: GateConfig) -> GateDecision:

@@ -1,7 +1,7 @@
 """Gold Q&A sets: loading JSONL rows and resolving evidence to character spans.
 
 Owns the gold file format (`{id, question, answers[], evidence[{doc, text}],
-answerable, meta}`), reading a dotted scope field such as `meta.scope_doc`,
+answerable, meta, history?}`; `history` is the conversation before a follow-up, oldest first), reading a dotted scope field such as `meta.scope_doc`,
 and turning each evidence string into its span(s) in the loaded document text
 (exact match first, then a whitespace-insensitive match). Evidence that cannot
 be found is reported on the row, never dropped. Metrics live in `rag.evaluate.metrics`.
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from rag.errors import InvalidRequestError
-from rag.models import Document
+from rag.models import ROLES, Document, Message
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,11 @@ class GoldRow:
     answerable: bool
     meta: Mapping[str, Any] = field(default_factory=dict)
     scope_doc: str | None = None
+    history: tuple[Message, ...] = ()  # the conversation before the question; empty for a first turn
+
+    @property
+    def follow_up(self) -> bool:
+        return bool(self.history)
 
     @property
     def unresolved(self) -> list[str]:
@@ -80,7 +85,19 @@ def _parse_row(line: str, line_no: int, path: Path, documents: Mapping[str, Docu
         answerable=bool(data.get("answerable", bool(evidence))),
         meta=data.get("meta", {}),
         scope_doc=str(scope) if scope else None,
+        history=_history(data.get("history"), line_no, path),
     )
+
+
+def _history(raw: Any, line_no: int, path: Path) -> tuple[Message, ...]:
+    """A row's `history`: [{"role": "user"|"assistant", "content": str}, ...], oldest first."""
+    if not raw:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(m, Mapping) and m.get("role") in ROLES and isinstance(m.get("content"), str)
+                                            for m in raw):
+        raise InvalidRequestError(f"{path}:{line_no}: history must be a list of {{\"role\": \"user\"|\"assistant\", "
+                                  "\"content\": str}, oldest first (see README 'Evaluating')")
+    return tuple(Message(m["role"], m["content"]) for m in raw)
 
 
 def read_field(data: Mapping[str, Any], dotted: str) -> Any:

@@ -1,9 +1,11 @@
 """The eval runner: ask every gold question, score retrieval, answers and refusals.
 
 Owns running a gold set against one loaded build (questions in file order,
-optional scoping to one document per row), aggregating per-question results
-into the metrics JSON (`n`, `retrieval`, `answer`, `abstention`, `latency_ms`,
-`ci`, `index`). The Markdown report lives in `rag.evaluate.report`. Metric
+optional scoping to one document per row; a row with `history` is asked as a
+follow-up, through the same conversation path as `Assistant.ask`), aggregating
+per-question results into the metrics JSON (`n`, `retrieval`, `answer`,
+`abstention`, `latency_ms`, `ci`, `index`, and `by_turn`: the same figures for
+first turns and for follow-ups apart). The Markdown report lives in `rag.evaluate.report`. Metric
 definitions live in `rag.evaluate.metrics`; the promotion decision in `rag.evaluate.gate`.
 """
 
@@ -11,10 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
 
 from rag.assistant import Assistant, Snapshot
+from rag.chat.history import checked_history, latest_within
+from rag.chat.streaming import final_answer
 from rag.errors import InvalidRequestError
 from rag.evaluate import metrics as m
 from rag.evaluate.gold import GoldRow
@@ -78,11 +82,15 @@ def run_question(snap: Snapshot, assistant: Assistant, row: GoldRow, metadata: M
     started = time.perf_counter()
     try:
         question = clean_question(row.question, assistant.settings)
-        vector = snap.retriever.embed(question)
+        context = snap.chat.context(question, checked_history(latest_within(row.history, assistant.settings), assistant.settings))
+        vectors = snap.chat.vectors(context)
         depth = min(max(RANK_DEPTH, assistant.settings.top_k), assistant.settings.max_top_k)
-        result.passages = snap.retriever.retrieve(question, vector, depth, filters)
+        found = snap.chat.retrieve(context, vectors, depth, filters)
+        result.passages = found.passages
         allowed = allowed_documents(snap.index, filters)
-        result.answer = snap.answerer.answer(question, vector, result.passages[: assistant.settings.top_k], snap.index, allowed=allowed)
+        events = snap.backend.stream(question, vectors[0], found.passages[: assistant.settings.top_k], snap.index, allowed=allowed,
+                                     reading=found.reading)
+        result.answer = replace(final_answer(events), standalone_question=context.text)
     except InvalidRequestError as exc:
         result.error = exc.message
     result.latency_ms = (time.perf_counter() - started) * 1000
@@ -100,6 +108,8 @@ def score_question(result: QuestionResult, snap: Snapshot) -> None:
         located = [(p.chunk.doc_id, p.chunk.start, p.chunk.end) for p in result.passages]
         result.retrieval = m.ranking_metrics(located, [p.chunk.n_tokens for p in result.passages], evidence, BUDGET)
     if result.answer is None or result.abstained:
+        if row.answerable and evidence:
+            result.answer_scores = {"right_citation": 0.0}  # a refusal of an answerable question cites nothing right
         return
     answer, scores = result.answer, {}
     text = m.strip_markers(answer.answer)
@@ -109,6 +119,7 @@ def score_question(result: QuestionResult, snap: Snapshot) -> None:
         matched = [m.matched_evidence((c.doc_id, c.start, c.end), evidence) for c in answer.citations]
         scores["citation_precision"] = sum(1 for x in matched if x) / len(matched) if matched else 0.0
         scores["citation_recall"] = len(set().union(*matched)) / len(evidence) if matched else 0.0
+        scores["right_citation"] = 1.0 if any(matched) else 0.0
     scores["supported_sentences"] = supported_rate(answer, snap)
     result.answer_scores = scores
 
@@ -136,8 +147,10 @@ def _mean(results: Sequence[QuestionResult], group: str, key: str) -> float | No
 
 def _aggregate(results: Sequence[QuestionResult]) -> dict[str, dict[str, float | None]]:
     retrieval_keys = ["hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10", "recall@10", f"budget_recall@{BUDGET}"]
-    answer_keys = ["exact_match", "f1", "containment", "citation_precision", "citation_recall", "supported_sentences"]
+    answer_keys = ["exact_match", "f1", "containment", "citation_precision", "citation_recall", "supported_sentences",
+                   "right_citation"]
     return {
+        "n": len(results),
         "retrieval": {k: _mean(results, "retrieval", k) for k in retrieval_keys},
         "answer": {k: _mean(results, "answer_scores", k) for k in answer_keys},
         "abstention": m.abstention_metrics([(r.row.answerable, r.abstained) for r in results]),
@@ -155,11 +168,12 @@ def summarise(results: Sequence[QuestionResult], snap: Snapshot, seed: int = 0) 
     latencies = [r.latency_ms for r in results]
     ci = {name: list(m.bootstrap_ci(results, lambda rs, n=name: _headline(rs, n), n=200, seed=seed)) for name in HEADLINE}
     return {
-        "n": len(results),
-        "n_answerable": sum(1 for r in results if r.row.answerable),
         **aggregate,
+        "n_answerable": sum(1 for r in results if r.row.answerable),
         "latency_ms": {"p50": m.percentile(latencies, 50), "p95": m.percentile(latencies, 95)},
         "ci": ci,
+        "by_turn": {"first": _aggregate([r for r in results if not r.row.follow_up]),
+                    "follow_up": _aggregate([r for r in results if r.row.follow_up])},
         "index": fingerprint(snap),
         "unresolved_evidence": {r.row.id: r.row.unresolved for r in results if r.row.unresolved},
         "errors": {r.row.id: r.error for r in results if r.error},
@@ -187,6 +201,7 @@ def fingerprint(snap: Snapshot) -> dict[str, Any]:
 def retrieval_settings(settings: Any) -> dict[str, Any]:
     keys = ("retrieval", "fusion", "dense_weight", "dense_weight_long", "rrf_k", "candidates", "rerank_weight",
             "rerank_depth", "rerank_coverage", "reference_boost", "term_boost", "query_encoder", "chunk_tokens",
+            "context_turns", "context_answers", "context_decay", "context_weight", "context_doc_boost",
             "chunk_overlap", "chunk_paragraph_fill", "top_k", "answer_sentences", "answer_margin")
     return {key: getattr(settings, key) for key in keys}
 
@@ -195,6 +210,8 @@ def question_record(r: QuestionResult) -> dict[str, Any]:
     return {
         "id": r.row.id,
         "answerable": r.row.answerable,
+        "follow_up": r.row.follow_up,
+        "standalone_question": r.answer.standalone_question if r.answer else None,
         "hit@10": r.retrieval.get("hit@10"),
         "rank": _first_hit_rank(r),
         "abstained": r.abstained,

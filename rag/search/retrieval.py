@@ -109,15 +109,25 @@ class Retriever:
         """The unit vector of an already cleaned question."""
         return (self.query_encoder or self.embedder).encode([question])[0]
 
+    def embed_all(self, questions: Sequence[str]) -> np.ndarray:
+        """Unit vectors of several cleaned questions, in one model call."""
+        return (self.query_encoder or self.embedder).encode(list(questions))
+
     def retrieve(self, question: str, vector: np.ndarray, k: int | None = None, filters: Filters | None = None) -> list[Passage]:
         """Top-k passages for a cleaned question and its vector."""
         k = self.checked_k(k)
-        doc_ids = allowed_documents(self.index, filters)
-        candidates = self._ranked(question, vector, max(k, self.settings.candidates), doc_ids)
-        ranked = self._reranked(question, vector, candidates, doc_ids)[:k]
-        rows = [row for row, _ in ranked]
-        dense = self.index.cosines(vector, rows)
-        return [Passage(self.index.chunks[row], fused, rank, float(cos)) for rank, ((row, fused), cos) in enumerate(zip(ranked, dense), 1)]
+        return self.passages(self.scored(question, vector, max(k, self.settings.candidates), allowed_documents(self.index, filters)),
+                             vector, k)
+
+    def scored(self, question: str, vector: np.ndarray, depth: int, doc_ids: list[str] | None) -> list[tuple[int, float]]:
+        """(chunk row, score) of the candidates, fused and reranked, best first (the best scores 1 before reranking)."""
+        return self._reranked(question, vector, self._ranked(question, vector, depth, doc_ids), doc_ids)
+
+    def passages(self, ranked: Sequence[tuple[int, float]], vector: np.ndarray, k: int) -> list[Passage]:
+        """The top `k` of a ranking as passages, each with its cosine to `vector`."""
+        top = list(ranked[:k])
+        dense = self.index.cosines(vector, [row for row, _ in top])
+        return [Passage(self.index.chunks[row], score, rank, float(cos)) for rank, ((row, score), cos) in enumerate(zip(top, dense), 1)]
 
     def _ranked(self, question: str, vector: np.ndarray, depth: int, doc_ids: list[str] | None) -> list[tuple[int, float]]:
         method = self.settings.retrieval

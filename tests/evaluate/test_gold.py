@@ -71,3 +71,24 @@ def test_project_gold_evidence_is_verbatim_in_docs_corpus():
     for row in rows:
         for answer in row.answers:
             assert any(answer in e.text for e in row.evidence), (row.id, answer)
+
+
+def test_history_is_read_oldest_first_and_a_bad_one_is_named_by_line(tmp_path):
+    import json
+
+    import pytest
+
+    from rag.errors import InvalidRequestError
+    from rag.evaluate.gold import load_gold
+    from rag.models import Message
+
+    good = {"id": "t2", "question": "and abroad?", "history": [{"role": "user", "content": "Hotel limit?"},
+                                                               {"role": "assistant", "content": "180 pounds [1]"}]}
+    path = tmp_path / "g.jsonl"
+    path.write_text(json.dumps({"id": "t1", "question": "Hotel limit?"}) + "\n" + json.dumps(good) + "\n")
+    first, second = load_gold(path, {})
+    assert not first.follow_up and second.follow_up
+    assert second.history == (Message("user", "Hotel limit?"), Message("assistant", "180 pounds [1]"))
+    path.write_text(json.dumps({**good, "history": [{"role": "agent", "content": "x"}]}) + "\n")
+    with pytest.raises(InvalidRequestError, match=r"g.jsonl:1: history must be"):
+        load_gold(path, {})

@@ -20,7 +20,8 @@ def test_summary_has_every_metric(run):
     s = run.summary
     assert s["n"] == 6 and s["n_answerable"] == 4
     assert set(s["retrieval"]) == {"hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10", "recall@10", "budget_recall@512"}
-    assert set(s["answer"]) == {"exact_match", "f1", "containment", "citation_precision", "citation_recall", "supported_sentences"}
+    assert set(s["answer"]) == {"exact_match", "f1", "containment", "citation_precision", "citation_recall", "supported_sentences",
+                                "right_citation"}
     assert {"precision", "recall", "f1", "false_refusal_rate"} <= set(s["abstention"])
     assert set(s["latency_ms"]) == {"p50", "p95"}
     assert s["index"]["build_id"] and s["index"]["corpus_digest"]
@@ -57,3 +58,24 @@ def test_metadata_filter_restricts_search_and_leaves_out_rows_it_excludes(built,
     assert all(p.chunk.doc_id == "retention.md" for r in run.results for p in r.passages)
     with pytest.raises(InvalidRequestError, match="no document matches"):
         evaluate(assistant, rows, metadata={"owner": "nobody"})
+
+
+def test_rows_with_history_are_asked_as_follow_ups_and_scored_apart(built, settings, fake_embedder, tmp_path):
+    import json
+
+    first = "Do claims over 500 pounds need approval?"
+    evidence = [{"doc": "travel.txt", "text": "3.1 Claims over 500 pounds need approval from a director."}]
+    rows = [{"id": "c1-1", "question": first, "answers": ["director"], "evidence": evidence, "answerable": True},
+            {"id": "c1-2", "question": "who approves it?", "answers": ["director"], "evidence": evidence, "answerable": True,
+             "history": [{"role": "user", "content": first},
+                         {"role": "assistant", "content": "Claims over 500 pounds need a director's approval (Travel Rules, 3.1)."}]}]
+    gold = tmp_path / "dialogue.jsonl"
+    gold.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    assistant = Assistant(settings.replace(context_vector="joint"), embedder=fake_embedder)
+    run = evaluate(assistant, load_gold(gold, assistant.snapshot.index.documents), seed=1)
+    by_turn = run.summary["by_turn"]
+    assert by_turn["first"]["n"] == 1 and by_turn["follow_up"]["n"] == 1
+    assert by_turn["follow_up"]["retrieval"]["hit@1"] == 1.0  # alone, 'who approves it?' ranks retention.md first
+    assert by_turn["follow_up"]["answer"]["right_citation"] == 1.0
+    record = next(q for q in run.summary["questions"] if q["id"] == "c1-2")
+    assert record["follow_up"] and record["standalone_question"] == f"who approves it? {first}"

@@ -1,0 +1,112 @@
+"""`rag chat`: a conversation in the terminal, over the same assistant as `rag ask` and the server.
+
+Owns the read-answer loop: each line typed is a question asked after the conversation so far (kept in memory, within
+the history limits), its answer printed as it is written, sentence by sentence, then its numbered sources (document,
+section, page, quote); `/new` forgets the conversation, `/sources` prints the last sources again, `/quit` or the end
+of input stops. A bad question prints its error and the loop goes on. With `--json`, one JSON line per answer (the
+object `rag ask --json` prints). Leaves answering to `rag.assistant` and argument parsing to `rag.cli`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import IO, Iterator
+
+import click
+
+from rag.assistant import Assistant
+from rag.chat.history import latest_within
+from rag.chat.streaming import Completed, TextDelta
+from rag.config import Settings
+from rag.errors import RagError
+from rag.models import Answer, Message
+from rag.search.retrieval import Filters
+
+HELP = "Ask a question. /new starts a new conversation, /sources shows the last sources again, /quit ends."
+PROMPT = "you> "
+
+
+def lines_of(stream: IO[str]) -> Iterator[str]:
+    """Typed lines: with a prompt at a terminal, plain lines from a pipe."""
+    if stream.isatty():
+        while True:
+            try:
+                yield input(PROMPT)
+            except EOFError:
+                return
+    else:
+        yield from stream
+
+
+def run_chat(settings: Settings, k: int | None, filters: Filters, as_json: bool, stream: IO[str] | None = None,
+             assistant: Assistant | None = None) -> None:
+    """The loop over typed lines (standard input unless `stream` is given), until /quit or the end of input."""
+    assistant = assistant or Assistant(settings)
+    history: tuple[Message, ...] = ()
+    last: Answer | None = None
+    if not as_json:
+        click.echo(HELP, err=True)
+    for raw in lines_of(stream or sys.stdin):
+        line = raw.strip()
+        if not line:
+            continue
+        if line in ("/quit", "/exit"):
+            break
+        if line == "/new":
+            history, last = (), None
+            _note("new conversation", as_json)
+        elif line == "/sources":
+            _sources(last, as_json)
+        elif line.startswith("/"):
+            _note(f"unknown command {line}: {HELP}", as_json)
+        else:
+            answer = _turn(assistant, line, k, filters, history, as_json)
+            if answer is not None:
+                last = answer
+                history = latest_within(history + (Message("user", line), Message("assistant", answer.answer, answer.citations)),
+                                        settings)
+
+
+def _turn(assistant: Assistant, question: str, k: int | None, filters: Filters, history: tuple[Message, ...],
+          as_json: bool) -> Answer | None:
+    """Ask one question; print the answer as it comes, then its sources. None when the question was refused as bad."""
+    try:
+        events = assistant.stream(question, k, filters, history)
+        answer = None
+        for event in events:
+            if isinstance(event, TextDelta) and not as_json:
+                click.echo(event.text, nl=False)
+                sys.stdout.flush()
+            elif isinstance(event, Completed):
+                answer = event.answer
+    except RagError as exc:
+        click.echo(json.dumps({"error": exc.to_dict()}) if as_json else f"error: {exc.message}", err=not as_json)
+        return None
+    if answer is not None:
+        if as_json:
+            click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+        else:
+            click.echo("")
+            _sources(answer, as_json)
+    return answer
+
+
+def _sources(answer: Answer | None, as_json: bool) -> None:
+    from rag.cli import format_sources
+
+    if as_json:
+        click.echo(json.dumps({"citations": [c.to_dict() for c in answer.citations] if answer else []}, ensure_ascii=False))
+    elif answer is None:
+        click.echo("(no answer yet)")
+    elif answer.abstained:
+        click.echo("\nClosest passages:")
+        for p in answer.passages[:3]:
+            pages = f", {p.to_dict()['pages']}" if p.chunk.page else ""
+            click.echo(f"  - {p.chunk.title} ({p.chunk.doc_id}, {' > '.join(p.chunk.section)}{pages}): {' '.join(p.chunk.text.split())[:160]}")
+    else:
+        click.echo("\n".join(["", "Sources:", *format_sources(answer)]))
+
+
+def _note(text: str, as_json: bool) -> None:
+    click.echo(json.dumps({"note": text}) if as_json else f"({text})", err=not as_json)

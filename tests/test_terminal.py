@@ -1,0 +1,41 @@
+"""`rag chat` in-process over the mini corpus (fake embedder); the real command is run in tests/test_e2e.py."""
+
+import io
+import json
+
+from rag.assistant import Assistant
+from rag.search.retrieval import Filters
+from rag.terminal import run_chat
+
+FIRST = "Do claims over 500 pounds need approval?"
+
+
+def chat(settings, fake_embedder, lines, as_json=False):
+    run_chat(settings, None, Filters(), as_json, io.StringIO("\n".join(lines) + "\n"), Assistant(settings, embedder=fake_embedder))
+
+
+def test_answers_stream_then_numbered_sources_and_follow_ups_keep_the_conversation(built, settings, fake_embedder, capsys):
+    joint = settings.replace(context_vector="joint")  # with the fake embedder, the joint vector answers the follow-up
+    chat(joint, fake_embedder, [FIRST, "who approves it?", "/sources", "/quit", "never asked"])
+    out = capsys.readouterr().out
+    assert out.count("Sources:") == 3  # two answers and /sources
+    assert "[1] Travel Rules (travel.txt, Section 3: Approval > 3.1), chars" in out
+    assert '"3.1 Claims over 500 pounds need approval from a director."' in out
+    assert "never asked" not in out
+
+
+def test_json_mode_prints_one_answer_object_per_turn_and_new_forgets(built, settings, fake_embedder, capsys):
+    chat(settings, fake_embedder, [FIRST, "who approves it?", "/new", "who approves it?"], as_json=True)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    answers = [line for line in lines if "answer" in line]
+    assert [a["question"] for a in answers] == [FIRST, "who approves it?", "who approves it?"]
+    assert answers[1]["standalone_question"] == f"who approves it? {FIRST}"
+    assert answers[2]["standalone_question"] == "who approves it?"  # after /new: no history
+    assert {"note": "new conversation"} in lines
+
+
+def test_a_bad_question_prints_its_error_and_the_conversation_goes_on(built, settings, fake_embedder, capsys):
+    chat(settings, fake_embedder, ["x" * 1001, "/frobnicate", FIRST])
+    captured = capsys.readouterr()
+    assert "error: question is 1001 characters" in captured.err and "unknown command /frobnicate" in captured.err
+    assert "Sources:" in captured.out
