@@ -110,7 +110,8 @@ def test_a_policy_that_defers_to_the_retention_schedule_is_answered_from_it(assi
     answer = assistant.ask(question)
     first, referred = answer.citations[0], [c for c in answer.citations if c.doc_id == "records-retention-schedule.md"]
     assert "Records Retention Schedule" in first.quote and first.doc_id != "records-retention-schedule.md"
-    assert any(c.quote.startswith(fact) and c.passage_rank == 0 for c in referred), answer.answer
+    # the schedule's row is quoted, whether retrieval found it too or only the deferral brought it (passage_rank 0)
+    assert any(c.quote.startswith(fact) for c in referred), answer.answer
 
 
 PAGED = [  # PDF answers cite the page the fact is printed on (pages counted as a reader counts them)
