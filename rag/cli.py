@@ -367,16 +367,17 @@ def calibrate_command(eval_files: tuple[Path, ...], max_false_refusal: float, fe
     if unknown:
         raise ConfigError(f"unknown feature {unknown[0]!r}: choose from {', '.join(FEATURES)}")
     loaded = [load_eval_rows(path) for path in eval_files]
-    x = np.vstack([rows for rows, _ in loaded])
-    answerable = np.concatenate([flags for _, flags in loaded])
-    groups = np.concatenate([np.full(len(flags), str(path)) for path, (_, flags) in zip(eval_files, loaded)])
+    x = np.vstack([rows for rows, _, _ in loaded])
+    answerable = np.concatenate([flags for _, flags, _ in loaded])
+    follow_up = np.concatenate([follow for _, _, follow in loaded])
+    groups = np.concatenate([np.full(len(flags), str(path)) for path, (_, flags, _) in zip(eval_files, loaded)])
     if answerable.all():
         raise ConfigError("no unanswerable questions in these eval files: include a gold set with answerable=false rows")
     note = f"rag calibrate {' '.join(map(str, eval_files))} --max-false-refusal {max_false_refusal} --features {','.join(names)} --l2 {l2}"
-    result = calibrate(x, answerable, groups, max_false_refusal, l2, [FEATURES.index(n) for n in names], note)
+    result = calibrate(x, answerable, groups, max_false_refusal, l2, [FEATURES.index(n) for n in names], note, follow_up)
     model = result.model
     click.echo("weights: " + ", ".join(f"{f}={w / s:+.3f}" for f, w, s in zip(model.features, model.weights, model.scale) if w)
-               + f"; refuse when p(answerable) < {model.threshold:.4f}")
+               + f"; refuse when p(answerable) < {model.threshold:.4f} (a follow-up: < {model.follow_up_threshold:.4f})")
     for label, table in (("fitted", result.fitted), ("cross-validated (5-fold x 10)", result.cross_validated)):
         for path, m in table.items():
             click.echo(f"{label}: {path}: refusal F1 {m['f1']:.3f}, precision {m['precision']:.3f}, recall {m['recall']:.3f}, "

@@ -6,6 +6,7 @@ docs_corpus/; the asserted spans are the sentences or table rows that hold them.
 """
 
 import json
+import shutil
 import os
 import socket
 import subprocess
@@ -386,3 +387,28 @@ def test_gate_refuses_a_worse_build_and_a_running_server_picks_up_a_good_one(liv
 
 def test_token_counts_are_real_lengths_not_the_tokenizer_files_padding(real_embedder):
     assert real_embedder.token_counts(["hello world", "word " * 300]) == [2, 300]
+
+
+def test_rag_tune_trains_an_adapter_that_a_gated_build_and_then_questions_use(tmp_path, real_settings):
+    """The real workflow, briefly: a build of a copy of docs_corpus, `rag tune` on the project's gold questions with a
+    few seconds of training, then the candidate build with the adapter, gated on the held-out share."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(ROOT / "docs_corpus", corpus)
+    env = {**os.environ, "RAG_CORPUS_DIR": str(corpus), "RAG_INDEX_DIR": str(tmp_path / "index"),
+           "RAG_CACHE_DIR": str(real_settings.cache_folder)}  # the session's ONNX export and vectors
+    assert run_cli("index", "build", "--no-gate", env=env).returncode == 0
+    tuned = run_cli("tune", "--gold", str(ROOT / "eval" / "gold" / "docs_corpus.jsonl"), "--minutes", "0.15", env=env)
+    folders = list((tmp_path / "index" / "adapters").iterdir())
+    assert len(folders) == 1, tuned.stderr
+    card = json.loads((folders[0] / "card.json").read_text())
+    assert card["training_rows"] >= 40 and card["triples"] > 0 and card["trained"]["steps"] >= 1
+    assert card["held_out_before"]["mrr@10"] > 0 and card["held_out_after"] is not None
+    assert (folders[0] / "heldout.jsonl").read_text().count("\n") == card["held_out_rows"]
+    manifest = json.loads((tmp_path / "index" / "builds" / card["build_id"] / "manifest.json").read_text())
+    assert manifest["model"]["adapter_path"] == str(folders[0].resolve()) and manifest["gate"]["status"] in ("passed", "failed")
+    assert (tuned.returncode == 0) == card["promoted"], tuned.stdout + tuned.stderr
+    if card["promoted"]:  # questions are then embedded with the adapter the live build was made with
+        live = Assistant(Settings.from_env({}, corpus_dir=corpus, index_dir=tmp_path / "index",
+                                           cache_dir=str(real_settings.cache_folder)))
+        assert live.snapshot.retriever.embedder.adapter == manifest["model"]["adapter"]
+        assert not live.ask("How long do we keep payroll records?").abstained

@@ -99,6 +99,8 @@ class ExtractiveAnswerer:
         self.stats = stats
         self.model = model or AbstentionModel.load(settings.abstain_model or None)
         self.threshold = settings.abstain_threshold or self.model.threshold
+        follow = self.model.follow_up_threshold
+        self.follow_up_threshold = settings.abstain_threshold or (follow if follow is not None else self.model.threshold)
 
     def candidates(self, question: str, vector: np.ndarray, passages: Sequence[Passage], index: LoadedIndex) -> list[Candidate]:
         """Quotable sentences of the passages, best first (sentence vectors come from the build)."""
@@ -172,7 +174,8 @@ class ExtractiveAnswerer:
         # the clause the question names, found in the document it names: answer, whatever the model's doubt
         one_document = len({p.chunk.doc_id for p in passages}) == 1  # e.g. a filter chose the document
         named_hit = bool(ranked) and ranked[0].in_named_clause and (one_document or self._title_match(question, ranked[0], index) > 0)
-        if not ranked or (confidence < self.threshold and not named_hit):
+        cut = self.threshold if reading is None else self.follow_up_threshold  # a follow-up has a cut of its own
+        if not ranked or (confidence < cut and not named_hit):
             return Answer(question, ABSTAIN_TEXT, True, (), tuple(passages), index.build_id, confidence, features)
         chosen = _select(ranked, self.settings.answer_sentences, self.settings.answer_margin)
         chosen += self._referred(question, vector, chosen, index, allowed)

@@ -74,10 +74,27 @@ def choose_threshold(probabilities: np.ndarray, answerable: np.ndarray, groups: 
     return float(best)
 
 
+def choose_cuts(probabilities: np.ndarray, answerable: np.ndarray, groups: np.ndarray, follow_up: np.ndarray,
+                max_false_refusal: float) -> tuple[float, float]:
+    """(cut for first questions, cut for follow-ups): each chosen on its own rows, since a follow-up's evidence scores
+    lower than a first question's for the same answerability (the follow-up cut is the first one when there are none)."""
+    first = ~follow_up
+    cut = choose_threshold(probabilities[first], answerable[first], groups[first], max_false_refusal)
+    if not follow_up.any():
+        return cut, cut
+    return cut, choose_threshold(probabilities[follow_up], answerable[follow_up], groups[follow_up], max_false_refusal)
+
+
+def refused(probabilities: np.ndarray, follow_up: np.ndarray, cuts: tuple[float, float]) -> np.ndarray:
+    return probabilities < np.where(follow_up, cuts[1], cuts[0])
+
+
 def cross_validate(x: np.ndarray, answerable: np.ndarray, groups: np.ndarray, max_false_refusal: float, l2: float = 1.0,
-                   columns: Sequence[int] | None = None, folds: int = 5, repeats: int = 10, seed: int = 0) -> dict[str, dict[str, float]]:
-    """Repeated k-fold stratified by group and label: fit and choose the cut on k-1 folds, refuse on the held-out one.
+                   columns: Sequence[int] | None = None, folds: int = 5, repeats: int = 10, seed: int = 0,
+                   follow_up: np.ndarray | None = None) -> dict[str, dict[str, float]]:
+    """Repeated k-fold stratified by group and label: fit and choose the cuts on k-1 folds, refuse on the held-out one.
     Returns each group's refusal metrics over all held-out predictions."""
+    follow_up = np.zeros(len(x), dtype=bool) if follow_up is None else follow_up
     rng = random.Random(seed)
     truth, refusals, group_of = [], [], []
     for _ in range(repeats):
@@ -90,9 +107,9 @@ def cross_validate(x: np.ndarray, answerable: np.ndarray, groups: np.ndarray, ma
         for k in range(folds):
             train, test = fold_of != k, fold_of == k
             model = fit(x[train], answerable[train], l2, columns)
-            cut = choose_threshold(model.probabilities(x[train]), answerable[train], groups[train], max_false_refusal)
+            cuts = choose_cuts(model.probabilities(x[train]), answerable[train], groups[train], follow_up[train], max_false_refusal)
             truth.append(answerable[test])
-            refusals.append(model.probabilities(x[test]) < cut)
+            refusals.append(refused(model.probabilities(x[test]), follow_up[test], cuts))
             group_of.append(groups[test])
     return per_group(np.concatenate(truth), np.concatenate(refusals), np.concatenate(group_of))
 
@@ -105,19 +122,22 @@ class Calibration:
 
 
 def calibrate(x: np.ndarray, answerable: np.ndarray, groups: np.ndarray, max_false_refusal: float, l2: float = 1.0,
-              columns: Sequence[int] | None = None, note: str = "") -> Calibration:
-    """The model fitted on all rows with its chosen cut, with in-sample and cross-validated figures per group."""
+              columns: Sequence[int] | None = None, note: str = "", follow_up: np.ndarray | None = None) -> Calibration:
+    """The model fitted on all rows with its chosen cuts (first questions, follow-ups), with in-sample and
+    cross-validated figures per group."""
+    follow_up = np.zeros(len(x), dtype=bool) if follow_up is None else follow_up
     model = fit(x, answerable, l2, columns)
-    cut = choose_threshold(model.probabilities(x), answerable, groups, max_false_refusal)
-    model = AbstentionModel(model.features, model.mean, model.scale, model.weights, model.bias, cut, note)
-    fitted = per_group(answerable, model.probabilities(x) < cut, groups)
-    return Calibration(model, fitted, cross_validate(x, answerable, groups, max_false_refusal, l2, columns))
+    cuts = choose_cuts(model.probabilities(x), answerable, groups, follow_up, max_false_refusal)
+    model = AbstentionModel(model.features, model.mean, model.scale, model.weights, model.bias, cuts[0], note, cuts[1])
+    fitted = per_group(answerable, refused(model.probabilities(x), follow_up, cuts), groups)
+    return Calibration(model, fitted, cross_validate(x, answerable, groups, max_false_refusal, l2, columns, follow_up=follow_up))
 
 
-def load_eval_rows(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Features and answerable flags of the questions in a `rag eval --json` file."""
+def load_eval_rows(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features, answerable flags and follow-up flags of the questions in a `rag eval --json` file."""
     questions = json.loads(Path(path).read_text(encoding="utf-8"))["questions"]
     rows = [q for q in questions if q.get("evidence")]
     if not rows or any(set(FEATURES) - set(q["evidence"]) for q in rows):
         raise ConfigError(f"{path} has no evidence features for {FEATURES}: re-run `rag eval --json` with this version")
-    return np.array([[q["evidence"][f] for f in FEATURES] for q in rows]), np.array([bool(q["answerable"]) for q in rows])
+    return (np.array([[q["evidence"][f] for f in FEATURES] for q in rows]), np.array([bool(q["answerable"]) for q in rows]),
+            np.array([bool(q.get("follow_up")) for q in rows]))

@@ -47,10 +47,11 @@ class TuneOutcome:
 
 def tune(settings: Settings, gold: Path, golds: Sequence[Path], scope_field: str | None = None, holdout: float = 0.3,
          config: TrainConfig | None = None, progress: builds.BuildProgress | None = None,
-         on_step: Callable[[int, int, float], None] | None = None) -> TuneOutcome:
-    """Train an adapter on `gold` (less its held-out share) and rebuild with it; the gate decides (see module)."""
+         on_step: Callable[[int, int, float], None] | None = None, embedder: Any = None) -> TuneOutcome:
+    """Train an adapter on `gold` (less its held-out share) and rebuild with it; the gate decides (see module).
+    `embedder` embeds the questions of the live build (default: the settings' model)."""
     config = config or TrainConfig()
-    assistant = _live_assistant(settings)
+    assistant = _live_assistant(settings, embedder)
     index = assistant.snapshot.index
     rows = load_gold(gold, index.documents, scope_field)
     train, held = split_rows(rows, holdout)
@@ -70,11 +71,11 @@ def tune(settings: Settings, gold: Path, golds: Sequence[Path], scope_field: str
     return result
 
 
-def _live_assistant(settings: Settings) -> Assistant:
+def _live_assistant(settings: Settings, embedder: Any = None) -> Assistant:
     if builds.current_build_id(settings.index_dir) is None or not corpus_matches_live(settings):
         raise InvalidRequestError(f"rag tune trains on the live build of {settings.corpus_dir}, and there is none that "
                                   f"matches it: run `rag index build --corpus {settings.corpus_dir} --index-dir {settings.index_dir}` first")
-    return Assistant(settings)
+    return Assistant(settings, embedder)
 
 
 def _check_sizes(gold: Path, train: Sequence[Any], held: Sequence[Any], holdout: float) -> None:

@@ -40,7 +40,21 @@ def test_eval_rows_need_the_evidence_features(tmp_path):
     good, bad = tmp_path / "good.json", tmp_path / "bad.json"
     good.write_text(json.dumps({"questions": [row, {**row, "answerable": False}]}))
     bad.write_text(json.dumps({"questions": [{"answerable": True, "evidence": {"best_score": 0.5}}]}))
-    x, y = load_eval_rows(good)
-    assert x.shape == (2, len(FEATURES)) and y.tolist() == [True, False]
+    x, y, follow = load_eval_rows(good)
+    assert x.shape == (2, len(FEATURES)) and y.tolist() == [True, False] and follow.tolist() == [False, False]
     with pytest.raises(ConfigError, match="re-run"):
         load_eval_rows(bad)
+
+
+def test_follow_ups_get_a_cut_of_their_own_within_the_same_limit():
+    x, y = synthetic()
+    follow = np.zeros(len(y), dtype=bool)
+    follow[::2] = True
+    x[follow, 0] -= 0.3  # a follow-up's evidence scores lower for the same answerability
+    result = calibrate(x, y, np.array(["gold"] * len(y)), 0.05, columns=[0], follow_up=follow)
+    model = result.model
+    assert model.follow_up_threshold is not None and model.follow_up_threshold < model.threshold
+    p = model.probabilities(x)
+    for rows, cut in ((follow, model.follow_up_threshold), (~follow, model.threshold)):
+        answerable = rows & y
+        assert (p[answerable] < cut).mean() <= 0.05  # each kind keeps its false refusals within the limit
