@@ -121,8 +121,9 @@ class Problems:
     failed: list[str] = field(default_factory=list)
     allowed: list[str] = field(default_factory=list)
 
-    def allow(self, fragment: str) -> None:
-        self.allowed.append(fragment)
+    def allow(self, *fragments: str) -> None:
+        """Expect problems holding any of `fragments` (the console and the network word a failure differently)."""
+        self.allowed.extend(fragments)
 
     def unexpected(self) -> list[str]:
         return [p for p in self.console + self.failed if not any(a in p for a in self.allowed)]
