@@ -176,6 +176,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         return
     line = f"web page: {SUMMARY['pages']} pages, {SUMMARY['console_errors']} console errors, " \
            f"{SUMMARY['failed_requests']} failed requests (including those a test provoked on purpose)"
+    if SUMMARY.get("page_bytes"):
+        line += f"; the page weighs {SUMMARY['page_bytes'] / 1000:.1f} kB in {SUMMARY['page_files']} files"
     latencies = SUMMARY["latencies_ms"]
     if latencies:
         line += f"; Enter to first answer text p50 {percentile(latencies, 50):.0f} ms, p95 {percentile(latencies, 95):.0f} ms " \

@@ -6,7 +6,7 @@ saved to tests/artifacts/web/ (git-ignored) for a person to look at.
 from __future__ import annotations
 
 from tests.web.chat_page import ask, fits_width, highlighted, stored
-from tests.web.conftest import ARTIFACTS
+from tests.web.conftest import ARTIFACTS, SUMMARY
 
 QUESTION = "How long are job applicant records kept?"
 
@@ -142,3 +142,16 @@ def test_it_reads_at_360_px_in_the_dark_and_on_a_desktop_in_both_schemes(open_pa
             assert page.locator("#sidebar").is_visible() and page.locator("#question").is_visible()
         page.context.close()
     assert backgrounds[(1280, "light")] != backgrounds[(1280, "dark")] == backgrounds[(360, "dark")]
+
+
+def test_the_page_loads_only_from_its_own_origin_and_weighs_under_150_kb(open_page, web_server):
+    page = open_page(width=1280)
+    page.wait_for_load_state("networkidle")
+    loaded = page.evaluate("""() => [performance.getEntriesByType('navigation')[0], ...performance.getEntriesByType('resource')]
+        .map(e => ({ url: e.name, bytes: e.encodedBodySize }))""")
+    assert all(item["url"].startswith(web_server + "/") for item in loaded), loaded
+    files = [item for item in loaded if "/v1/" not in item["url"] and not item["url"].endswith("/readyz")]
+    weight = sum(item["bytes"] for item in files)
+    assert 0 < weight < 150_000
+    SUMMARY["page_bytes"] = weight
+    SUMMARY["page_files"] = len(files)
