@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 
 from tests.web.chat_page import ask, conversation_id, highlighted, stored
 
@@ -20,7 +22,8 @@ def feedback_rows(settings) -> list[dict]:
         return [dict(row) for row in db.execute("SELECT * FROM feedback ORDER BY created_at")]
 
 
-def test_thumbs_up_with_a_comment_is_stored_with_its_turn_and_shown_again(open_page, web_server, web_settings):
+def test_thumbs_up_with_a_comment_is_stored_with_its_turn_shown_again_and_exported_as_gold(open_page, web_server, web_settings,
+                                                                                          tmp_path):
     page = open_page(width=1280)
     turn = ask(page, "How long are job applicant records kept?")
     before = len(feedback_rows(web_settings)) if (web_settings.state_dir / "feedback.sqlite").exists() else 0
@@ -37,6 +40,10 @@ def test_thumbs_up_with_a_comment_is_stored_with_its_turn_and_shown_again(open_p
     assert row["conversation_id"] == conversation_id(page) and row["turn"] == 1 and row["rating"] == "up"
     assert row["comment"] == "Quoted the right clause." and row["question"] == "How long are job applicant records kept?"
     assert json.loads(row["answer"])["answer"] == answer["answer"] and row["build_id"] == answer["build_id"]
+    gold = exported(web_settings, tmp_path / "feedback.jsonl", conversation_id(page))
+    assert gold["question"] == row["question"] and gold["answerable"] is True
+    assert gold["evidence"] == [{"doc": c["doc_id"], "text": c["quote"]} for c in answer["citations"]]
+    assert gold["meta"]["comment"] == "Quoted the right clause."
 
     page.reload()
     up = page.locator(".turn .thumb", has_text="Helpful").first
@@ -47,6 +54,14 @@ def test_thumbs_up_with_a_comment_is_stored_with_its_turn_and_shown_again(open_p
     page.locator(".turn .feedback-status", has_text="saved").wait_for()
     rows = feedback_rows(web_settings)
     assert len(rows) == before + 1 and rows[-1]["rating"] == "down"  # rating again replaces the rating
+
+
+def exported(settings, out, conversation: str) -> dict:
+    """The gold row `rag feedback export` writes for the first turn of `conversation`."""
+    subprocess.run([sys.executable, "-m", "rag.cli", "feedback", "export", "--out", str(out), "--state-dir",
+                    str(settings.state_dir)], check=True, capture_output=True, timeout=120)
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    return next(r for r in rows if r["meta"]["conversation_id"] == conversation and r["meta"]["turn"] == 1)
 
 
 def test_a_document_holding_markup_shows_the_characters_and_runs_nothing(open_page, web_server):
