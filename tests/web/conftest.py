@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -79,10 +80,17 @@ def web_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 @pytest.fixture(scope="session")
 def web_server(chromium: Any, web_settings: Settings) -> Iterator[str]:
     """`rag serve` over the web index, in its own process; its address."""
+    with served(web_settings, web_settings.state_dir, {}) as base:
+        yield base
+
+
+@contextmanager
+def served(settings: Settings, state_dir: Path, env: dict[str, str]) -> Iterator[str]:
+    """A `rag serve` process over `settings`' index with its own state folder and extra RAG_* `env`; its address."""
     port = free_port()
-    log_path = web_settings.state_dir.parent / "server.log"
-    env = {**os.environ, "RAG_INDEX_DIR": str(web_settings.index_dir), "RAG_CORPUS_DIR": str(web_settings.corpus_dir),
-           "RAG_STATE_DIR": str(web_settings.state_dir), "RAG_THREADS": "1"}
+    log_path = state_dir.parent / f"server-{port}.log"
+    env = {**os.environ, "RAG_INDEX_DIR": str(settings.index_dir), "RAG_CORPUS_DIR": str(settings.corpus_dir),
+           "RAG_STATE_DIR": str(state_dir), "RAG_THREADS": "1", **env}
     with open(log_path, "wb") as log:  # a file, not a pipe: a full pipe would stall the access log
         proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port)], env=env, stdout=log,
                                 stderr=subprocess.STDOUT)
@@ -91,12 +99,18 @@ def web_server(chromium: Any, web_settings: Settings) -> Iterator[str]:
             wait_ready(proc, base, log_path)
             yield base
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=30)
+            stop(proc)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=30)
 
 
 def wait_ready(proc: subprocess.Popen[bytes], base: str, log_path: Path, seconds: float = 180) -> None:
@@ -142,11 +156,11 @@ def watch(page: Any, problems: Problems) -> None:
 
 @pytest.fixture
 def open_page(chromium: Any, web_server: str) -> Iterator[Any]:
-    """`open_page(width=1280, scheme="light")`: a fresh browser context (a new visitor: its own owner, no
-    conversations) at the chat page; `page.problems` must hold nothing unexpected when the test ends."""
+    """`open_page(width=1280, scheme="light", base=None)`: a fresh browser context (a new visitor: its own owner, no
+    conversations) at the chat page (of `base`, else of `web_server`); `page.problems` must hold nothing unexpected when the test ends."""
     contexts: list[tuple[Any, Problems]] = []
 
-    def opener(width: int = 1280, scheme: str = "light", height: int | None = None) -> Any:
+    def opener(width: int = 1280, scheme: str = "light", height: int | None = None, base: str | None = None) -> Any:
         context = chromium.new_context(viewport={"width": width, "height": height or (860 if width > 600 else 844)},
                                        color_scheme=scheme)
         context.add_init_script(path=str(INSTRUMENT))
@@ -155,7 +169,7 @@ def open_page(chromium: Any, web_server: str) -> Iterator[Any]:
         page.problems = Problems()
         watch(page, page.problems)
         contexts.append((context, page.problems))
-        page.goto(web_server + "/")
+        page.goto((base or web_server) + "/")
         page.locator("#question").wait_for()
         SUMMARY["pages"] += 1
         return page

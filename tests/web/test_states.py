@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 from tests.web.chat_page import ask, conversation_id, highlighted, stored
+from tests.web.conftest import served
 
 MARKUP_QUESTION = "What must happen to an image tag found in a Zephyrine form field?"
 EMOJI_QUESTION = "How much is the Zephyrine cycle voucher worth per rider?"
@@ -127,6 +128,30 @@ def test_an_unreachable_server_says_what_to_do_and_try_again_recovers(open_page)
     retried = page.locator(".turn").last
     retried.locator(".reply.answered .feedback").wait_for()
     assert page.locator(".reply.failed").count() == 0
+
+
+def test_a_full_conversation_offers_a_new_one_and_a_stopped_server_says_to_start_it(open_page, web_settings, tmp_path):
+    """A second `rag serve` over the same index keeping one turn per conversation; then it is stopped, for real."""
+    with served(web_settings, tmp_path / "state", {"RAG_CONVERSATION_MAX_TURNS": "1"}) as base:
+        page = open_page(width=1280, base=base)
+        page.problems.allow("status 409", "status of 409", "ERR_CONNECTION_REFUSED", "failed: ")
+        answered = ask(page, "How long are job applicant records kept?")
+        assert "answered" in answered.locator(".reply").get_attribute("class")
+        full = ask(page, "And payroll records?")
+        assert "failed" in full.locator(".reply").get_attribute("class")
+        assert "new" in full.locator(".error-text").text_content().lower()
+        full.locator("button", has_text="Start a new conversation").click()
+        assert page.locator(".turn").count() == 0 and page.evaluate("() => location.hash") == ""
+        assert focused_id(page) == "question" and page.locator("#question").input_value() == "And payroll records?"
+    page.locator("#question").fill("")
+    down = ask(page, "And payroll records?")
+    message = down.locator(".error-text").text_content()
+    assert "Cannot reach the assistant" in message and "make run" in message
+    assert down.locator("button", has_text="Try again").is_visible()
+
+
+def focused_id(page) -> str:
+    return page.evaluate("() => document.activeElement.id")
 
 
 def test_a_deleted_conversation_in_the_address_says_so(open_page, web_server):
