@@ -6,6 +6,10 @@ from typing import Any
 
 import httpx
 
+from tests.conftest import ROOT
+
+ARTIFACTS = ROOT / "tests" / "artifacts" / "web"  # git-ignored: screenshots and the measured figures
+
 FINISHED = ".reply.answered .feedback, .reply.refusal .feedback, .reply.failed"
 
 
@@ -57,3 +61,9 @@ def latencies(page: Any) -> list[float]:
 def fits_width(page: Any) -> bool:
     """Nothing on the page is wider than the window (no sideways scrolling)."""
     return page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def shoot(page: Any, name: str) -> None:
+    """A screenshot of the window as it is now, saved as tests/artifacts/web/NAME.png for a person to look at."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))

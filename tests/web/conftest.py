@@ -27,8 +27,8 @@ import pytest
 from rag.config import Settings
 from tests.conftest import FIXTURES, ROOT
 from tests.e2e_helpers import free_port
+from tests.web.chat_page import ARTIFACTS
 
-ARTIFACTS = ROOT / "tests" / "artifacts" / "web"  # git-ignored: screenshots and the latency figures
 INSTRUMENT = Path(__file__).with_name("instrument.js")
 BROWSER_NAMES = ("chromium", "chromium-browser")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",

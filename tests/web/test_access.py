@@ -5,15 +5,10 @@ saved to tests/artifacts/web/ (git-ignored) for a person to look at.
 
 from __future__ import annotations
 
-from tests.web.chat_page import ask, fits_width, highlighted, stored
-from tests.web.conftest import ARTIFACTS, SUMMARY
+from tests.web.chat_page import ask, fits_width, highlighted, shoot, stored
+from tests.web.conftest import SUMMARY
 
 QUESTION = "How long are job applicant records kept?"
-
-
-def shoot(page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
 
 
 def focused(page) -> dict:

@@ -8,16 +8,26 @@ from __future__ import annotations
 
 import pytest
 
-from tests.web.chat_page import ask, fits_width, highlighted, latencies, stored
-from tests.web.conftest import ARTIFACTS, SUMMARY
+from tests.web.chat_page import ask, fits_width, highlighted, latencies, shoot, stored
+from tests.web.conftest import SUMMARY
 
 CITED = "How many days of annual leave do staff get?"
-QUESTIONS = (
+QUESTIONS = (  # one about each document of docs_corpus/, as staff type them (from eval/gold/docs_corpus_natural.jsonl)
     "How long are job applicant records kept?",
-    "Who approves gifts above the limit?",
-    "What must staff do when they lose a laptop?",
-    "How quickly must a personal data breach be reported?",
-    "What is the hotel limit per night in London?",
+    "can i auto-forward my work emails to my gmail so i can read them on holiday?",
+    "min password length?",
+    "if harbourpay goes down how long till its back up?",
+    "can I use copilot on strictly confidential stuff",
+    "customer rang up asking for a copy of all the data we hold on her, what do i do",
+    "supplier sent me a £100 hamper, can i keep it?",
+    "clicked a dodgy link in an email, what do i do??",
+    "critcal patch on an internet facing box, deadline?",
+    "forgot my badge today",
+    "how long are speak up reports kept on file?",
+    "how many days a week do i have to be in the office",
+    "a reporter emailed me asking about the port strike, can i reply?",
+    "who approves a £60k supplier contract",
+    "hotel budget london?",
 )
 UNANSWERABLE = "What colour is the office cat?"
 
@@ -142,6 +152,7 @@ def test_an_unanswerable_question_shows_the_not_in_the_documents_state_with_plac
     places = turn.locator(".places .source")
     assert places.count() == min(5, len(answer["passages"])) > 0
     passage = answer["passages"][0]
+    shoot(page, "refusal-1280-light")
     places.first.click()
     assert highlighted(page) == passage["text"]
     assert "Closest passage 1" in page.locator("#doc-where").text_content()
@@ -150,15 +161,14 @@ def test_an_unanswerable_question_shows_the_not_in_the_documents_state_with_plac
     SUMMARY["latencies_ms"] += latencies(page)
 
 
-def test_enter_to_first_text_is_measured_over_several_questions(open_page):
+def test_enter_to_first_text_is_measured_over_a_question_about_each_document(open_page):
     """The first-text latency figure (reported in the summary and tests/artifacts/web/summary.json, never asserted)."""
     page = open_page(width=1280)
     for question in QUESTIONS[1:]:
-        page.locator("#new-conversation").click()
-        turn = ask(page, question)
+        page.locator("#new-conversation").click()  # each a first question, as the target measures
+        turn = ask(page, question, type_it=True)
         assert turn.locator(".answer-text").text_content()
     measured = latencies(page)
     assert len(measured) == len(QUESTIONS) - 1
     SUMMARY["latencies_ms"] += measured
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     assert fits_width(page)

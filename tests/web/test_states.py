@@ -9,7 +9,7 @@ import sqlite3
 import subprocess
 import sys
 
-from tests.web.chat_page import ask, conversation_id, highlighted, stored
+from tests.web.chat_page import ask, conversation_id, highlighted, shoot, stored
 from tests.web.conftest import served
 
 MARKUP_QUESTION = "What must happen to an image tag found in a Zephyrine form field?"
@@ -78,6 +78,7 @@ def test_a_document_holding_markup_shows_the_characters_and_runs_nothing(open_pa
     assert '<script>window.__xss = "script"; document.title = "pwned";</script>' in text
     assert "onerror=\"window.__xss = 'img'\"" in text and "javascript:window.__xss" in text
     assert page.evaluate("() => window.__xss") is None and page.title() == "Policy assistant"
+    shoot(page, "markup-1280-light")
     assert page.locator("#doc-text script, #doc-text img, #doc-text a, .turns script, .turns img, .turns a").count() == 0
 
 
@@ -112,6 +113,7 @@ def test_a_refused_request_shows_the_servers_message_and_keeps_the_question(open
     message = turn.locator(".error-text").text_content()
     assert str(web_settings.max_question_chars) in message, message
     assert page.locator("#question").input_value() == too_long.strip()
+    shoot(page, "refused-1280-light")
     assert turn.locator("button", has_text="Try again").is_visible()
 
 
