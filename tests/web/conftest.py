@@ -16,10 +16,11 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -150,14 +151,15 @@ def watch(page: Any, problems: Problems) -> None:
 
     page.on("console", console)
     page.on("pageerror", lambda error: problems.console.append(f"uncaught: {error}"))
-    page.on("requestfailed", lambda request: problems.failed.append(f"failed: {request.method} {request.url} ({request.failure})"))
+    page.on("requestfailed", lambda r: problems.failed.append(f"failed: {r.method} {r.url} ({r.failure})"))
     page.on("response", lambda r: r.status >= 400 and problems.failed.append(f"status {r.status}: {r.request.method} {r.url}"))
 
 
 @pytest.fixture
 def open_page(chromium: Any, web_server: str) -> Iterator[Any]:
     """`open_page(width=1280, scheme="light", base=None)`: a fresh browser context (a new visitor: its own owner, no
-    conversations) at the chat page (of `base`, else of `web_server`); `page.problems` must hold nothing unexpected when the test ends."""
+    conversations) at the chat page (of `base`, else of `web_server`); `page.problems` must hold nothing unexpected
+    when the test ends."""
     contexts: list[tuple[Any, Problems]] = []
 
     def opener(width: int = 1280, scheme: str = "light", height: int | None = None, base: str | None = None) -> Any:

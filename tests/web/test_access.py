@@ -75,7 +75,8 @@ def test_focus_is_always_visible_and_every_control_has_a_name(open_page):
     assert nameless == []
     page.locator("#question").focus()
     tab_to(page, ".answer-text .chip")
-    outline = page.evaluate("() => { const s = getComputedStyle(document.activeElement); return [s.outlineStyle, s.outlineWidth]; }")
+    outline = page.evaluate("() => { const s = getComputedStyle(document.activeElement); "
+                            "return [s.outlineStyle, s.outlineWidth]; }")
     assert outline[0] != "none" and outline[1] != "0px", outline
     assert page.locator("html").get_attribute("lang") == "en"
     assert page.locator("#announcer").get_attribute("aria-live") == "polite"

@@ -168,8 +168,8 @@ def test_a_deleted_conversation_in_the_address_says_so(open_page, web_server):
 def test_answers_refusals_and_errors_look_different(open_page):
     page = open_page(width=1280)
     looks, labels = [], []
-    for question, kind in (("How long are job applicant records kept?", "answered"), ("What colour is the office cat?", "refusal"),
-                           ("Who approves gifts?", "failed")):
+    for question, kind in (("How long are job applicant records kept?", "answered"),
+                           ("What colour is the office cat?", "refusal"), ("Who approves gifts?", "failed")):
         page.locator("#new-conversation").click()  # each its own conversation: a follow-up is read with its history
         if kind == "failed":
             page.problems.allow("failed: POST", "ERR_CONNECTION_REFUSED")
