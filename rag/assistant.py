@@ -3,9 +3,10 @@
 Owns holding one embedding model and the live index build, answering `search`,
 `ask` (a question, with the conversation before it if any), `stream` (the same
 answer as events, text first) and `document` against a consistent snapshot of
-that build, stored conversations (`conversations`, `reply`), and swapping
-in a newly promoted build (`reload`) without disturbing requests in flight: each
-call takes the current snapshot once at its start and finishes on it. A server
+that build, stored conversations (`conversations`, `reply`), feedback on their
+answers (`feedback`, `rate`), and swapping in a newly promoted build (`reload`)
+without disturbing requests in flight: each call takes the current snapshot once
+at its start and finishes on it. A server
 asks for `batch_questions`: concurrent questions are then embedded together
 (`rag.indexing.query_encoder.MicroBatcher`). `observe`, when set, hears the
 seconds each step of a question took (embedding, retrieval, answering).
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from rag.answer.extractive import ExtractiveAnswerer
+from rag.chat.feedback import FeedbackStore
 from rag.chat.history import checked_history, latest_within
 from rag.chat.retrieval import ContextualRetrieval
 from rag.chat.store import ConversationStore
@@ -30,7 +32,7 @@ from rag.errors import NotFoundError
 from rag.indexing.builds import current_build_id, load_current
 from rag.indexing.embedding import Embedder, SentenceTransformerEmbedder, make_embedder
 from rag.indexing.store import LoadedIndex
-from rag.models import Answer, Document, Message, SearchResult, Turn
+from rag.models import Answer, Document, Feedback, Message, SearchResult, Turn
 from rag.search.retrieval import Filters, QueryEncoder, Retriever, allowed_documents, clean_question
 
 
@@ -209,6 +211,15 @@ class Assistant:
             yield event
             if isinstance(event, Completed):
                 yield self.conversations.append(owner, conversation_id, event.answer.question, event.answer)
+
+    @cached_property
+    def feedback(self) -> FeedbackStore:
+        return FeedbackStore(self.settings)
+
+    def rate(self, owner: str, conversation_id: str, turn: int, rating: str, comment: str = "") -> Feedback:
+        """Record the owner's thumbs up or down (and comment) on one turn of their stored conversation."""
+        self.feedback.checked(rating, comment)  # a bad rating or comment is refused before anything is read
+        return self.feedback.rate(self.conversations.get(owner, conversation_id), turn, rating, comment)
 
     def original(self, doc_id: str) -> tuple[Document, Path]:
         """A document and the original file its build kept."""

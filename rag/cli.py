@@ -440,9 +440,11 @@ def format_sources(answer: Answer) -> list[str]:
 
 
 def _register_commands() -> None:
+    from rag.cli_feedback import feedback_command
     from rag.cli_tune import tune_command
 
     cli.add_command(tune_command)
+    cli.add_command(feedback_command)
 
 
 _register_commands()

@@ -142,7 +142,10 @@ class Settings:
         10, "A follow-up of this many specific words or more whose own best passages all lie outside the documents the "
         "earlier answers came from is a new topic and takes no context; from half as many words the context fades out.", 2, 100,
     )
-    state_dir: Path = setting(Path("state"), "Folder of the service's own state: stored conversations (conversations.sqlite).")
+    state_dir: Path = setting(
+        Path("state"), "Folder of the service's own state: stored conversations (conversations.sqlite) and answer "
+        "feedback (feedback.sqlite).",
+    )
     conversation_max_turns: int = setting(
         50, "Most turns (question and answer) one stored conversation keeps; the next is refused (start a new one).", 1, 10000
     )
@@ -151,6 +154,9 @@ class Settings:
     )
     conversations_per_owner: int = setting(
         200, "Most stored conversations per owner; starting one more deletes that owner's least recently used.", 1, 1_000_000
+    )
+    feedback_max_comment_chars: int = setting(
+        2000, "Longest comment a person may leave with a thumbs up or down on an answer, in characters.", 1, 100_000
     )
     max_document_bytes: int = setting(20_000_000, "Documents larger than this are skipped at build.", 1000)
     gold_files: str = setting(

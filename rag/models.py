@@ -261,6 +261,33 @@ class Conversation:
         return data
 
 
+RATINGS = ("up", "down")
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A person's rating of one answered turn, kept with everything needed to make it a gold question: the question,
+    the conversation before it, the whole answer and the build that gave it (copies: they outlive the conversation)."""
+
+    feedback_id: str
+    owner: str
+    conversation_id: str
+    turn: int  # the rated turn's `n`
+    rating: str  # "up" or "down"
+    comment: str
+    question: str
+    history: tuple[Message, ...]  # the conversation before the question, oldest first
+    answer: Answer
+    created_at: str
+    updated_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The HTTP shape: what was rated and how, without the stored copies of the answer and history."""
+        return {"id": self.feedback_id, "conversation_id": self.conversation_id, "turn": self.turn, "rating": self.rating,
+                "comment": self.comment, "question": self.question, "build_id": self.answer.build_id,
+                "created_at": self.created_at, "updated_at": self.updated_at}
+
+
 def page_label(first: int | None, last: int | None = None) -> str | None:
     """'p. 3', 'pp. 3-4', or None for formats without pages."""
     if first is None:

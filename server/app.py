@@ -7,8 +7,9 @@ loop never blocks and concurrent questions share one model call (the
 assistant's micro-batching). The index and model load once at start-up;
 answers come from `rag.assistant.Assistant`; metrics and the access log from
 `server.telemetry`; server-sent events from `server.streaming`; stored
-conversations' routes from `server.conversations`; the OpenAI-compatible
-routes from `server.openai_api`.
+conversations' routes from `server.conversations`; feedback on answers from
+`server.feedback`; the OpenAI-compatible routes from `server.openai_api`; the
+web chat page at `/` from `server.web`.
 """
 
 
@@ -32,10 +33,12 @@ from rag.errors import RagError
 from rag.indexing.originals import MEDIA_TYPES
 from rag.models import Document
 from server.conversations import add_conversation_routes
+from server.feedback import add_feedback_routes
 from server.openai_api import add_openai_routes
 from server.schemas import AnswerOut, DocumentOut, ErrorOut, SearchOut, ask_model, filters_of, query_model
 from server.streaming import event_stream
 from server.telemetry import Telemetry
+from server.web import add_web_routes
 
 log = logging.getLogger("rag.server")
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (400, 404, 422, 503)}
@@ -57,12 +60,14 @@ def _validation_message(exc: RequestValidationError) -> str:
         hint = " (send a JSON object with the header content-type: application/json)" if where == "body" else ""
         if where == "question" and err.get("type") == "string_too_long":
             hint = ": shorten it to the point you want answered (the limit is RAG_MAX_QUESTION_CHARS)"
+        if where == "comment" and err.get("type") == "string_too_long":
+            hint = ": shorten it to what was wrong or right (the limit is RAG_FEEDBACK_MAX_COMMENT_CHARS)"
         parts.append(f"{where}: {err.get('msg', 'invalid')}{hint}")
     return "; ".join(parts) + " (the request schema is at /openapi.json)"
 
 
-ROUTES_HINT = ("the API is POST /v1/ask and POST /v1/search (JSON body), GET /v1/documents, /v1/conversations, "
-               "POST /v1/chat/completions; all routes are in /openapi.json")
+ROUTES_HINT = ("the chat page is at /; the API is POST /v1/ask and POST /v1/search (JSON body), GET /v1/documents, "
+               "/v1/conversations, /v1/feedback, POST /v1/chat/completions; all routes are in /openapi.json")
 
 
 def _http_message(request: Request, exc: StarletteHTTPException) -> str:
@@ -137,7 +142,9 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     telemetry.install(app)
     add_routes(app, assistant, query_model(settings), ask_model(settings))
     add_conversation_routes(app, assistant, settings, ERRORS, STREAMED)
+    add_feedback_routes(app, assistant, settings, ERRORS)
     add_openai_routes(app, assistant, settings, ERRORS)
+    add_web_routes(app)
 
     @app.get("/metrics", summary="Prometheus metrics: requests, latency, time per answering step, micro-batch sizes, live build",
              response_class=PlainTextResponse)

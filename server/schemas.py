@@ -99,6 +99,38 @@ class ConversationIn(BaseModel):
     title: str = Field(default="", max_length=80, description="A title (default: the first question, once asked).")
 
 
+def feedback_model(settings: Settings) -> type[BaseModel]:
+    """The request body of POST /v1/feedback: a thumbs up or down, and a comment, on one turn of a stored conversation."""
+    return create_model(
+        "FeedbackIn",
+        __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [
+            {"conversation_id": "conv_0123456789abcdef01234567", "turn": 1, "rating": "up"},
+            {"conversation_id": "conv_0123456789abcdef01234567", "turn": 2, "rating": "down",
+             "comment": "It quoted the UK rate; I asked about Europe."}]}),
+        conversation_id=(str, Field(min_length=1, max_length=200, description="The conversation the answer belongs to.")),
+        turn=(int, Field(ge=1, description="The answered turn's `n` (from the `turn` event or GET /v1/conversations/{id}).")),
+        rating=(Literal["up", "down"], Field(description="Thumbs up (the answer and its citations are right) or down.")),
+        comment=(str, Field(default="", max_length=settings.feedback_max_comment_chars,
+                            description="What was right or wrong, optional (at most RAG_FEEDBACK_MAX_COMMENT_CHARS).")),
+    )
+
+
+class FeedbackOut(BaseModel):
+    id: str
+    conversation_id: str
+    turn: int
+    rating: Literal["up", "down"]
+    comment: str
+    question: str = Field(description="The rated turn's question.")
+    build_id: str = Field(description="The index build that gave the rated answer.")
+    created_at: str
+    updated_at: str = Field(description="When the rating or comment last changed (rating a turn again replaces it).")
+
+
+class FeedbackListOut(BaseModel):
+    feedback: list[FeedbackOut]
+
+
 class PassageOut(BaseModel):
     rank: int
     score: float = Field(description="The ranking score (fused, when retrieval is hybrid).")

@@ -27,7 +27,7 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("rag.assistant",),
     ("rag.evaluate",),
     ("rag.pipeline", "rag.tune", "rag.progress"),
-    ("rag.cli", "rag.cli_tune", "rag.terminal", "server"),
+    ("rag.cli", "rag.cli_tune", "rag.cli_feedback", "rag.terminal", "server"),
 )
 
 

@@ -5,6 +5,7 @@ retrieval searches for, built without an LLM from the earlier user turns and the
 (`context.build_context`, behind the `rewrite.QuestionRewriter` seam an LLM rewrite can fill), mixing the rankings of
 the question alone and of its standalone form (`retrieval.ContextualRetrieval`), the answer backend interface that
 streams an answer as it is written (`streaming.AnswerBackend`, with the extractive backend that streams sentence by
-sentence), and stored conversations in SQLite (`store.ConversationStore`). Leaves ranking passages to `rag.search`,
-choosing quotes and refusing to `rag.answer`, and the HTTP and terminal front ends to `server/` and `rag.cli`.
+sentence), stored conversations in SQLite (`store.ConversationStore`), and feedback on their answers with its export
+as gold rows (`feedback.FeedbackStore`). Leaves ranking passages to `rag.search`, choosing quotes and refusing to
+`rag.answer`, and the HTTP and terminal front ends to `server/` and `rag.cli`.
 """

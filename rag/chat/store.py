@@ -14,13 +14,13 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import ContextManager
 
+from rag.chat.sqlite import StateFile
 from rag.config import Settings
-from rag.errors import ConversationFullError, InvalidRequestError, NotFoundError, StateError
+from rag.errors import ConversationFullError, InvalidRequestError, NotFoundError
 from rag.models import Answer, Conversation, Turn
 
 FILE = "conversations.sqlite"
@@ -48,33 +48,10 @@ class ConversationStore:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.path = Path(settings.state_dir) / FILE
-        self._ready = False
+        self._file = StateFile(self.path, SCHEMA, "conversation store")
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        try:
-            if not self._ready:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
-            raise StateError(f"cannot open {self.path} ({exc}): set RAG_STATE_DIR to a writable folder") from None
-        try:
-            db.execute("PRAGMA foreign_keys = ON")
-            if not self._ready:
-                db.execute("PRAGMA journal_mode = WAL")
-                db.executescript(SCHEMA)
-                self._ready = True
-            db.execute("BEGIN IMMEDIATE")
-            yield db
-            db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            db.rollback()
-            raise StateError(f"conversation store {self.path} failed ({exc}): check the disk and RAG_STATE_DIR") from None
-        except BaseException:
-            db.rollback()
-            raise
-        finally:
-            db.close()
+    def _db(self) -> ContextManager[sqlite3.Connection]:
+        return self._file.transaction()
 
     def create(self, owner: str, title: str = "") -> Conversation:
         """A new, empty conversation; the owner's least recently used ones go beyond `RAG_CONVERSATIONS_PER_OWNER`."""
