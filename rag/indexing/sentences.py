@@ -28,8 +28,14 @@ def display_text(raw: str) -> str:
     text = re.sub(r"^\s*(?:#{1,6}\s+|[-*+•]\s+|>\s+)", "", raw)
     if text.lstrip().startswith("|"):
         text = " | ".join(table_cells(text))
-    text = re.sub(r"\*\*|__|`", "", text)
-    return " ".join(text.split())
+    return " ".join(_unmark(text).split())
+
+
+def _unmark(text: str) -> str:
+    """Drop paired emphasis and code marks; marks inside a word (`window.__xss`, `snake__case`) are text."""
+    text = re.sub(r"\*\*(?=\S)(.+?)(?<=\S)\*\*", r"\1", text)
+    text = re.sub(r"(?<![\w.])__(?=\S)(.+?)(?<=\S)__(?!\w)", r"\1", text)
+    return re.sub(r"`([^`\n]+)`", r"\1", text)
 
 
 def sentence_display(text: str, start: int, end: int) -> str:

@@ -25,6 +25,11 @@ def test_table_rows_are_shown_with_their_header(mini_corpus):
 def test_display_text_strips_markdown():
     assert display_text("| Board minutes | Permanently |") == "Board minutes | Permanently"
     assert display_text("- **Rule**: keep   it") == "Rule: keep it"
+    assert display_text("Use `rag ask` and __never__ share it") == "Use rag ask and never share it"
+
+
+def test_display_text_keeps_marks_that_are_part_of_a_word():
+    assert display_text("The page sets window.__xss and my__var, 2**3") == "The page sets window.__xss and my__var, 2**3"
 
 
 def test_table_round_trips_and_finds_rows_inside_a_range(mini_corpus, tmp_path, fake_embedder):
