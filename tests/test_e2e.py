@@ -69,8 +69,8 @@ ANSWERABLE = [
 
 UNANSWERABLE = [
     pytest.param("How many days of annual leave do employees get each year?", marks=pytest.mark.xfail(
-        strict=False, reason="known near miss: the remote-working '20 working days abroad' sentence scores p=0.34, above the "
-        "cut (0.287) calibrated for <= 10% false refusals on each gold set; telling them apart needs entailment, which no "
+        strict=False, reason="known near miss: the remote-working '20 working days abroad' sentence scores above the "
+        "cut calibrated for <= 10% false refusals on each gold set; telling them apart needs entailment, which no "
         "offline model offers")),
     "Can I bring my dog to the office?",
     "What is the dress code for the office?",
