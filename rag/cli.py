@@ -101,6 +101,8 @@ def build_report(build_id: str, manifest: dict[str, Any]) -> list[str]:
                 ("changed during the build", corpus.get("changed_during_build", [])))
     for label, rows in sections:
         lines += [f"  {label} {row['path']}: {row['reason']}" for row in rows]
+    lines += [f"  reads as instructions to a model {row['chunk_id']}: {'; '.join(row['reasons'])}: {row['excerpt']!r}"
+              for row in manifest.get("injection") or []]
     return lines
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Collection
 
 from rag.errors import CorpusError, DocumentError
+from rag.access.groups import RULES_FILE
 from rag.ingest.frontmatter import split_front_matter
 from rag.ingest.html_text import extract_html
 from rag.ingest.structure import Extracted, Marker, build_sections, clause_markers, markdown_markers, text_markers
@@ -28,7 +29,7 @@ SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".text":
             ".pdf": "pdf", ".docx": "docx"}
 METADATA_KEYS = ("document id", "version", "effective date", "owner", "approved by", "classification", "review date", "last reviewed")
 _META_LINE = re.compile(r"^\s*\**\s*([A-Za-z][A-Za-z ]{1,30}?)\s*\**\s*:\s*\**\s*(.+?)\s*$")
-_IGNORED_NAMES = {"Thumbs.db", "desktop.ini"}
+_IGNORED_NAMES = {"Thumbs.db", "desktop.ini", RULES_FILE}  # access.toml: the groups of documents (rag.access.groups)
 
 
 @dataclass(frozen=True)

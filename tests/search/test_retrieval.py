@@ -1,7 +1,7 @@
 import pytest
 
 from rag.assistant import Assistant
-from rag.errors import InvalidRequestError
+from rag.errors import InvalidRequestError, NotFoundError
 from rag.search.retrieval import Filters
 
 
@@ -27,14 +27,14 @@ def test_filter_by_document_id(assistant):
 def test_filter_by_metadata(assistant):
     result = assistant.search("approval", k=5, filters=Filters(metadata={"owner": "finance director"}))
     assert {p.chunk.doc_id for p in result.passages} == {"travel.txt"}
-    with pytest.raises(InvalidRequestError, match="metadata keys are: document_id, effective_date, owner, title, version"):
+    with pytest.raises(NotFoundError, match="metadata keys are: document_id, effective_date, owner, title, version"):
         assistant.search("approval", filters=Filters(metadata={"owner": "nobody"}))
-    with pytest.raises(InvalidRequestError, match="unknown metadata key 'colour': the documents' keys are document_id, "):
+    with pytest.raises(NotFoundError, match="no document has the metadata key 'colour': the documents' keys are document_id, "):
         assistant.search("approval", filters=Filters(metadata={"colour": "blue"}))
 
 
-def test_unknown_document_filter_is_an_error(assistant):
-    with pytest.raises(InvalidRequestError, match="unknown doc_id"):
+def test_unknown_document_filter_is_not_found(assistant):
+    with pytest.raises(NotFoundError, match="no document 'missing.md'"):
         assistant.search("x", filters=Filters(doc_ids=("missing.md",)))
 
 

@@ -58,13 +58,18 @@ def test_search_returns_ranked_passages(client):
         ({"question": "ok", "filters": {"doc_ids": "retention.md"}}, "doc_ids"),
         ({"question": "ok", "filters": {"owner": "x"}}, "owner"),
         ({"question": "   "}, "empty"),
-        ({"question": "payroll", "filters": {"doc_ids": ["nope.md"]}}, "unknown doc_id"),
     ],
 )
 def test_bad_requests_get_one_error_shape(client, payload, fragment):
     for path in ("/v1/ask", "/v1/search"):
         message = assert_error(client.post(path, json=payload), 422)
         assert fragment in message
+
+
+@pytest.mark.parametrize("filters", [{"doc_ids": ["nope.md"]}, {"doc_ids": [""]}, {"metadata": {"colour": "blue"}}])
+def test_filters_naming_no_document_are_not_found(client, filters):
+    for path in ("/v1/ask", "/v1/search"):
+        assert "no document" in assert_error(client.post(path, json={"question": "payroll", "filters": filters}), 404, "not_found")
 
 
 def test_malformed_json_and_wrong_content(client):
