@@ -8,7 +8,8 @@ assistant's micro-batching). The index and model load once at start-up;
 answers come from `rag.assistant.Assistant`; metrics and the access log from
 `server.telemetry`; server-sent events from `server.streaming`; stored
 conversations' routes from `server.conversations`; the OpenAI-compatible
-routes from `server.openai_api`.
+routes from `server.openai_api`; who a request speaks for (API keys, admin routes, rate limits), body limits and
+security headers from `server.auth` and `server.guard`: every route passes the request's `Access` to the assistant.
 """
 
 
@@ -25,13 +26,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from rag.access.audit import AuditLog
 from rag.assistant import Assistant
 from rag.chat.streaming import final_answer
 from rag.config import Settings
 from rag.errors import RagError
 from rag.indexing.originals import MEDIA_TYPES
 from rag.models import Document
+from server.auth import Authenticator, access_of
 from server.conversations import add_conversation_routes
+from server.guard import install_guard
 from server.openai_api import add_openai_routes
 from server.schemas import AnswerOut, DocumentOut, ErrorOut, SearchOut, ask_model, filters_of, query_model
 from server.streaming import event_stream
@@ -110,12 +114,16 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     assistant = assistant or Assistant(settings, batch_questions=True)
     telemetry = Telemetry(settings, assistant)
     assistant.observe, assistant.observe_batch = telemetry.observe_stage, telemetry.observe_batch
+    assistant.audit = assistant.audit or AuditLog(settings)
+    auth = Authenticator(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         import anyio.to_thread
 
         anyio.to_thread.current_default_thread_limiter().total_tokens = worker_threads(settings)
+        log.warning("access: %s", "API keys required" if auth.keys_required() else
+                    "no API keys configured: every document is served to any caller (loopback only; `rag keys add` to require keys)")
         try:
             await run_in_threadpool(assistant.warm_up)
             log.info("serving index build %s", assistant.build_id)
@@ -134,7 +142,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     )
     app.state.assistant = assistant
     install_error_handlers(app)
-    telemetry.install(app)
+    install_guard(app, settings, auth)
+    telemetry.install(app)  # outside the guard: refused requests are counted and logged too
     add_routes(app, assistant, query_model(settings), ask_model(settings))
     add_conversation_routes(app, assistant, settings, ERRORS, STREAMED)
     add_openai_routes(app, assistant, settings, ERRORS)
@@ -167,7 +176,7 @@ def add_routes(app: FastAPI, assistant: Assistant, QueryIn: Any, AskIn: Any) -> 
     @app.post("/v1/search", response_model=SearchOut, responses=ERRORS, summary="Retrieve cited passages")
     async def search(request: Request, body: QueryIn = Body(...)) -> JSONResponse:  # type: ignore[valid-type]
         request.state.question = body.question
-        result = await run_in_threadpool(assistant.search, body.question, body.k, filters_of(body))
+        result = await run_in_threadpool(assistant.search, body.question, body.k, filters_of(body), access_of(request))
         return JSONResponse(result.to_dict())
 
     @app.post("/v1/ask", response_model=AnswerOut, responses={**ERRORS, **STREAMED},
@@ -175,20 +184,20 @@ def add_routes(app: FastAPI, assistant: Assistant, QueryIn: Any, AskIn: Any) -> 
     async def ask(request: Request, body: AskIn = Body(...)) -> Any:  # type: ignore[valid-type]
         request.state.question = body.question
         history = [m.model_dump() for m in body.history]
-        events = await run_in_threadpool(assistant.stream, body.question, body.k, filters_of(body), history)
+        events = await run_in_threadpool(assistant.stream, body.question, body.k, filters_of(body), history, access_of(request))
         if body.stream:
             return event_stream(request, events)
         return JSONResponse((await run_in_threadpool(final_answer, events)).to_dict())
 
     @app.get("/v1/documents", response_model=list[DocumentOut], summary="List indexed documents")
-    async def documents() -> JSONResponse:
-        snap = await run_in_threadpool(lambda: assistant.snapshot)
-        return JSONResponse([_summary(d) for d in snap.index.documents.values()])
+    async def documents(request: Request) -> JSONResponse:
+        docs = await run_in_threadpool(assistant.documents, access_of(request))
+        return JSONResponse([_summary(d) for d in docs])
 
     @app.get("/v1/documents/{doc_id:path}/original", responses={**ERRORS, 200: {"content": {"application/octet-stream": {}}}},
              summary="The original file (PDF, DOCX, ...) exactly as this build indexed it")
-    async def original(doc_id: str) -> FileResponse:
-        doc, path = await run_in_threadpool(assistant.original, doc_id)
+    async def original(request: Request, doc_id: str) -> FileResponse:
+        doc, path = await run_in_threadpool(assistant.original, doc_id, access_of(request))
         active = doc.source_format == "html"  # corpus HTML must never run as this API's origin
         media_type = MEDIA_TYPES.get(doc.source_format, "application/octet-stream")
         response = FileResponse(path, media_type=media_type, filename=doc_id.rsplit("/", 1)[-1],
@@ -199,8 +208,8 @@ def add_routes(app: FastAPI, assistant: Assistant, QueryIn: Any, AskIn: Any) -> 
 
     @app.get("/v1/documents/{doc_id:path}", response_model=DocumentOut, responses=ERRORS,
              summary="A document's extracted text, sections, page starts and metadata")
-    async def document(doc_id: str) -> JSONResponse:
-        doc = await run_in_threadpool(assistant.document, doc_id)
+    async def document(request: Request, doc_id: str) -> JSONResponse:
+        doc = await run_in_threadpool(assistant.document, doc_id, access_of(request))
         sections = [{"start": s.start, "end": s.end, "path": list(s.path)} for s in doc.sections]
         return JSONResponse({**_summary(doc), "text": doc.text, "sections": sections, "page_starts": list(doc.pages)})
 

@@ -26,6 +26,7 @@ from rag.config import Settings
 from rag.errors import InvalidRequestError, RagError
 from rag.ingest.chunking import count_tokens
 from rag.models import Answer, Message
+from server.auth import access_of
 from server.schemas import AnswerOut, CitationOut, FiltersIn, filters_of
 from server.streaming import event_stream, sse
 
@@ -143,7 +144,7 @@ def add_openai_routes(app: FastAPI, assistant: Assistant, settings: Settings, er
     async def chat_completions(request: Request, body: ChatCompletionIn = Body(...)) -> Any:
         question, history = split_messages(body.messages)
         request.state.question = question
-        events = await run_in_threadpool(assistant.stream, question, body.k, filters_of(body), history)
+        events = await run_in_threadpool(assistant.stream, question, body.k, filters_of(body), history, access_of(request))
         completion_id, created = "chatcmpl-" + secrets.token_hex(12), int(time.time())
         if body.stream:
             framer = ChunkFramer(completion_id, created)

@@ -90,8 +90,9 @@ class KeyStore:
         record = ApiKey(name, key_id, chosen, admin, _now())
         with self._db(create=True) as db:
             assert db is not None
-            if db.execute("SELECT 1 FROM keys WHERE name = ?", (name,)).fetchone():
+            if db.execute("SELECT 1 FROM keys WHERE name = ? AND revoked_at IS NULL", (name,)).fetchone():
                 raise InvalidRequestError(f"a key named {name!r} exists; revoke it first (`rag keys revoke {name}`) or pick another name")
+            db.execute("DELETE FROM keys WHERE name = ?", (name,))  # a revoked key's name may be given to a new key
             db.execute("INSERT INTO keys VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
                        (name, key_id, salt, _digest(salt, secret), ",".join(chosen), int(admin), record.created_at))
         return record, f"{PREFIX}{key_id}_{secret}"
