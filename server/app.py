@@ -25,6 +25,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from rag.access.audit import AuditLog
 from rag.assistant import Assistant
@@ -35,19 +36,22 @@ from rag.indexing.originals import MEDIA_TYPES
 from rag.models import Document
 from server.auth import Authenticator, access_of
 from server.conversations import add_conversation_routes
-from server.guard import install_guard
+from server.guard import document_security, install_guard
 from server.openai_api import add_openai_routes
-from server.schemas import AnswerOut, DocumentOut, ErrorOut, SearchOut, ask_model, filters_of, query_model
+from server.schemas import SSE_EVENT, AnswerOut, DocumentOut, ErrorOut, SearchOut, ask_model, filters_of, query_model
 from server.streaming import event_stream
 from server.telemetry import Telemetry
 
 log = logging.getLogger("rag.server")
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (400, 404, 422, 503)}
-STREAMED: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": {"schema": {"type": "string", "description": (
+STREAMED: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": {"schema": {**SSE_EVENT, "description": (
     "With \"stream\": true: `event: delta` / `data: {\"text\": str}` for each piece of the answer (sentence by sentence), "
     "then `event: citations` / `data: {\"citations\": [Citation]}`, `event: answer` / `data: Answer` (the JSON body of the "
     "call without stream), for conversation messages `event: turn` / `data: {n, question, created_at, build_id}`, "
     "and `event: done` / `data: {}`. A failure after the stream started is `event: error` / `data: {\"error\": {...}}`.")}}}}}
+
+
+ORIGINAL_TYPES = {media: {"schema": {"type": "string", "format": "binary"}} for media in sorted(set(MEDIA_TYPES.values()))}
 
 
 def error_response(status: int, kind: str, message: str) -> JSONResponse:
@@ -61,6 +65,9 @@ def _validation_message(exc: RequestValidationError) -> str:
         hint = " (send a JSON object with the header content-type: application/json)" if where == "body" else ""
         if where == "question" and err.get("type") == "string_too_long":
             hint = ": shorten it to the point you want answered (the limit is RAG_MAX_QUESTION_CHARS)"
+        if where == "question" and err.get("type") == "string_pattern_mismatch":
+            parts.append("question: is empty: ask about the documents, e.g. 'How long are payroll records kept?'")
+            continue
         parts.append(f"{where}: {err.get('msg', 'invalid')}{hint}")
     return "; ".join(parts) + " (the request schema is at /openapi.json)"
 
@@ -72,11 +79,21 @@ ROUTES_HINT = ("the API is POST /v1/ask and POST /v1/search (JSON body), GET /v1
 def _http_message(request: Request, exc: StarletteHTTPException) -> str:
     """What went wrong at the HTTP level, and what to send instead."""
     if exc.status_code == 405:
-        allowed = exc.headers.get("Allow", "") if exc.headers else ""
+        allowed = allowed_methods(request)
         return f"{request.method} is not allowed on {request.url.path} (use {allowed or 'another method'}); {ROUTES_HINT}"
     if exc.status_code == 404:
         return f"no route {request.url.path}: {ROUTES_HINT}"
     return str(exc.detail)
+
+
+def allowed_methods(request: Request) -> str:
+    """The methods some route serves at the request's path."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -96,7 +113,9 @@ def install_error_handlers(app: FastAPI) -> None:
         kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         response = error_response(exc.status_code, kind, _http_message(request, exc))
         if exc.headers:
-            response.headers.update(exc.headers)  # keeps Allow on a 405
+            response.headers.update(exc.headers)
+        if exc.status_code == 405:
+            response.headers["Allow"] = allowed_methods(request)  # every method of the path, not only the first route's
         return response
 
     @app.exception_handler(Exception)
@@ -143,6 +162,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     app.state.assistant = assistant
     install_error_handlers(app)
     install_guard(app, settings, auth)
+    document_security(app)
     telemetry.install(app)  # outside the guard: refused requests are counted and logged too
     add_routes(app, assistant, query_model(settings), ask_model(settings))
     add_conversation_routes(app, assistant, settings, ERRORS, STREAMED)
@@ -194,7 +214,8 @@ def add_routes(app: FastAPI, assistant: Assistant, QueryIn: Any, AskIn: Any) -> 
         docs = await run_in_threadpool(assistant.documents, access_of(request))
         return JSONResponse([_summary(d) for d in docs])
 
-    @app.get("/v1/documents/{doc_id:path}/original", responses={**ERRORS, 200: {"content": {"application/octet-stream": {}}}},
+    @app.get("/v1/documents/{doc_id:path}/original", responses={**ERRORS, 200: {"content": ORIGINAL_TYPES, "description": (
+             "The file, with the media type of its format (one of these).")}},
              summary="The original file (PDF, DOCX, ...) exactly as this build indexed it")
     async def original(request: Request, doc_id: str) -> FileResponse:
         doc, path = await run_in_threadpool(assistant.original, doc_id, access_of(request))

@@ -5,7 +5,9 @@ Owns one plain ASGI middleware (no per-request task, streams untouched) that, in
 `server.auth.Authenticator` who the request speaks for (401, 403, 429 with `Retry-After`, in the API's one error
 shape) and leaves the answer in `request.state.access`, and adds the security headers to every response (no
 sniffing, no framing, no referrer, no caching of answers, and a Content-Security-Policy that lets nothing run, except
-on HTML pages, which set their own). CORS is off unless `RAG_CORS_ORIGINS` names origins. Leaves the routes alone.
+on HTML pages, which set their own). CORS is off unless `RAG_CORS_ORIGINS` names origins. `document_security` writes
+all this into the OpenAPI schema: the bearer scheme, and the 401, 403, 413 and 429 answers of every guarded route.
+Leaves the routes alone.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from starlette.responses import JSONResponse
 
 from rag.config import Settings
 from rag.errors import PayloadTooLargeError, RagError, RateLimitedError
-from server.auth import Authenticator
+from server.auth import ADMIN_PREFIXES, PUBLIC, Authenticator
 
 SECURITY_HEADERS = {
     b"x-content-type-options": b"nosniff",
@@ -110,3 +112,34 @@ def install_guard(app: FastAPI, settings: Settings, auth: Authenticator) -> None
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["Authorization", "Content-Type"], max_age=600)
+
+
+GUARDED = {401: "No API key, or one that is malformed, unknown or revoked (only once a key is configured).",
+           413: "The request body is over RAG_MAX_BODY_BYTES.",
+           429: "The key is over its rate (RAG_RATE_LIMIT); the Retry-After header says in how many seconds to try again."}
+
+
+def document_security(app: FastAPI) -> None:
+    """The schema says what the guard does: an optional bearer key on every guarded route, and its refusals."""
+    base = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = base()
+        schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = {
+            "type": "http", "scheme": "bearer", "description": "An API key from `rag keys add` (needed once any key exists)."}
+        error = {"$ref": "#/components/schemas/ErrorOut"}
+        for path, operations in schema.get("paths", {}).items():
+            if path in PUBLIC:
+                continue
+            refusals = {**GUARDED, **({403: "The route needs an admin key."} if path.startswith(ADMIN_PREFIXES) else {})}
+            for operation in operations.values():
+                operation["security"] = [{}, {"bearer": []}]
+                for code, text in refusals.items():
+                    operation.setdefault("responses", {}).setdefault(str(code), {
+                        "description": text, "content": {"application/json": {"schema": error}}})
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -2,7 +2,8 @@
 
 Responses are produced by the library's `to_dict()` methods; these models
 describe that JSON for clients (a test validates real bodies against them, so
-they cannot drift). Requests forbid unknown fields.
+they cannot drift). Requests forbid unknown fields and take JSON types as they are (strict: `"stream": 0` or `"k": "5"` is refused,
+as the schema says). `SSE_EVENT` is the schema of one server-sent event, as clients parse it.
 """
 
 from __future__ import annotations
@@ -15,8 +16,12 @@ from rag.config import Settings
 from rag.search.retrieval import Filters
 
 
+SSE_EVENT = {"type": "object", "properties": {"event": {"type": "string"}, "data": {"type": "string"}, "id": {"type": "string"}},
+             "required": ["data"]}
+
+
 class FiltersIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     doc_ids: list[str] = Field(default_factory=list, description="Only passages from these document ids.")
     metadata: dict[str, str] = Field(
@@ -31,7 +36,7 @@ def filters_of(body: Any) -> Filters | None:
 
 
 class MessageIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     role: Literal["user", "assistant"] = Field(description="Who said it: the user's question or the assistant's answer.")
     content: str = Field(description="What was said (an answer's [n] markers may stay in).")
@@ -51,7 +56,8 @@ def query_model(settings: Settings) -> type[BaseModel]:
 
 def _query_fields(settings: Settings) -> dict[str, Any]:
     return {
-        "question": (str, Field(min_length=1, max_length=settings.max_question_chars, description="The question, in plain words.")),
+        "question": (str, Field(min_length=1, max_length=settings.max_question_chars, pattern=r"\S",
+                                description="The question, in plain words (not only spaces).")),
         "k": (int | None, Field(default=None, ge=1, le=settings.max_top_k, description=f"Passages to retrieve (default {settings.top_k}).")),
         "filters": (FiltersIn | None, Field(default=None, description="Restrict retrieval by document id or metadata.")),
     }
@@ -87,14 +93,14 @@ def message_model(settings: Settings) -> type[BaseModel]:
     """The request body of POST /v1/conversations/{id}/messages: the next question of a stored conversation."""
     return create_model(
         "ConversationMessageIn",
-        __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [{"question": "and who do I tell?", "stream": False}]}),
+        __config__=ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{"question": "and who do I tell?", "stream": False}]}),
         **_query_fields(settings),
         stream=(bool, Field(default=False, description=STREAM_HELP + " A `turn` event (the stored turn) comes before `done`.")),
     )
 
 
 class ConversationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"title": "Gifts from a supplier"}]})
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{"title": "Gifts from a supplier"}]})
 
     title: str = Field(default="", max_length=80, description="A title (default: the first question, once asked).")
 

@@ -63,6 +63,9 @@ def evaluate(assistant: Assistant, rows: Sequence[GoldRow], progress: Callable[[
     snap = assistant.snapshot
     excluded = 0
     allowed_ids = allowed_documents(snap.index, Filters(metadata=dict(metadata or {}), access=access))
+    if metadata and not allowed_ids:
+        raise InvalidRequestError(f"no document matches the metadata filter {dict(metadata)}: check the keys and values "
+                                  "with GET /v1/documents")
     if allowed_ids is not None:
         allowed = set(allowed_ids)
         kept = [r for r in rows if not r.answerable or any(e.doc_id in allowed for e in r.evidence)]

@@ -16,7 +16,7 @@ from typing import Mapping, Protocol, Sequence
 import numpy as np
 
 from rag.config import Settings
-from rag.errors import InvalidRequestError, NotFoundError
+from rag.errors import InvalidRequestError
 from rag.indexing.embedding import Embedder
 from rag.indexing.store import LoadedIndex
 from rag.models import Access, Passage
@@ -74,24 +74,15 @@ def clean_question(question: str, settings: Settings) -> str:
 
 
 def allowed_documents(index: LoadedIndex, filters: Filters | None) -> list[str] | None:
-    """Document ids the filters allow (None: no restriction). A document the access may not read is treated exactly
-    as one that does not exist (`NotFoundError`, the same message), so its existence does not leak."""
+    """Document ids the filters allow (None: no restriction; empty: none, and retrieval then finds nothing). A
+    document id that does not exist, or that the access may not read, matches nothing, exactly alike, so a
+    document's existence does not leak and every schema-valid filter is answered."""
     if filters is None or filters.empty:
         return None
     visible = index.visible(filters.access)
     readable = index.documents if visible is None else dict.fromkeys(visible)
-    unknown = [d for d in filters.doc_ids if d not in readable]
-    if unknown:
-        raise NotFoundError(f"no document {unknown[0]!r}: list documents with `rag index status` or GET /v1/documents")
-    candidates = list(filters.doc_ids) or list(readable)
-    matching = [d for d in candidates if _metadata_matches(index.documents[d].metadata, filters.metadata)]
-    if not matching and (filters.doc_ids or filters.metadata):
-        keys = sorted({k for d in readable for k in index.documents[d].metadata})
-        unknown_keys = [k for k in filters.metadata if k not in keys]
-        if unknown_keys:
-            raise NotFoundError(f"no document has the metadata key {unknown_keys[0]!r}: the documents' keys are {', '.join(keys) or 'none'}")
-        raise NotFoundError(f"no document matches the filters {dict(filters.metadata)}; metadata keys are: {', '.join(keys) or 'none'}")
-    return matching
+    candidates = [d for d in filters.doc_ids if d in readable] if filters.doc_ids else list(readable)
+    return [d for d in candidates if _metadata_matches(index.documents[d].metadata, filters.metadata)]
 
 
 def _metadata_matches(metadata: Mapping[str, str], wanted: Mapping[str, str]) -> bool:

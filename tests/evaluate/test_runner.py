@@ -47,7 +47,7 @@ def test_report_lists_failures_with_what_was_retrieved(built, settings, fake_emb
 
 
 def test_metadata_filter_restricts_search_and_leaves_out_rows_it_excludes(built, settings, fake_embedder):
-    from rag.errors import NotFoundError
+    from rag.errors import InvalidRequestError
 
     assistant = Assistant(settings, embedder=fake_embedder)
     rows = load_gold(GOLD, assistant.snapshot.index.documents)
@@ -56,7 +56,7 @@ def test_metadata_filter_restricts_search_and_leaves_out_rows_it_excludes(built,
     assert run.summary["n"] == len(kept) < len(rows)
     assert run.summary["index"]["rows_outside_filter"] == len(rows) - len(kept)
     assert all(p.chunk.doc_id == "retention.md" for r in run.results for p in r.passages)
-    with pytest.raises(NotFoundError, match="no document matches"):
+    with pytest.raises(InvalidRequestError, match="no document matches"):
         evaluate(assistant, rows, metadata={"owner": "nobody"})
 
 
