@@ -27,7 +27,7 @@ from rag.errors import InvalidRequestError, RagError
 from rag.ingest.chunking import count_tokens
 from rag.models import Answer, Message
 from server.auth import access_of
-from server.schemas import SSE_EVENT, AnswerOut, CitationOut, FiltersIn, filters_of
+from server.schemas import SSE_EVENT, AnswerOut, json_int, CitationOut, FiltersIn, filters_of
 from server.streaming import event_stream, sse
 
 MODEL_ID = "policy-assistant"  # the one model: extractive answers over the live index build
@@ -61,7 +61,7 @@ class ChatCompletionIn(BaseModel):
     messages: list[ChatMessageIn] = Field(min_length=1, description="The conversation; the last message is the question.")
     stream: bool = Field(default=False, description="Stream `chat.completion.chunk` objects as server-sent events.")
     filters: FiltersIn | None = Field(default=None, description="Restrict retrieval by document id or metadata (extra_body).")
-    k: int | None = Field(default=None, ge=1, description="Passages to retrieve (extra_body).")
+    k: json_int(1) | None = Field(default=None, description="Passages to retrieve (extra_body).")  # type: ignore[valid-type]
 
 
 class ChoiceMessage(BaseModel):

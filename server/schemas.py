@@ -8,14 +8,24 @@ as the schema says). `SSE_EVENT` is the schema of one server-sent event, as clie
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from rag.config import Settings
 from rag.search.retrieval import Filters
 
 
+def _json_int(value: Any) -> Any:
+    """A JSON integer: an int, or a number with no fraction (JSON Schema's `integer` includes 7.0); never a string."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def json_int(ge: int, le: int | None = None) -> Any:
+    """An integer field within bounds that takes JSON integers (`_json_int`)."""
+    return Annotated[int, Field(ge=ge, le=le), BeforeValidator(_json_int)]
 SSE_EVENT = {"type": "object", "properties": {"event": {"type": "string"}, "data": {"type": "string"}, "id": {"type": "string"}},
              "required": ["data"]}
 
@@ -39,7 +49,7 @@ class MessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     role: Literal["user", "assistant"] = Field(description="Who said it: the user's question or the assistant's answer.")
-    content: str = Field(description="What was said (an answer's [n] markers may stay in).")
+    content: str = Field(pattern=r"\S", description="What was said, not only spaces (an answer's [n] markers may stay in).")
 
 
 def query_model(settings: Settings) -> type[BaseModel]:
@@ -47,7 +57,7 @@ def query_model(settings: Settings) -> type[BaseModel]:
     return create_model(
         "QueryIn",
         __config__=ConfigDict(
-            extra="forbid",
+            extra="forbid", strict=True,
             json_schema_extra={"examples": [{"question": "How long are payroll records kept?", "k": 5}]},
         ),
         **_query_fields(settings),
@@ -58,7 +68,8 @@ def _query_fields(settings: Settings) -> dict[str, Any]:
     return {
         "question": (str, Field(min_length=1, max_length=settings.max_question_chars, pattern=r"\S",
                                 description="The question, in plain words (not only spaces).")),
-        "k": (int | None, Field(default=None, ge=1, le=settings.max_top_k, description=f"Passages to retrieve (default {settings.top_k}).")),
+        "k": (json_int(1, settings.max_top_k) | None,
+              Field(default=None, description=f"Passages to retrieve (default {settings.top_k}, at most {settings.max_top_k}).")),
         "filters": (FiltersIn | None, Field(default=None, description="Restrict retrieval by document id or metadata.")),
     }
 
@@ -73,7 +84,7 @@ def ask_model(settings: Settings) -> type[BaseModel]:
     return create_model(
         "AskIn",
         __config__=ConfigDict(
-            extra="forbid",
+            extra="forbid", strict=True,
             json_schema_extra={"examples": [
                 {"question": "How long are payroll records kept?", "k": 5},
                 {"question": "and for contractors?", "stream": True, "history": [

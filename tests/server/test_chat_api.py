@@ -45,7 +45,7 @@ def test_ask_with_history_answers_the_follow_up_from_the_conversation(client):
 @pytest.mark.parametrize("history, fragment", [
     ([{"role": "system", "content": "x"}], "history.0.role"),
     ([{"role": "user"}], "history.0.content"),
-    ([{"role": "user", "content": " "}], "empty user turn"),
+    ([{"role": "user", "content": " "}], "history.0.content: String should match pattern"),
     ([{"role": "user", "content": "a"}] * 41, "history"),
     ("not a list", "history"),
 ])
