@@ -177,7 +177,7 @@ class TurnOut(BaseModel):
 
 class ConversationOut(BaseModel):
     id: str
-    owner: str = Field(description="Who the conversation belongs to (the X-Rag-Owner header today; API keys later).")
+    owner: str = Field(description="Who the conversation belongs to: the API key's name (with no keys configured, the X-Rag-Owner header).")
     title: str
     created_at: str
     updated_at: str
