@@ -90,9 +90,9 @@ class KeyStore:
         record = ApiKey(name, key_id, chosen, admin, _now())
         with self._db(create=True) as db:
             assert db is not None
-            if db.execute("SELECT 1 FROM keys WHERE name = ? AND revoked_at IS NULL", (name,)).fetchone():
-                raise InvalidRequestError(f"a key named {name!r} exists; revoke it first (`rag keys revoke {name}`) or pick another name")
-            db.execute("DELETE FROM keys WHERE name = ?", (name,))  # a revoked key's name may be given to a new key
+            if db.execute("SELECT 1 FROM keys WHERE name = ?", (name,)).fetchone():  # revoked ones too: a name is one
+                raise InvalidRequestError(f"a key named {name!r} exists (or existed): pick another name; "  # key for good, so
+                                          "`rag keys list` shows them all")  # its conversations and audit records stay its own
             db.execute("INSERT INTO keys VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
                        (name, key_id, salt, _digest(salt, secret), ",".join(chosen), int(admin), record.created_at))
         return record, f"{PREFIX}{key_id}_{secret}"
@@ -103,7 +103,8 @@ class KeyStore:
         return [_record(row) for row in rows]
 
     def revoke(self, name: str) -> ApiKey:
-        """Revoke a key for good (its row stays, so the audit trail's names keep their meaning)."""
+        """Revoke a key for good (its row stays and its name is never given again, so the audit trail's names and the
+        conversations a key owned keep to one key)."""
         with self._db() as db:
             row = db.execute("SELECT name FROM keys WHERE name = ? AND revoked_at IS NULL", (name,)).fetchone() if db else None
             if row is None:
