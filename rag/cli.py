@@ -282,9 +282,8 @@ def serve(corpus: Path | None, index_dir: Path | None, host: str | None, port: i
 
     import uvicorn
 
-    from server.app import create_app
-
     from rag.access.keys import KeyStore
+    from server.app import create_app
     from server.auth import check_bind
 
     settings = make_settings(corpus, index_dir, host=host, port=port)

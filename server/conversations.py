@@ -21,6 +21,7 @@ from server.auth import access_of
 from server.schemas import ConversationIn, ConversationListOut, ConversationOut, TurnOut, filters_of, message_model
 from server.streaming import event_stream
 
+
 def request_owner(request: Request) -> str:
     """Whose conversations a request reads and writes: its API key's name (with no keys configured, whoever the
     X-Rag-Owner header names)."""

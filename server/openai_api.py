@@ -27,7 +27,7 @@ from rag.errors import InvalidRequestError, RagError
 from rag.ingest.chunking import count_tokens
 from rag.models import Answer, Message
 from server.auth import access_of
-from server.schemas import SSE_EVENT, AnswerOut, json_int, CitationOut, FiltersIn, filters_of
+from server.schemas import SSE_EVENT, AnswerOut, CitationOut, FiltersIn, filters_of, json_int
 from server.streaming import event_stream, sse
 
 MODEL_ID = "policy-assistant"  # the one model: extractive answers over the live index build

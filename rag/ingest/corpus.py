@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Collection
 
-from rag.errors import CorpusError, DocumentError
 from rag.access.groups import RULES_FILE
+from rag.errors import CorpusError, DocumentError
 from rag.ingest.frontmatter import split_front_matter
 from rag.ingest.html_text import extract_html
 from rag.ingest.structure import Extracted, Marker, build_sections, clause_markers, markdown_markers, text_markers

@@ -11,11 +11,9 @@ text and are left out of the check. `--leak-examples N` sets the number of reque
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import httpx
-import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
