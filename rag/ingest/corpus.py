@@ -203,7 +203,9 @@ def _extract(raw: bytes, doc_id: str, fmt: str) -> Extracted:
     notes = [] if encoding in ("utf-8", "utf-16") else [
         f"not UTF-8: decoded as {encoding} (detected); re-save it as UTF-8 if any character looks wrong"]
     if fmt == "html":
-        text, title, markers = extract_html(decoded)
+        text, title, markers, hidden = extract_html(decoded)
+        if hidden:  # never shown to a reader, so never quoted; the build report names it
+            notes.append(f"hidden text left out ({len(hidden)} characters): {hidden[:120]!r}")
         return Extracted(text=text, title=title, markers=markers, notes=notes)
     text, metadata, problem = split_front_matter(normalise_newlines(decoded))
     return Extracted(text=text, title=metadata.get("title", ""), metadata=metadata, notes=notes + ([problem] if problem else []))
