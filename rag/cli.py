@@ -265,11 +265,12 @@ def chat(corpus: Path | None, index_dir: Path | None, k: int | None, as_json: bo
     Type a question and press Enter; the answer appears sentence by sentence, then its numbered sources.
     /new starts a new conversation, /sources shows the last answer's sources again, /quit (or Ctrl-D) ends.
     With --json, each answer is one line of JSON (the object `rag ask --json` prints)."""
-    from rag.search.retrieval import scoped
+    from rag.assistant import Assistant
     from rag.terminal import run_chat
 
     settings = make_settings(corpus, index_dir)
-    run_chat(settings, k, scoped(_filters(doc, meta), key_access(settings, "cli chat")), as_json)
+    access = key_access(settings, "cli chat")
+    run_chat(settings, k, _filters(doc, meta), as_json, assistant=audited(Assistant(settings), access), access=access)
 
 
 @cli.command()

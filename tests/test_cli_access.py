@@ -56,3 +56,19 @@ def test_audit_tail_and_search(settings, fake_embedder):
     found = rag("audit", "search", "--doc", "hr/casework.md", state=settings.state_dir)
     assert found.stdout.count("\n") == 1 and "hr-lead" in found.stdout
     assert rag("audit", "search", "--doc", "travel.txt", "--key", "staffer", state=settings.state_dir).stdout == ""
+
+
+def test_rag_chat_with_a_key_stays_in_scope_and_is_audited(settings, fake_embedder, capsys):
+    import io
+
+    from rag.search.retrieval import Filters
+    from rag.terminal import run_chat
+
+    keys = build_with_keys(settings, fake_embedder)
+    staff = settings.replace(api_key=keys.staff)
+    access = key_access(staff, "cli chat")
+    assistant = audited(Assistant(staff, embedder=fake_embedder), access)
+    run_chat(staff, None, Filters(), True, io.StringIO(f"What do {HR_WORD} hearings review?\n"), assistant, access)
+    out = capsys.readouterr().out
+    assert out and "Quokkaplan hearings" not in out and "hr/casework.md" not in out
+    assert [(r.key, r.route) for r in AuditLog(staff).tail()] == [("staffer", "cli chat")]
