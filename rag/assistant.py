@@ -34,7 +34,7 @@ from rag.errors import NotFoundError
 from rag.indexing.builds import current_build_id, load_current
 from rag.indexing.embedding import Embedder, SentenceTransformerEmbedder, make_embedder
 from rag.indexing.store import LoadedIndex
-from rag.models import Access, Answer, Document, Message, SearchResult, Turn
+from rag.models import Access, Answer, Document, Message, Passage, SearchResult, Turn
 from rag.search.retrieval import Filters, QueryEncoder, Retriever, allowed_documents, clean_question, scoped
 
 
@@ -50,6 +50,7 @@ class Snapshot:
 
 
 Observer = Callable[[str, float], None]
+CLOSED_EARLY = 499  # the audit status of a stream its caller left before the answer was complete
 History = Sequence[Message | Mapping[str, Any]]
 
 
@@ -158,11 +159,11 @@ class Assistant:
         return now
 
     def _record(self, access: Access | None, build_id: str, documents: Sequence[str], chunks: Sequence[str] = (),
-                question: str | None = None, conversation_id: str | None = None, backend: str = "") -> None:
+                question: str | None = None, conversation_id: str | None = None, backend: str = "", status: int = 200) -> None:
         if self.audit is not None:
             who = access or Access()
             self.audit.record(AuditRecord(who.name, who.route, build_id, tuple(dict.fromkeys(documents)), tuple(chunks),
-                                          question, conversation_id, backend))
+                                          question, conversation_id, backend, status))
 
     def search(self, question: str, k: int | None = None, filters: Filters | None = None,
                access: Access | None = None) -> SearchResult:
@@ -198,18 +199,31 @@ class Assistant:
         allowed = allowed_documents(snap.index, filters)  # a referred document must pass the same filters
         events = snap.backend.stream(cleaned, vectors[0], found.passages, snap.index, allowed=allowed, reading=found.reading)
         backend = getattr(snap.backend, "name", type(snap.backend).__name__)
-        return self._finished(events, context.text, started, lambda answer: self._record(
-            access, answer.build_id, [c.doc_id for c in answer.citations] + [p.chunk.doc_id for p in answer.passages],
-            [p.chunk.chunk_id for p in answer.passages], cleaned, conversation_id, backend))
+
+        def record(passages: Sequence[Passage], cited: Sequence[str] = (), status: int = 200) -> None:
+            self._record(access, snap.index.build_id, [*cited, *(p.chunk.doc_id for p in passages)],
+                         [p.chunk.chunk_id for p in passages], cleaned, conversation_id, backend, status)
+
+        return self._finished(events, context.text, started, lambda answer: record(answer.passages, [c.doc_id for c in answer.citations]),
+                              lambda: record(found.passages, status=CLOSED_EARLY))
 
     def _finished(self, events: Iterator[AnswerEvent], standalone: str, started: float,
-                  done: Callable[[Answer], None]) -> Iterator[AnswerEvent]:
-        for event in events:
-            if isinstance(event, Completed):
-                self._timed("answering", started)
-                event = Completed(replace(event.answer, standalone_question=standalone))
-                done(event.answer)
-            yield event
+                  done: Callable[[Answer], None], cut: Callable[[], None]) -> Iterator[AnswerEvent]:
+        """The events, the standalone question set on the answer; `done` hears the answer, `cut` a stream that some
+        text left before its caller stopped (what the backend was given is what it may have shown)."""
+        completed = sent = False
+        try:
+            for event in events:
+                if isinstance(event, Completed):
+                    self._timed("answering", started)
+                    event = Completed(replace(event.answer, standalone_question=standalone))
+                    done(event.answer)
+                    completed = True
+                sent = True
+                yield event
+        finally:
+            if sent and not completed:
+                cut()
 
     @cached_property
     def conversations(self) -> ConversationStore:

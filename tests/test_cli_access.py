@@ -72,3 +72,4 @@ def test_rag_chat_with_a_key_stays_in_scope_and_is_audited(settings, fake_embedd
     out = capsys.readouterr().out
     assert out and "Quokkaplan hearings" not in out and "hr/casework.md" not in out
     assert [(r.key, r.route) for r in AuditLog(staff).tail()] == [("staffer", "cli chat")]
+

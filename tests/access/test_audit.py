@@ -34,3 +34,21 @@ def test_a_torn_line_is_skipped(settings):
     with log.path.open("a") as f:
         f.write('{"key": "half')
     assert [r.key for r in log.records()] == ["key1"]
+
+
+def test_a_stream_left_early_is_audited_with_what_it_was_given(settings, fake_embedder):
+    from rag.assistant import Assistant
+    from rag.models import Access
+    from tests.server.access_corpus import HR_WORD, build_with_keys
+
+    build_with_keys(settings, fake_embedder)
+    assistant = Assistant(settings, embedder=fake_embedder)
+    assistant.audit = AuditLog(settings)
+    access = Access("hr-lead", frozenset({"hr"}), route="POST /v1/ask")
+    events = assistant.stream(f"What do {HR_WORD} hearings review?", access=access)
+    next(events)
+    events.close()
+    [record] = AuditLog(settings).tail()
+    assert record.status == 499 and record.documents == ("hr/casework.md",) and record.key == "hr-lead"
+    list(assistant.stream(f"What do {HR_WORD} hearings review?", access=access))
+    assert AuditLog(settings).tail(1)[0].status == 200
