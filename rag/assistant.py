@@ -9,7 +9,10 @@ without disturbing requests in flight: each call takes the current snapshot once
 at its start and finishes on it. A server
 asks for `batch_questions`: concurrent questions are then embedded together
 (`rag.indexing.query_encoder.MicroBatcher`). `observe`, when set, hears the
-seconds each step of a question took (embedding, retrieval, answering).
+seconds each step of a question took (embedding, retrieval, answering). Every entry point takes an `Access` (who
+asks, which document groups they may read): retrieval, quotes of referred documents and document reads stay
+within it, a document outside it is "not found" exactly like a missing one, and when `audit` is set every call that
+returns document content is recorded there (`rag.access.audit`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
+from rag.access.audit import AuditLog, AuditRecord
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.chat.feedback import FeedbackStore
 from rag.chat.history import checked_history, latest_within
@@ -32,8 +36,8 @@ from rag.errors import NotFoundError
 from rag.indexing.builds import current_build_id, load_current
 from rag.indexing.embedding import Embedder, SentenceTransformerEmbedder, make_embedder
 from rag.indexing.store import LoadedIndex
-from rag.models import Answer, Document, Feedback, Message, SearchResult, Turn
-from rag.search.retrieval import Filters, QueryEncoder, Retriever, allowed_documents, clean_question
+from rag.models import Access, Answer, Document, Feedback, Message, Passage, SearchResult, Turn
+from rag.search.retrieval import Filters, QueryEncoder, Retriever, allowed_documents, clean_question, scoped
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class Snapshot:
 
 
 Observer = Callable[[str, float], None]
+CLOSED_EARLY = 499  # the audit status of a stream its caller left before the answer was complete
 History = Sequence[Message | Mapping[str, Any]]
 
 
@@ -61,6 +66,7 @@ class Assistant:
         self.batch_questions = batch_questions
         self.observe: Observer | None = None  # (step, seconds) of each question, for metrics
         self.observe_batch: Callable[[int], None] | None = None  # size of each micro-batch of questions
+        self.audit: AuditLog | None = None  # where calls that return document content are recorded
         self._snapshot: Snapshot | None = self._bind(index) if index is not None else None
 
     @property
@@ -154,24 +160,35 @@ class Assistant:
             self.observe(step, now - started)
         return now
 
-    def search(self, question: str, k: int | None = None, filters: Filters | None = None) -> SearchResult:
+    def _record(self, access: Access | None, build_id: str, documents: Sequence[str], chunks: Sequence[str] = (),
+                question: str | None = None, conversation_id: str | None = None, backend: str = "", status: int = 200) -> None:
+        if self.audit is not None:
+            who = access or Access()
+            self.audit.record(AuditRecord(who.name, who.route, build_id, tuple(dict.fromkeys(documents)), tuple(chunks),
+                                          question, conversation_id, backend, status))
+
+    def search(self, question: str, k: int | None = None, filters: Filters | None = None,
+               access: Access | None = None) -> SearchResult:
         cleaned = clean_question(question, self.settings)
         snap = self.snapshot
         started = time.perf_counter()
         vector = snap.retriever.embed(cleaned)
         started = self._timed("embedding", started)
-        passages = snap.retriever.retrieve(cleaned, vector, k, filters)
+        passages = snap.retriever.retrieve(cleaned, vector, k, scoped(filters, access))
         self._timed("retrieval", started)
+        self._record(access, snap.index.build_id, [p.chunk.doc_id for p in passages], [p.chunk.chunk_id for p in passages], cleaned)
         return SearchResult(cleaned, tuple(passages), snap.index.build_id)
 
-    def ask(self, question: str, k: int | None = None, filters: Filters | None = None, history: History | None = None) -> Answer:
+    def ask(self, question: str, k: int | None = None, filters: Filters | None = None, history: History | None = None,
+            access: Access | None = None) -> Answer:
         """The answer to `question`, asked after `history` (the conversation so far, oldest first) if given."""
-        return final_answer(self.stream(question, k, filters, history))
+        return final_answer(self.stream(question, k, filters, history, access))
 
     def stream(self, question: str, k: int | None = None, filters: Filters | None = None,
-               history: History | None = None) -> Iterator[AnswerEvent]:
+               history: History | None = None, access: Access | None = None, conversation_id: str | None = None) -> Iterator[AnswerEvent]:
         """Check the request and retrieve now (errors are raised here), then return the answer's events: its text
         piece by piece, then the whole `Answer`. A caller that stops iterating stops the answering."""
+        filters = scoped(filters, access)
         cleaned = clean_question(question, self.settings)
         messages = checked_history(history, self.settings)
         snap = self.snapshot
@@ -183,27 +200,45 @@ class Assistant:
         started = self._timed("retrieval", started)
         allowed = allowed_documents(snap.index, filters)  # a referred document must pass the same filters
         events = snap.backend.stream(cleaned, vectors[0], found.passages, snap.index, allowed=allowed, reading=found.reading)
-        return self._finished(events, context.text, started)
+        backend = getattr(snap.backend, "name", type(snap.backend).__name__)
 
-    def _finished(self, events: Iterator[AnswerEvent], standalone: str, started: float) -> Iterator[AnswerEvent]:
-        for event in events:
-            if isinstance(event, Completed):
-                self._timed("answering", started)
-                event = Completed(replace(event.answer, standalone_question=standalone))
-            yield event
+        def record(passages: Sequence[Passage], cited: Sequence[str] = (), status: int = 200) -> None:
+            self._record(access, snap.index.build_id, [*cited, *(p.chunk.doc_id for p in passages)],
+                         [p.chunk.chunk_id for p in passages], cleaned, conversation_id, backend, status)
+
+        return self._finished(events, context.text, started, lambda answer: record(answer.passages, [c.doc_id for c in answer.citations]),
+                              lambda: record(found.passages, status=CLOSED_EARLY))
+
+    def _finished(self, events: Iterator[AnswerEvent], standalone: str, started: float,
+                  done: Callable[[Answer], None], cut: Callable[[], None]) -> Iterator[AnswerEvent]:
+        """The events, the standalone question set on the answer; `done` hears the answer, `cut` a stream that some
+        text left before its caller stopped (what the backend was given is what it may have shown)."""
+        completed = sent = False
+        try:
+            for event in events:
+                if isinstance(event, Completed):
+                    self._timed("answering", started)
+                    event = Completed(replace(event.answer, standalone_question=standalone))
+                    done(event.answer)
+                    completed = True
+                sent = True
+                yield event
+        finally:
+            if sent and not completed:
+                cut()
 
     @cached_property
     def conversations(self) -> ConversationStore:
         return ConversationStore(self.settings)
 
     def reply(self, owner: str, conversation_id: str, question: str, k: int | None = None,
-              filters: Filters | None = None) -> Iterator[AnswerEvent | Turn]:
+              filters: Filters | None = None, access: Access | None = None) -> Iterator[AnswerEvent | Turn]:
         """Answer the next question of a stored conversation (its turns are the history) and record the turn: the
         answer's events, then the stored `Turn`. Nothing is recorded when the caller stops before the end."""
         store = self.conversations
         store.check_room(owner, conversation_id)
         history = latest_within(store.get(owner, conversation_id).history(), self.settings)
-        events = self.stream(question, k, filters, history)
+        events = self.stream(question, k, filters, history, access, conversation_id)
         return self._recorded(events, owner, conversation_id)
 
     def _recorded(self, events: Iterator[AnswerEvent], owner: str, conversation_id: str) -> Iterator[AnswerEvent | Turn]:
@@ -221,20 +256,32 @@ class Assistant:
         self.feedback.checked(rating, comment)  # a bad rating or comment is refused before anything is read
         return self.feedback.rate(self.conversations.get(owner, conversation_id), turn, rating, comment)
 
-    def original(self, doc_id: str) -> tuple[Document, Path]:
+    def documents(self, access: Access | None = None) -> list[Document]:
+        """The live build's documents that `access` may read."""
+        index = self.snapshot.index
+        visible = index.visible(access)
+        return list(index.documents.values()) if visible is None else [index.documents[d] for d in visible]
+
+    def _readable(self, doc_id: str, access: Access | None) -> Document:
+        """A document `access` may read; one it may not is not found, with the very message of a missing one."""
+        index = self.snapshot.index
+        doc = index.documents.get(doc_id)
+        if doc is None or not (access is None or access.sees(index.groups_of(doc_id))):
+            raise NotFoundError(f"no document {doc_id!r} in build {index.build_id}; list them with GET /v1/documents")
+        return doc
+
+    def original(self, doc_id: str, access: Access | None = None) -> tuple[Document, Path]:
         """A document and the original file its build kept."""
         snap = self.snapshot
-        doc = snap.index.documents.get(doc_id)
-        if doc is None:
-            raise NotFoundError(f"no document {doc_id!r} in build {snap.index.build_id}; list them with GET /v1/documents")
+        doc = self._readable(doc_id, access)
         path = snap.index.original_file(doc_id)
         if path is None:
             raise NotFoundError(f"build {snap.index.build_id} kept no original of {doc_id!r} (built before originals were kept, "
                                 "or the file changed during the build); run `rag index build`")
+        self._record(access, snap.index.build_id, [doc_id])
         return doc, path
 
-    def document(self, doc_id: str) -> Document:
-        doc = self.snapshot.index.documents.get(doc_id)
-        if doc is None:
-            raise NotFoundError(f"no document {doc_id!r} in build {self.build_id}; list them with GET /v1/documents")
+    def document(self, doc_id: str, access: Access | None = None) -> Document:
+        doc = self._readable(doc_id, access)
+        self._record(access, self.build_id, [doc_id])
         return doc

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import click
 
+from rag.cli_access import audited, key_access
 from rag.config import Settings
 from rag.errors import ConfigError, RagError
 from rag.models import Answer, SearchResult
@@ -42,6 +43,7 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def make_settings(corpus: Path | None, index_dir: Path | None, **extra: Any) -> Settings:
     return Settings.from_env(corpus_dir=corpus, index_dir=index_dir, **extra)
+
 
 
 @click.group(cls=RagGroup)
@@ -101,6 +103,8 @@ def build_report(build_id: str, manifest: dict[str, Any]) -> list[str]:
                 ("changed during the build", corpus.get("changed_during_build", [])))
     for label, rows in sections:
         lines += [f"  {label} {row['path']}: {row['reason']}" for row in rows]
+    lines += [f"  reads as instructions to a model {row['doc_id']} (chunk {row['chunk_id']}): {'; '.join(row['reasons'])}: {row['excerpt']!r}"
+              for row in manifest.get("injection") or []]
     return lines
 
 
@@ -216,7 +220,9 @@ def search(question: str, corpus: Path | None, index_dir: Path | None, k: int | 
     """Retrieve the passages closest to QUESTION."""
     from rag.assistant import Assistant
 
-    result = Assistant(make_settings(corpus, index_dir)).search(question, k, _filters(doc, meta))
+    settings = make_settings(corpus, index_dir)
+    access = key_access(settings, "cli search")
+    result = audited(Assistant(settings), access).search(question, k, _filters(doc, meta), access)
     click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) if as_json else format_search(result))
 
 
@@ -232,7 +238,9 @@ def ask(question: str, corpus: Path | None, index_dir: Path | None, k: int | Non
     from rag.assistant import Assistant
 
     history = read_history(history_file) if history_file is not None else None
-    answer = Assistant(make_settings(corpus, index_dir)).ask(question, k, _filters(doc, meta), history)
+    settings = make_settings(corpus, index_dir)
+    access = key_access(settings, "cli ask")
+    answer = audited(Assistant(settings), access).ask(question, k, _filters(doc, meta), history, access)
     click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False) if as_json else format_answer(answer))
 
 
@@ -257,9 +265,12 @@ def chat(corpus: Path | None, index_dir: Path | None, k: int | None, as_json: bo
     Type a question and press Enter; the answer appears sentence by sentence, then its numbered sources.
     /new starts a new conversation, /sources shows the last answer's sources again, /quit (or Ctrl-D) ends.
     With --json, each answer is one line of JSON (the object `rag ask --json` prints)."""
+    from rag.assistant import Assistant
     from rag.terminal import run_chat
 
-    run_chat(make_settings(corpus, index_dir), k, _filters(doc, meta), as_json)
+    settings = make_settings(corpus, index_dir)
+    access = key_access(settings, "cli chat")
+    run_chat(settings, k, _filters(doc, meta), as_json, assistant=audited(Assistant(settings), access), access=access)
 
 
 @cli.command()
@@ -272,10 +283,14 @@ def serve(corpus: Path | None, index_dir: Path | None, host: str | None, port: i
 
     import uvicorn
 
+    from rag.access.keys import KeyStore
     from server.app import create_app
+    from server.auth import check_bind
 
     settings = make_settings(corpus, index_dir, host=host, port=port)
+    protection = check_bind(settings, KeyStore(settings))  # refuses a non-loopback address with no keys
     check_port_free(settings.host, settings.port)
+    click.echo(f"access: {protection}", err=True)
     app = create_app(settings)
     access = logging.getLogger("rag.access")  # one JSON line per request, on stderr (replaces uvicorn's access log)
     access.setLevel(logging.INFO)
@@ -323,7 +338,8 @@ def eval_command(gold: Path, corpus: Path | None, index_dir: Path | None, eval_i
             raise ConfigError(f"cannot write {out}: folder {out.parent} does not exist")
     with TqdmProgress() as progress:
         metadata = dict(_filters((), meta).metadata)
-        run = evaluate_corpus(settings, build_embedder(settings), gold, eval_index, scope_field, limit, seed, progress, metadata)
+        run = evaluate_corpus(settings, build_embedder(settings), gold, eval_index, scope_field, limit, seed, progress, metadata,
+                              key_access(settings, "cli eval"))
     click.echo("\n".join(metrics_table(run.summary)))
     click.echo(format_headline(run.summary))
     for name, part in run.summary["by_turn"].items():
@@ -440,11 +456,14 @@ def format_sources(answer: Answer) -> list[str]:
 
 
 def _register_commands() -> None:
+    from rag.cli_access import audit, keys
     from rag.cli_feedback import feedback_command
     from rag.cli_tune import tune_command
 
     cli.add_command(tune_command)
     cli.add_command(feedback_command)
+    cli.add_command(keys)
+    cli.add_command(audit)
 
 
 _register_commands()

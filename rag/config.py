@@ -143,8 +143,8 @@ class Settings:
         "earlier answers came from is a new topic and takes no context; from half as many words the context fades out.", 2, 100,
     )
     state_dir: Path = setting(
-        Path("state"), "Folder of the service's own state: stored conversations (conversations.sqlite) and answer "
-        "feedback (feedback.sqlite).",
+        Path("state"), "Folder of the service's own state: stored conversations (conversations.sqlite), answer "
+        "feedback (feedback.sqlite), API keys (keys.sqlite) and the audit trail (audit.jsonl).",
     )
     conversation_max_turns: int = setting(
         50, "Most turns (question and answer) one stored conversation keeps; the next is refused (start a new one).", 1, 10000
@@ -175,6 +175,27 @@ class Settings:
         0, "Worker threads that answer requests in `rag serve` (0: twice the CPU cores; the model and numpy release the "
         "interpreter lock, the rest of an answer holds it).", 0, 1024,
     )
+    default_group: str = setting(
+        "staff", "Group of documents that name none (no `access:` in their front matter or properties, no match in the "
+        "corpus's access.toml); empty: such documents are readable only by keys holding the group `*`.",
+    )
+    allow_open_access: bool = setting(
+        False, "Let `rag serve` bind to a non-loopback address with no API keys configured (anyone who reaches the port "
+        "then reads every document and calls the admin routes). Off: it refuses to start; add a key with `rag keys add`.",
+    )
+    audit_questions: bool = setting(True, "Write each question into the audit trail (off: records keep who, when, what was returned, not what was asked).")
+    audit_max_bytes: int = setting(
+        10_000_000, "Size at which the audit trail (audit.jsonl in RAG_STATE_DIR) is rotated to audit.jsonl.1, .2, ...", 1000
+    )
+    audit_keep: int = setting(10, "Rotated audit files kept besides the current one (older ones are deleted).", 1, 10000)
+    rate_limit: float = setting(
+        20.0, "Requests per second each API key may make on average (a token bucket; 429 with Retry-After beyond it; 0: no "
+        "limit). Applies when keys are configured.", 0.0, 100000.0,
+    )
+    rate_burst: int = setting(40, "Requests an API key may make at once before RAG_RATE_LIMIT paces it (the bucket's size).", 1, 100000)
+    max_body_bytes: int = setting(1_000_000, "Largest request body accepted on any route (413 beyond it).", 1000, 1_000_000_000)
+    cors_origins: str = setting("", "Origins (comma-separated) whose web pages may call the API from a browser (empty: CORS off).")
+    api_key: str = setting("", "API key the `rag` command's search, ask, chat and eval act as (empty: every document, as the library).")
     log_questions: bool = setting(False, "Write each question into the server's per-request JSON log line (off: never logged).")
     host: str = setting("127.0.0.1", "Address `rag serve` binds to.")
     port: int = setting(8000, "Port `rag serve` listens on.", 1, 65535)

@@ -105,3 +105,35 @@ class StateError(RagError):
 
     status = 503
     kind = "state_error"
+
+
+class AuthError(RagError):
+    """A request needs an API key and sent none, or one that is malformed, unknown or revoked."""
+
+    status = 401
+    kind = "unauthorized"
+
+
+class ForbiddenError(RagError):
+    """The key is valid but may not do this (an admin route called with a key that is not an admin's)."""
+
+    status = 403
+    kind = "forbidden"
+
+
+class RateLimitedError(RagError):
+    """A key made more requests than RAG_RATE_LIMIT allows; `retry_after` says in how many seconds to try again."""
+
+    status = 429
+    kind = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PayloadTooLargeError(RagError):
+    """The request body is larger than RAG_MAX_BODY_BYTES."""
+
+    status = 413
+    kind = "payload_too_large"

@@ -288,6 +288,43 @@ class Feedback:
                 "created_at": self.created_at, "updated_at": self.updated_at}
 
 
+EVERY_GROUP = "*"  # a key holding this group reads every document
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who a call acts for and which document groups it may read: the key's name (never the key), its groups (None:
+    every document, as when no API keys are configured or the library is called directly), whether it may change the
+    service's state, and the route or command it came through (for the audit trail)."""
+
+    name: str = "anonymous"
+    groups: frozenset[str] | None = None
+    admin: bool = False
+    route: str = ""
+
+    def sees(self, doc_groups: "tuple[str, ...] | frozenset[str]") -> bool:
+        """Whether a document of `doc_groups` is readable with this access."""
+        return self.groups is None or EVERY_GROUP in self.groups or not self.groups.isdisjoint(doc_groups)
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A stored API key, as `rag keys list` shows it: never the key itself, only a short id that is its prefix."""
+
+    name: str
+    key_id: str
+    groups: tuple[str, ...]
+    admin: bool
+    created_at: str
+    revoked_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "groups": list(self.groups)}
+
+    def access(self, route: str = "") -> Access:
+        return Access(self.name, frozenset(self.groups), self.admin, route)
+
+
 def page_label(first: int | None, last: int | None = None) -> str | None:
     """'p. 3', 'pp. 3-4', or None for formats without pages."""
     if first is None:

@@ -27,6 +27,7 @@ from rag.indexing import builds
 from rag.indexing.embedding import Embedder
 from rag.indexing.store import LoadedIndex, check_manifest, read_manifest, write_manifest
 from rag.ingest.corpus import load_corpus
+from rag.models import Access
 
 EVAL_FILE = "eval.json"
 
@@ -47,25 +48,28 @@ def corpus_matches_live(settings: Settings) -> bool:
 
 
 def run_eval(assistant: Assistant, gold: Path, scope_field: str | None, limit: int | None, seed: int,
-             progress: Callable[[int], None] | None = None, metadata: dict[str, str] | None = None) -> EvalRun:
+             progress: Callable[[int], None] | None = None, metadata: dict[str, str] | None = None,
+             access: Access | None = None) -> EvalRun:
     rows = load_gold(gold, assistant.snapshot.index.documents, scope_field)
-    return evaluate(assistant, rows[:limit] if limit else rows, progress, seed, metadata)
+    return evaluate(assistant, rows[:limit] if limit else rows, progress, seed, metadata, access)
 
 
 def evaluate_corpus(settings: Settings, embedder: Embedder, gold: Path, index_dir: Path | None = None,
                     scope_field: str | None = None, limit: int | None = None, seed: int = 0,
-                    progress: builds.BuildProgress | None = None, metadata: dict[str, str] | None = None) -> EvalRun:
-    """Evaluate the index for `settings.corpus_dir`: given, live, or built for this run and thrown away."""
+                    progress: builds.BuildProgress | None = None, metadata: dict[str, str] | None = None,
+                    access: Access | None = None) -> EvalRun:
+    """Evaluate the index for `settings.corpus_dir`: given, live, or built for this run and thrown away; with `access`,
+    over the documents of its groups only."""
     if index_dir is not None:
-        return run_eval(Assistant(settings.replace(index_dir=index_dir), embedder), gold, scope_field, limit, seed, _advance(progress), metadata)
+        return run_eval(Assistant(settings.replace(index_dir=index_dir), embedder), gold, scope_field, limit, seed, _advance(progress), metadata, access)
     if corpus_matches_live(settings):
-        return run_eval(Assistant(settings, embedder), gold, scope_field, limit, seed, _advance(progress), metadata)
+        return run_eval(Assistant(settings, embedder), gold, scope_field, limit, seed, _advance(progress), metadata, access)
     scratch = Path(tempfile.mkdtemp(prefix="rag-eval-"))
     try:
         temp_settings = settings.replace(index_dir=scratch, cache_dir=str(settings.cache_folder))  # the operator's cache
         result = builds.build(temp_settings, embedder, progress)
         builds.promote(scratch, result.build_id)
-        return run_eval(Assistant(temp_settings, embedder), gold, scope_field, limit, seed, _advance(progress), metadata)
+        return run_eval(Assistant(temp_settings, embedder), gold, scope_field, limit, seed, _advance(progress), metadata, access)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

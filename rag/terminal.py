@@ -20,7 +20,7 @@ from rag.chat.history import latest_within
 from rag.chat.streaming import Completed, TextDelta
 from rag.config import Settings
 from rag.errors import RagError
-from rag.models import Answer, Message
+from rag.models import Access, Answer, Message
 from rag.search.retrieval import Filters
 
 HELP = "Ask a question. /new starts a new conversation, /sources shows the last sources again, /quit ends."
@@ -40,8 +40,9 @@ def lines_of(stream: IO[str]) -> Iterator[str]:
 
 
 def run_chat(settings: Settings, k: int | None, filters: Filters, as_json: bool, stream: IO[str] | None = None,
-             assistant: Assistant | None = None) -> None:
-    """The loop over typed lines (standard input unless `stream` is given), until /quit or the end of input."""
+             assistant: Assistant | None = None, access: Access | None = None) -> None:
+    """The loop over typed lines (standard input unless `stream` is given), until /quit or the end of input; with
+    `access`, every answer stays within its groups."""
     assistant = assistant or Assistant(settings)
     history: tuple[Message, ...] = ()
     last: Answer | None = None
@@ -61,7 +62,7 @@ def run_chat(settings: Settings, k: int | None, filters: Filters, as_json: bool,
         elif line.startswith("/"):
             _note(f"unknown command {line}: {HELP}", as_json)
         else:
-            answer = _turn(assistant, line, k, filters, history, as_json)
+            answer = _turn(assistant, line, k, filters, history, as_json, access)
             if answer is not None:
                 last = answer
                 history = latest_within(history + (Message("user", line), Message("assistant", answer.answer, answer.citations)),
@@ -69,10 +70,10 @@ def run_chat(settings: Settings, k: int | None, filters: Filters, as_json: bool,
 
 
 def _turn(assistant: Assistant, question: str, k: int | None, filters: Filters, history: tuple[Message, ...],
-          as_json: bool) -> Answer | None:
+          as_json: bool, access: Access | None = None) -> Answer | None:
     """Ask one question; print the answer as it comes, then its sources. None when the question was refused as bad."""
     try:
-        events = assistant.stream(question, k, filters, history)
+        events = assistant.stream(question, k, filters, history, access)
         answer = None
         for event in events:
             if isinstance(event, TextDelta) and not as_json:

@@ -9,7 +9,9 @@ answers come from `rag.assistant.Assistant`; metrics and the access log from
 `server.telemetry`; server-sent events from `server.streaming`; stored
 conversations' routes from `server.conversations`; feedback on answers from
 `server.feedback`; the OpenAI-compatible routes from `server.openai_api`; the
-web chat page at `/` from `server.web`.
+web chat page at `/` from `server.web`; who a request speaks for (API keys, admin routes, rate limits), body limits
+and security headers from `server.auth` and `server.guard`: every route passes the request's `Access` to the
+assistant.
 """
 
 
@@ -25,28 +27,35 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
+from rag.access.audit import AuditLog
 from rag.assistant import Assistant
 from rag.chat.streaming import final_answer
 from rag.config import Settings
 from rag.errors import RagError
 from rag.indexing.originals import MEDIA_TYPES
 from rag.models import Document
+from server.auth import Authenticator, access_of
 from server.conversations import add_conversation_routes
 from server.feedback import add_feedback_routes
+from server.guard import document_security, install_guard
 from server.openai_api import add_openai_routes
-from server.schemas import AnswerOut, DocumentOut, ErrorOut, SearchOut, ask_model, filters_of, query_model
+from server.schemas import SSE_EVENT, AnswerOut, DocumentOut, ErrorOut, SearchOut, ask_model, filters_of, query_model
 from server.streaming import event_stream
 from server.telemetry import Telemetry
 from server.web import add_web_routes
 
 log = logging.getLogger("rag.server")
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (400, 404, 422, 503)}
-STREAMED: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": {"schema": {"type": "string", "description": (
+STREAMED: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": {"schema": {**SSE_EVENT, "description": (
     "With \"stream\": true: `event: delta` / `data: {\"text\": str}` for each piece of the answer (sentence by sentence), "
     "then `event: citations` / `data: {\"citations\": [Citation]}`, `event: answer` / `data: Answer` (the JSON body of the "
     "call without stream), for conversation messages `event: turn` / `data: {n, question, created_at, build_id}`, "
     "and `event: done` / `data: {}`. A failure after the stream started is `event: error` / `data: {\"error\": {...}}`.")}}}}}
+
+
+ORIGINAL_TYPES = {media: {"schema": {"type": "string", "format": "binary"}} for media in sorted(set(MEDIA_TYPES.values()))}
 
 
 def error_response(status: int, kind: str, message: str) -> JSONResponse:
@@ -62,6 +71,9 @@ def _validation_message(exc: RequestValidationError) -> str:
             hint = ": shorten it to the point you want answered (the limit is RAG_MAX_QUESTION_CHARS)"
         if where == "comment" and err.get("type") == "string_too_long":
             hint = ": shorten it to what was wrong or right (the limit is RAG_FEEDBACK_MAX_COMMENT_CHARS)"
+        if where == "question" and err.get("type") == "string_pattern_mismatch":
+            parts.append("question: is empty: ask about the documents, e.g. 'How long are payroll records kept?'")
+            continue
         parts.append(f"{where}: {err.get('msg', 'invalid')}{hint}")
     return "; ".join(parts) + " (the request schema is at /openapi.json)"
 
@@ -73,11 +85,21 @@ ROUTES_HINT = ("the chat page is at /; the API is POST /v1/ask and POST /v1/sear
 def _http_message(request: Request, exc: StarletteHTTPException) -> str:
     """What went wrong at the HTTP level, and what to send instead."""
     if exc.status_code == 405:
-        allowed = exc.headers.get("Allow", "") if exc.headers else ""
+        allowed = allowed_methods(request)
         return f"{request.method} is not allowed on {request.url.path} (use {allowed or 'another method'}); {ROUTES_HINT}"
     if exc.status_code == 404:
         return f"no route {request.url.path}: {ROUTES_HINT}"
     return str(exc.detail)
+
+
+def allowed_methods(request: Request) -> str:
+    """The methods some route serves at the request's path."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -97,7 +119,9 @@ def install_error_handlers(app: FastAPI) -> None:
         kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         response = error_response(exc.status_code, kind, _http_message(request, exc))
         if exc.headers:
-            response.headers.update(exc.headers)  # keeps Allow on a 405
+            response.headers.update(exc.headers)
+        if exc.status_code == 405:
+            response.headers["Allow"] = allowed_methods(request)  # every method of the path, not only the first route's
         return response
 
     @app.exception_handler(Exception)
@@ -115,12 +139,16 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     assistant = assistant or Assistant(settings, batch_questions=True)
     telemetry = Telemetry(settings, assistant)
     assistant.observe, assistant.observe_batch = telemetry.observe_stage, telemetry.observe_batch
+    assistant.audit = assistant.audit or AuditLog(settings)
+    auth = Authenticator(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         import anyio.to_thread
 
         anyio.to_thread.current_default_thread_limiter().total_tokens = worker_threads(settings)
+        log.warning("access: %s", "API keys required" if auth.keys_required() else
+                    "no API keys configured: every document is served to any caller (loopback only; `rag keys add` to require keys)")
         try:
             await run_in_threadpool(assistant.warm_up)
             log.info("serving index build %s", assistant.build_id)
@@ -139,7 +167,9 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     )
     app.state.assistant = assistant
     install_error_handlers(app)
-    telemetry.install(app)
+    install_guard(app, settings, auth)
+    document_security(app)
+    telemetry.install(app)  # outside the guard: refused requests are counted and logged too
     add_routes(app, assistant, query_model(settings), ask_model(settings))
     add_conversation_routes(app, assistant, settings, ERRORS, STREAMED)
     add_feedback_routes(app, assistant, settings, ERRORS)
@@ -174,7 +204,7 @@ def add_routes(app: FastAPI, assistant: Assistant, QueryIn: Any, AskIn: Any) -> 
     @app.post("/v1/search", response_model=SearchOut, responses=ERRORS, summary="Retrieve cited passages")
     async def search(request: Request, body: QueryIn = Body(...)) -> JSONResponse:  # type: ignore[valid-type]
         request.state.question = body.question
-        result = await run_in_threadpool(assistant.search, body.question, body.k, filters_of(body))
+        result = await run_in_threadpool(assistant.search, body.question, body.k, filters_of(body), access_of(request))
         return JSONResponse(result.to_dict())
 
     @app.post("/v1/ask", response_model=AnswerOut, responses={**ERRORS, **STREAMED},
@@ -182,20 +212,21 @@ def add_routes(app: FastAPI, assistant: Assistant, QueryIn: Any, AskIn: Any) -> 
     async def ask(request: Request, body: AskIn = Body(...)) -> Any:  # type: ignore[valid-type]
         request.state.question = body.question
         history = [m.model_dump() for m in body.history]
-        events = await run_in_threadpool(assistant.stream, body.question, body.k, filters_of(body), history)
+        events = await run_in_threadpool(assistant.stream, body.question, body.k, filters_of(body), history, access_of(request))
         if body.stream:
             return event_stream(request, events)
         return JSONResponse((await run_in_threadpool(final_answer, events)).to_dict())
 
     @app.get("/v1/documents", response_model=list[DocumentOut], summary="List indexed documents")
-    async def documents() -> JSONResponse:
-        snap = await run_in_threadpool(lambda: assistant.snapshot)
-        return JSONResponse([_summary(d) for d in snap.index.documents.values()])
+    async def documents(request: Request) -> JSONResponse:
+        docs = await run_in_threadpool(assistant.documents, access_of(request))
+        return JSONResponse([_summary(d) for d in docs])
 
-    @app.get("/v1/documents/{doc_id:path}/original", responses={**ERRORS, 200: {"content": {"application/octet-stream": {}}}},
+    @app.get("/v1/documents/{doc_id:path}/original", responses={**ERRORS, 200: {"content": ORIGINAL_TYPES, "description": (
+             "The file, with the media type of its format (one of these).")}},
              summary="The original file (PDF, DOCX, ...) exactly as this build indexed it")
-    async def original(doc_id: str) -> FileResponse:
-        doc, path = await run_in_threadpool(assistant.original, doc_id)
+    async def original(request: Request, doc_id: str) -> FileResponse:
+        doc, path = await run_in_threadpool(assistant.original, doc_id, access_of(request))
         active = doc.source_format == "html"  # corpus HTML must never run as this API's origin
         media_type = MEDIA_TYPES.get(doc.source_format, "application/octet-stream")
         response = FileResponse(path, media_type=media_type, filename=doc_id.rsplit("/", 1)[-1],
@@ -206,8 +237,8 @@ def add_routes(app: FastAPI, assistant: Assistant, QueryIn: Any, AskIn: Any) -> 
 
     @app.get("/v1/documents/{doc_id:path}", response_model=DocumentOut, responses=ERRORS,
              summary="A document's extracted text, sections, page starts and metadata")
-    async def document(doc_id: str) -> JSONResponse:
-        doc = await run_in_threadpool(assistant.document, doc_id)
+    async def document(request: Request, doc_id: str) -> JSONResponse:
+        doc = await run_in_threadpool(assistant.document, doc_id, access_of(request))
         sections = [{"start": s.start, "end": s.end, "path": list(s.path)} for s in doc.sections]
         return JSONResponse({**_summary(doc), "text": doc.text, "sections": sections, "page_starts": list(doc.pages)})
 

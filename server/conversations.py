@@ -2,9 +2,9 @@
 
 Owns the routes `POST /v1/conversations`, `GET /v1/conversations`, `GET|DELETE /v1/conversations/{id}` and
 `POST /v1/conversations/{id}/messages` (the answer JSON with the stored turn, or server-sent events with `stream`),
-and who a request speaks for (`request_owner`: the `X-Rag-Owner` header, else `anonymous`; the access-control issue
-replaces it with the API key's owner, and nothing else here changes). Leaves storing to `rag.chat.store` and answering
-to the assistant.
+and who a request speaks for (`request_owner`: the API key's name, or with no keys configured the `X-Rag-Owner` header,
+else `anonymous`; see `server.auth`): a conversation belongs to the key that made it. Leaves storing to
+`rag.chat.store` and answering to the assistant.
 """
 
 
@@ -15,19 +15,17 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from rag.assistant import Assistant
-from rag.chat.store import DEFAULT_OWNER
 from rag.config import Settings
 from rag.models import Turn
+from server.auth import access_of
 from server.schemas import ConversationIn, ConversationListOut, ConversationOut, TurnOut, filters_of, message_model
 from server.streaming import event_stream
 
-OWNER_HEADER = "X-Rag-Owner"
-
 
 def request_owner(request: Request) -> str:
-    """Whose conversations a request reads and writes. Not authentication: any caller may name any owner until the
-    access-control issue ties owners to API keys."""
-    return request.headers.get(OWNER_HEADER, "").strip() or DEFAULT_OWNER
+    """Whose conversations a request reads and writes: its API key's name (with no keys configured, whoever the
+    X-Rag-Owner header names)."""
+    return access_of(request).name
 
 
 def add_conversation_routes(app: FastAPI, assistant: Assistant, settings: Settings, errors: dict[int | str, Any],
@@ -62,7 +60,7 @@ def add_conversation_routes(app: FastAPI, assistant: Assistant, settings: Settin
     async def message(request: Request, conversation_id: str, body: MessageIn = Body(...)) -> Any:  # type: ignore[valid-type]
         request.state.question = body.question
         events = await run_in_threadpool(assistant.reply, request_owner(request), conversation_id, body.question, body.k,
-                                         filters_of(body))
+                                         filters_of(body), access_of(request))
         if body.stream:
             return event_stream(request, events)
         turn = await run_in_threadpool(_last_turn, events)

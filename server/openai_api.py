@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal
 
 from fastapi import Body, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -26,26 +26,34 @@ from rag.config import Settings
 from rag.errors import InvalidRequestError, RagError
 from rag.ingest.chunking import count_tokens
 from rag.models import Answer, Message
-from server.schemas import AnswerOut, CitationOut, FiltersIn, filters_of
+from server.auth import access_of
+from server.schemas import SSE_EVENT, AnswerOut, CitationOut, FiltersIn, filters_of, json_int
 from server.streaming import event_stream, sse
 
 MODEL_ID = "policy-assistant"  # the one model: extractive answers over the live index build
-CHUNKS: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": {"schema": {"type": "string", "description": (
+CHUNKS: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": {"schema": {**SSE_EVENT, "description": (
     "With \"stream\": true: `data: chat.completion.chunk` lines, every one with `choices` (the first delta carries the "
     "role, then one delta per sentence of the answer); the last chunk has `finish_reason: \"stop\"`, `citations` and "
     "`answer`; then `data: [DONE]`. A failure after the stream started is a `data: {\"error\": {...}}` line.")}}}}}
 IGNORED_ROLES = ("system", "developer")
 
 
-class ChatMessageIn(BaseModel):
-    model_config = ConfigDict(extra="allow")  # name, tool_call_id and the like are accepted and ignored
+class TextPart(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
 
-    role: str = Field(description="user, assistant, or system/developer (ignored).")
-    content: str | list[dict[str, Any]] | None = Field(default=None, description="Text, or a list of {type: text, text} parts.")
+    type: Literal["text"]
+    text: str
+
+
+class ChatMessageIn(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)  # name, tool_call_id and the like are accepted and ignored
+
+    role: Literal["user", "assistant", "system", "developer"] = Field(description="user, assistant, or system/developer (ignored).")
+    content: str | list[TextPart] | None = Field(default=None, description="Text, or a list of {type: text, text} parts.")
 
 
 class ChatCompletionIn(BaseModel):
-    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{
+    model_config = ConfigDict(extra="allow", strict=True, json_schema_extra={"examples": [{
         "model": MODEL_ID, "stream": False, "filters": {"doc_ids": ["travel-and-expenses-policy.html"]},
         "messages": [{"role": "user", "content": "What is the hotel limit in London?"}]}]})
 
@@ -53,7 +61,7 @@ class ChatCompletionIn(BaseModel):
     messages: list[ChatMessageIn] = Field(min_length=1, description="The conversation; the last message is the question.")
     stream: bool = Field(default=False, description="Stream `chat.completion.chunk` objects as server-sent events.")
     filters: FiltersIn | None = Field(default=None, description="Restrict retrieval by document id or metadata (extra_body).")
-    k: int | None = Field(default=None, ge=1, description="Passages to retrieve (extra_body).")
+    k: json_int(1) | None = Field(default=None, description="Passages to retrieve (extra_body).")  # type: ignore[valid-type]
 
 
 class ChoiceMessage(BaseModel):
@@ -93,12 +101,7 @@ def split_messages(messages: list[ChatMessageIn]) -> tuple[str, list[Message]]:
 def _text(message: ChatMessageIn, i: int) -> str:
     if isinstance(message.content, str) or message.content is None:
         return message.content or ""
-    parts = []
-    for part in message.content:
-        if part.get("type") != "text" or not isinstance(part.get("text"), str):
-            raise InvalidRequestError(f"messages[{i}].content: only text parts ({{\"type\": \"text\", \"text\": ...}}) are supported")
-        parts.append(part["text"])
-    return "\n".join(parts)
+    return "\n".join(part.text for part in message.content)
 
 
 def completion(answer: Answer, completion_id: str, created: int, history: list[Message]) -> dict[str, Any]:
@@ -143,7 +146,7 @@ def add_openai_routes(app: FastAPI, assistant: Assistant, settings: Settings, er
     async def chat_completions(request: Request, body: ChatCompletionIn = Body(...)) -> Any:
         question, history = split_messages(body.messages)
         request.state.question = question
-        events = await run_in_threadpool(assistant.stream, question, body.k, filters_of(body), history)
+        events = await run_in_threadpool(assistant.stream, question, body.k, filters_of(body), history, access_of(request))
         completion_id, created = "chatcmpl-" + secrets.token_hex(12), int(time.time())
         if body.stream:
             framer = ChunkFramer(completion_id, created)

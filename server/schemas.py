@@ -2,21 +2,36 @@
 
 Responses are produced by the library's `to_dict()` methods; these models
 describe that JSON for clients (a test validates real bodies against them, so
-they cannot drift). Requests forbid unknown fields.
+they cannot drift). Requests forbid unknown fields and take JSON types as they are (strict: `"stream": 0` or `"k": "5"` is refused,
+as the schema says). `SSE_EVENT` is the schema of one server-sent event, as clients parse it.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from rag.config import Settings
 from rag.search.retrieval import Filters
 
 
+def _json_int(value: Any) -> Any:
+    """A JSON integer: an int, or a number with no fraction (JSON Schema's `integer` includes 7.0); never a string."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def json_int(ge: int, le: int | None = None) -> Any:
+    """An integer field within bounds that takes JSON integers (`_json_int`)."""
+    return Annotated[int, Field(ge=ge, le=le), BeforeValidator(_json_int)]
+SSE_EVENT = {"type": "object", "properties": {"event": {"type": "string"}, "data": {"type": "string"}, "id": {"type": "string"}},
+             "required": ["data"]}
+
+
 class FiltersIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     doc_ids: list[str] = Field(default_factory=list, description="Only passages from these document ids.")
     metadata: dict[str, str] = Field(
@@ -31,10 +46,10 @@ def filters_of(body: Any) -> Filters | None:
 
 
 class MessageIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     role: Literal["user", "assistant"] = Field(description="Who said it: the user's question or the assistant's answer.")
-    content: str = Field(description="What was said (an answer's [n] markers may stay in).")
+    content: str = Field(pattern=r"\S", description="What was said, not only spaces (an answer's [n] markers may stay in).")
 
 
 def query_model(settings: Settings) -> type[BaseModel]:
@@ -42,7 +57,7 @@ def query_model(settings: Settings) -> type[BaseModel]:
     return create_model(
         "QueryIn",
         __config__=ConfigDict(
-            extra="forbid",
+            extra="forbid", strict=True,
             json_schema_extra={"examples": [{"question": "How long are payroll records kept?", "k": 5}]},
         ),
         **_query_fields(settings),
@@ -51,8 +66,10 @@ def query_model(settings: Settings) -> type[BaseModel]:
 
 def _query_fields(settings: Settings) -> dict[str, Any]:
     return {
-        "question": (str, Field(min_length=1, max_length=settings.max_question_chars, description="The question, in plain words.")),
-        "k": (int | None, Field(default=None, ge=1, le=settings.max_top_k, description=f"Passages to retrieve (default {settings.top_k}).")),
+        "question": (str, Field(min_length=1, max_length=settings.max_question_chars, pattern=r"\S",
+                                description="The question, in plain words (not only spaces).")),
+        "k": (json_int(1, settings.max_top_k) | None,
+              Field(default=None, description=f"Passages to retrieve (default {settings.top_k}, at most {settings.max_top_k}).")),
         "filters": (FiltersIn | None, Field(default=None, description="Restrict retrieval by document id or metadata.")),
     }
 
@@ -67,7 +84,7 @@ def ask_model(settings: Settings) -> type[BaseModel]:
     return create_model(
         "AskIn",
         __config__=ConfigDict(
-            extra="forbid",
+            extra="forbid", strict=True,
             json_schema_extra={"examples": [
                 {"question": "How long are payroll records kept?", "k": 5},
                 {"question": "and for contractors?", "stream": True, "history": [
@@ -87,14 +104,14 @@ def message_model(settings: Settings) -> type[BaseModel]:
     """The request body of POST /v1/conversations/{id}/messages: the next question of a stored conversation."""
     return create_model(
         "ConversationMessageIn",
-        __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [{"question": "and who do I tell?", "stream": False}]}),
+        __config__=ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{"question": "and who do I tell?", "stream": False}]}),
         **_query_fields(settings),
         stream=(bool, Field(default=False, description=STREAM_HELP + " A `turn` event (the stored turn) comes before `done`.")),
     )
 
 
 class ConversationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"title": "Gifts from a supplier"}]})
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{"title": "Gifts from a supplier"}]})
 
     title: str = Field(default="", max_length=80, description="A title (default: the first question, once asked).")
 
@@ -192,7 +209,7 @@ class TurnOut(BaseModel):
 
 class ConversationOut(BaseModel):
     id: str
-    owner: str = Field(description="Who the conversation belongs to (the X-Rag-Owner header today; API keys later).")
+    owner: str = Field(description="Who the conversation belongs to: the API key's name (with no keys configured, the X-Rag-Owner header).")
     title: str
     created_at: str
     updated_at: str

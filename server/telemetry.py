@@ -86,6 +86,9 @@ class Telemetry:
         line: dict[str, Any] = {"time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "method": method,
                                 "route": route, "path": scope.get("path", ""), "status": status,
                                 "latency_ms": round(1000 * seconds, 2), "build_id": snap.index.build_id if snap else None}
+        access = scope.get("state", {}).get("access")
+        if access is not None:
+            line["key"] = access.name  # the key's name, never the key
         question = scope.get("state", {}).get("question") if self.settings.log_questions else None
         if question is not None:
             line["question"] = question

@@ -60,6 +60,11 @@ class FakeEmbedder:
         return out
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--leak-examples", type=int, default=150,
+                     help="Requests the cross-group leak property test generates (tests/server/test_access_leaks.py).")
+
+
 @pytest.fixture
 def fake_embedder() -> FakeEmbedder:
     return FakeEmbedder()

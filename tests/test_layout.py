@@ -1,6 +1,7 @@
 """The library's layout stays true: every import in `rag/` runs from a later pipeline stage to an earlier one.
 
-Stages, earliest first: the kernel's data types (`rag`, `config`, `errors`, `models`), `ingest`, `indexing`,
+Stages, earliest first: the kernel's data types (`rag`, `config`, `errors`, `models`), `access` (keys, document
+groups, the audit trail: kernel only, so every stage may apply a scope), `ingest`, `indexing`,
 `search`, `answer`, `chat`, the assistant facade, `evaluate`, the workflows over them (`pipeline`, `tune`,
 `progress`), then the front ends (`cli`, `terminal` and `server/`, which `rag serve` starts). A module may import its
 own stage or an earlier one, never a later one, so only the CLI may import `server/`, and the server imports no CLI.
@@ -19,6 +20,7 @@ from tests.conftest import ROOT
 RAG = ROOT / "rag"
 STAGES: tuple[tuple[str, ...], ...] = (
     ("rag", "rag.config", "rag.errors", "rag.models"),
+    ("rag.access",),
     ("rag.ingest",),
     ("rag.indexing",),
     ("rag.search",),
@@ -27,7 +29,7 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("rag.assistant",),
     ("rag.evaluate",),
     ("rag.pipeline", "rag.tune", "rag.progress"),
-    ("rag.cli", "rag.cli_tune", "rag.cli_feedback", "rag.terminal", "server"),
+    ("rag.cli", "rag.cli_tune", "rag.cli_feedback", "rag.cli_access", "rag.terminal", "server"),
 )
 
 

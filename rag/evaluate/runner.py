@@ -19,11 +19,11 @@ from typing import Any, Callable, Mapping, Sequence
 from rag.assistant import Assistant, Snapshot
 from rag.chat.history import checked_history, latest_within
 from rag.chat.streaming import final_answer
-from rag.errors import InvalidRequestError
+from rag.errors import InvalidRequestError, NotFoundError
 from rag.evaluate import metrics as m
 from rag.evaluate.gold import GoldRow
 from rag.ingest.text import table_header
-from rag.models import Answer, Passage
+from rag.models import Access, Answer, Passage
 from rag.search.retrieval import Filters, allowed_documents, clean_question
 
 RANK_DEPTH = 10
@@ -54,31 +54,38 @@ class EvalRun:
 
 
 def evaluate(assistant: Assistant, rows: Sequence[GoldRow], progress: Callable[[int], None] | None = None, seed: int = 0,
-             metadata: Mapping[str, str] | None = None) -> EvalRun:
+             metadata: Mapping[str, str] | None = None, access: Access | None = None) -> EvalRun:
     """Run every row against the assistant's live snapshot; the metrics JSON and per-question results.
 
-    With `metadata`, only matching documents are searched (a filter matching none is refused up front) and
-    answerable rows whose evidence lies wholly outside them are left out and counted."""
+    With `metadata`, only matching documents are searched (a filter matching none is refused up front); with
+    `access`, only the documents of its groups; answerable rows whose evidence lies wholly outside them are left out
+    and counted."""
     snap = assistant.snapshot
     excluded = 0
-    if metadata:
-        allowed = set(allowed_documents(snap.index, Filters(metadata=dict(metadata))) or ())
+    allowed_ids = allowed_documents(snap.index, Filters(metadata=dict(metadata or {}), access=access))
+    if metadata and not allowed_ids:
+        raise InvalidRequestError(f"no document matches the metadata filter {dict(metadata)}: check the keys and values "
+                                  "with GET /v1/documents")
+    if allowed_ids is not None:
+        allowed = set(allowed_ids)
         kept = [r for r in rows if not r.answerable or any(e.doc_id in allowed for e in r.evidence)]
         excluded, rows = len(rows) - len(kept), kept
     results = []
     for row in rows:
-        results.append(run_question(snap, assistant, row, metadata))
+        results.append(run_question(snap, assistant, row, metadata, access))
         if progress:
             progress(1)
     summary = summarise(results, snap, seed)
     summary["index"]["metadata_filter"] = dict(metadata or {})
     summary["index"]["rows_outside_filter"] = excluded
+    summary["index"]["access_groups"] = sorted(access.groups) if access and access.groups is not None else None
     return EvalRun(summary, results)
 
 
-def run_question(snap: Snapshot, assistant: Assistant, row: GoldRow, metadata: Mapping[str, str] | None = None) -> QuestionResult:
+def run_question(snap: Snapshot, assistant: Assistant, row: GoldRow, metadata: Mapping[str, str] | None = None,
+                 access: Access | None = None) -> QuestionResult:
     result = QuestionResult(row)
-    filters = Filters(doc_ids=(row.scope_doc,) if row.scope_doc else (), metadata=dict(metadata or {}))
+    filters = Filters(doc_ids=(row.scope_doc,) if row.scope_doc else (), metadata=dict(metadata or {}), access=access)
     started = time.perf_counter()
     try:
         question = clean_question(row.question, assistant.settings)
@@ -91,7 +98,7 @@ def run_question(snap: Snapshot, assistant: Assistant, row: GoldRow, metadata: M
         events = snap.backend.stream(question, vectors[0], found.passages[: assistant.settings.top_k], snap.index, allowed=allowed,
                                      reading=found.reading)
         result.answer = replace(final_answer(events), standalone_question=context.text)
-    except InvalidRequestError as exc:
+    except (InvalidRequestError, NotFoundError) as exc:
         result.error = exc.message
     result.latency_ms = (time.perf_counter() - started) * 1000
     score_question(result, snap)

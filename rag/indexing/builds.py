@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from rag import __version__
+from rag.access.groups import access_manifest
+from rag.access.injection import flag_chunks
 from rag.config import Settings
 from rag.errors import BuildLockedError, CorpusError, IndexCorruptError, IndexNotFoundError, NotFoundError
 from rag.indexing.chunks import chunk_corpus, chunker_settings, reusable_chunks, tokenizer_identity
@@ -225,6 +227,8 @@ def _build_into(tmp: Path, build_id: str, corpus: Corpus, settings: Settings, em
     manifest["counts"]["sentences_pooled"] = pooled
     manifest["corpus"]["changed_during_build"] = changed
     manifest["corpus"]["changes"] = _changes_since(live, manifest["corpus"]["documents"])
+    manifest["access"] = access_manifest(corpus.documents, corpus.root, settings.default_group)
+    manifest["injection"] = flag_chunks(chunks)  # chunks that read as instructions to a model: named, never removed
     manifest["embedding_cache"] = {"reused": cache.hits, "embedded": cache.misses, "problem": cache.problem} if cache is not None else None
     if cache is not None and cache.problem:
         progress.message(f"warning: {cache.problem}")

@@ -11,20 +11,21 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from rag.access.groups import AccessRules, document_groups
 from rag.config import Settings
 from rag.errors import IndexCorruptError, IndexMismatchError
 from rag.indexing.lexical import LexicalIndex
 from rag.indexing.sentences import SentenceTable, sentence_display
 from rag.indexing.term_stats import TermStats
 from rag.ingest.text import content_words
-from rag.models import Chunk, Document, Section
+from rag.models import Access, Chunk, Document, Section
 
 MANIFEST = "manifest.json"  # written last: a folder without it is not a build
 VECTORS = "vectors.faiss"
@@ -182,6 +183,7 @@ class LoadedIndex:
     doc_rows: dict[str, np.ndarray]
     sentences: SentenceTable
     lexical: LexicalIndex
+    _visible: dict[frozenset[str], list[str] | None] = field(default_factory=dict, repr=False)  # readable documents per set of groups
 
     @classmethod
     def load(cls, folder: Path, settings: Settings | None = None) -> "LoadedIndex":
@@ -205,6 +207,24 @@ class LoadedIndex:
             rows.setdefault(chunk.doc_id, []).append(i)
         doc_rows = {d: np.asarray(r, dtype=np.int64) for d, r in rows.items()}
         return cls(manifest["build_id"], folder, manifest, index, chunks, docs, doc_rows, sentences, lexical)
+
+    def groups_of(self, doc_id: str) -> tuple[str, ...]:
+        """The groups a document belongs to, as its build recorded them (builds made before access control: the
+        document's own `access:` metadata, else `RAG_DEFAULT_GROUP`'s default)."""
+        recorded = self.manifest.get("access", {}).get("documents", {})
+        if doc_id in recorded:
+            return tuple(recorded[doc_id])
+        return document_groups(doc_id, self.documents[doc_id].metadata, AccessRules(), Settings().default_group)
+
+    def visible(self, access: Access | None) -> list[str] | None:
+        """The document ids `access` may read, in build order (None: every document). Kept per set of groups."""
+        if access is None or access.groups is None:
+            return None
+        key = access.groups
+        if key not in self._visible:
+            readable = [d for d in self.documents if access.sees(self.groups_of(d))]
+            self._visible[key] = None if len(readable) == len(self.documents) else readable  # type: ignore[assignment]
+        return self._visible[key]
 
     def search(self, vector: np.ndarray, k: int, doc_ids: Sequence[str] | None = None) -> list[tuple[int, float]]:
         """(chunk row, cosine score) pairs, best first; restricted to `doc_ids` when given."""

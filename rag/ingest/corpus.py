@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Collection
 
+from rag.access.groups import RULES_FILE
 from rag.errors import CorpusError, DocumentError
 from rag.ingest.frontmatter import split_front_matter
 from rag.ingest.html_text import extract_html
@@ -28,7 +29,7 @@ SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".text":
             ".pdf": "pdf", ".docx": "docx"}
 METADATA_KEYS = ("document id", "version", "effective date", "owner", "approved by", "classification", "review date", "last reviewed")
 _META_LINE = re.compile(r"^\s*\**\s*([A-Za-z][A-Za-z ]{1,30}?)\s*\**\s*:\s*\**\s*(.+?)\s*$")
-_IGNORED_NAMES = {"Thumbs.db", "desktop.ini"}
+_IGNORED_NAMES = {"Thumbs.db", "desktop.ini", RULES_FILE}  # access.toml: the groups of documents (rag.access.groups)
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,9 @@ def _extract(raw: bytes, doc_id: str, fmt: str) -> Extracted:
     notes = [] if encoding in ("utf-8", "utf-16") else [
         f"not UTF-8: decoded as {encoding} (detected); re-save it as UTF-8 if any character looks wrong"]
     if fmt == "html":
-        text, title, markers = extract_html(decoded)
+        text, title, markers, hidden = extract_html(decoded)
+        if hidden:  # never shown to a reader, so never quoted; the build report names it
+            notes.append(f"hidden text left out ({len(hidden)} characters): {hidden[:120]!r}")
         return Extracted(text=text, title=title, markers=markers, notes=notes)
     text, metadata, problem = split_front_matter(normalise_newlines(decoded))
     return Extracted(text=text, title=metadata.get("title", ""), metadata=metadata, notes=notes + ([problem] if problem else []))

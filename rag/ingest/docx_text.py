@@ -215,4 +215,24 @@ def _metadata(document) -> dict[str, str]:  # type: ignore[no-untyped-def]
     metadata = {key: _core(document, attr) for attr, key in names.items() if _core(document, attr)}
     if "tags" in metadata:
         metadata["tags"] = ", ".join(t.strip() for t in re.split(r"[,;]", metadata["tags"]) if t.strip())
+    access = _custom_property(document, "access")  # File > Properties > Custom: the groups that may read it
+    if access:
+        metadata["access"] = access
     return metadata
+
+
+def _custom_property(document, name: str) -> str:  # type: ignore[no-untyped-def]
+    """A custom document property (docProps/custom.xml), by name, case-insensitively; empty when absent."""
+    from xml.etree import ElementTree
+
+    for part in document.part.package.iter_parts():
+        if str(part.partname) != "/docProps/custom.xml":
+            continue
+        try:
+            root = ElementTree.fromstring(part.blob)
+        except ElementTree.ParseError:
+            return ""
+        for prop in root:
+            if prop.get("name", "").casefold() == name:
+                return " ".join("".join(prop.itertext()).split())
+    return ""

@@ -4,7 +4,10 @@ Owns stripping boilerplate (`nav`, page `header`/`footer`, `script`, `style`,
 forms, asides), keeping only `main`/`article` when the page has them, laying
 out blocks, list items and table rows on their own lines, and reporting where
 each `h1`-`h6` heading starts in the extracted text. Uses the standard
-library parser so entities are decoded exactly once.
+library parser so entities are decoded exactly once. Elements a reader never sees (the `hidden` attribute, or a
+style with `display: none`, `visibility: hidden`, a zero font size or zero opacity) are left out of the text, and
+what they held is returned apart, for the build to report: hidden text is how a page smuggles instructions to a
+model past the people who read it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,14 @@ _CONTENT_ROOTS = {"main", "article"}
 _BLOCK = {"p", "div", "section", "ul", "ol", "table", "blockquote", "pre", "dl", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "header"}
 _LINE = {"li", "tr", "br", "dt", "dd", "caption", "thead", "tbody"}
 _VOID = {"br", "img", "hr", "meta", "link", "input", "col", "area", "base", "source", "wbr"}
+_HIDING_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?:\.0*)?(?:px|pt|em|rem|%)?\s*(?:;|$|!)"
+                           r"|opacity\s*:\s*0(?:\.0*)?\s*(?:;|$|!)", re.IGNORECASE)
+
+
+def _hides(attrs: list[tuple[str, str | None]]) -> bool:
+    """Whether an element's attributes keep it from being seen."""
+    named = {name.lower(): value or "" for name, value in attrs}
+    return "hidden" in named or bool(_HIDING_STYLE.search(named.get("style", "")))
 
 
 class _Extractor(HTMLParser):
@@ -34,6 +45,8 @@ class _Extractor(HTMLParser):
         self.heading: tuple[int, int] | None = None  # (level, offset)
         self.headings: list[tuple[int, int, int]] = []  # (offset, end, level)
         self.cell_index = 0
+        self.hiding: tuple[str, int] | None = None  # (tag, nesting) of the hidden element being skipped
+        self.hidden: list[str] = []  # the text hidden elements held
 
     @property
     def active(self) -> bool:
@@ -46,6 +59,13 @@ class _Extractor(HTMLParser):
             return
         if tag in _CONTENT_ROOTS:
             self.content_depth += 1
+        if self.hiding is not None:
+            if tag == self.hiding[0]:
+                self.hiding = (tag, self.hiding[1] + 1)
+            return
+        if tag not in _SKIP and _hides(attrs):
+            self.hiding = (tag, 1)
+            return
         if tag in _SKIP or (tag == "header" and self.content_depth == 0):
             self.skip_depth += 1
             return
@@ -69,6 +89,12 @@ class _Extractor(HTMLParser):
             self.heading = (int(tag[1]), self.length)
 
     def handle_endtag(self, tag: str) -> None:
+        if self.hiding is not None:
+            if tag == self.hiding[0]:
+                self.hiding = (tag, self.hiding[1] - 1) if self.hiding[1] > 1 else None
+            if tag in _CONTENT_ROOTS:
+                self.content_depth = max(0, self.content_depth - 1)
+            return
         if tag == "title":
             self.in_title = False
         if tag in _SKIP or (tag == "header" and self.skip_depth and self.content_depth == 0):
@@ -84,6 +110,9 @@ class _Extractor(HTMLParser):
             self.content_depth = max(0, self.content_depth - 1)
 
     def handle_data(self, data: str) -> None:
+        if self.hiding is not None:
+            self.hidden.append(data)
+            return
         if self.in_title:
             self.title += data
             return
@@ -114,8 +143,8 @@ class _Extractor(HTMLParser):
             self._emit("\n" * (count - trailing))
 
 
-def extract_html(html: str) -> tuple[str, str, list[Marker]]:
-    """(text, title, heading markers) of an HTML page."""
+def extract_html(html: str) -> tuple[str, str, list[Marker], str]:
+    """(text, title, heading markers, the text of hidden elements) of an HTML page."""
     content_only = bool(re.search(r"<(main|article)[\s>]", html, re.IGNORECASE))
     parser = _Extractor(content_only)
     parser.feed(html)
@@ -129,4 +158,4 @@ def extract_html(html: str) -> tuple[str, str, list[Marker]]:
     stripped = text.rstrip()
     title = re.sub(r"\s+", " ", parser.title).strip()
     h1 = next((m.label for m in markers if m.level == 1), "")
-    return stripped, h1 or title, markers
+    return stripped, h1 or title, markers, " ".join(" ".join(parser.hidden).split())

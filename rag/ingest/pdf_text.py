@@ -82,7 +82,7 @@ def _info(info, key: str) -> str:  # type: ignore[no-untyped-def]
 
 
 def _pdf_metadata(info) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    keys = {"/Author": "owner", "/Subject": "subject", "/Keywords": "tags"}
+    keys = {"/Author": "owner", "/Subject": "subject", "/Keywords": "tags", "/Access": "access"}  # /Access: a custom info entry
     metadata = {name: _info(info, key) for key, name in keys.items() if _info(info, key)}
     if "tags" in metadata:
         metadata["tags"] = ", ".join(t.strip() for t in re.split(r"[,;]", metadata["tags"]) if t.strip())

@@ -10,7 +10,7 @@ on. Leaves out answer composition.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping, Protocol, Sequence
 
 import numpy as np
@@ -19,7 +19,7 @@ from rag.config import Settings
 from rag.errors import InvalidRequestError
 from rag.indexing.embedding import Embedder
 from rag.indexing.store import LoadedIndex
-from rag.models import Passage
+from rag.models import Access, Passage
 from rag.search.fusion import convex_fusion, reciprocal_rank_fusion
 from rag.search.query_terms import question_words
 from rag.search.references import Reference, extract_references
@@ -38,14 +38,24 @@ LIST_KEYS = frozenset({"tags", "keywords", "categories"})  # metadata keys whose
 
 @dataclass(frozen=True)
 class Filters:
-    """Restrict retrieval to documents by id and/or exact metadata values."""
+    """Restrict retrieval to documents by id and/or exact metadata values, within what `access` may read (None: every
+    document). Every path that retrieves or quotes goes through `allowed_documents`, so a scope set here holds for
+    search, answers, follow-ups and the documents an answer refers to."""
 
     doc_ids: tuple[str, ...] = ()
     metadata: Mapping[str, str] = field(default_factory=dict)
+    access: Access | None = None
 
     @property
     def empty(self) -> bool:
-        return not self.doc_ids and not self.metadata
+        return not self.doc_ids and not self.metadata and (self.access is None or self.access.groups is None)
+
+
+def scoped(filters: Filters | None, access: Access | None) -> Filters | None:
+    """`filters` restricted to what `access` may read."""
+    if access is None or access.groups is None:
+        return filters
+    return replace(filters or Filters(), access=access)
 
 
 def clean_question(question: str, settings: Settings) -> str:
@@ -64,23 +74,15 @@ def clean_question(question: str, settings: Settings) -> str:
 
 
 def allowed_documents(index: LoadedIndex, filters: Filters | None) -> list[str] | None:
-    """Document ids the filters allow (None: no restriction)."""
+    """Document ids the filters allow (None: no restriction; empty: none, and retrieval then finds nothing). A
+    document id that does not exist, or that the access may not read, matches nothing, exactly alike, so a
+    document's existence does not leak and every schema-valid filter is answered."""
     if filters is None or filters.empty:
         return None
-    unknown = [d for d in filters.doc_ids if d not in index.documents]
-    if unknown:
-        raise InvalidRequestError(f"unknown doc_id {unknown[0]!r}: list documents with `rag index status` or GET /v1/documents")
-    candidates = list(filters.doc_ids) or list(index.documents)
-    matching = [d for d in candidates if _metadata_matches(index.documents[d].metadata, filters.metadata)]
-    if not matching:
-        keys = sorted({k for doc in index.documents.values() for k in doc.metadata})
-        unknown_keys = [k for k in filters.metadata if k not in keys]
-        if unknown_keys:
-            raise InvalidRequestError(f"unknown metadata key {unknown_keys[0]!r}: the documents' keys are {', '.join(keys) or 'none'}")
-        raise InvalidRequestError(
-            f"no document matches the filters {dict(filters.metadata)}; metadata keys are: {', '.join(keys) or 'none'}"
-        )
-    return matching
+    visible = index.visible(filters.access)
+    readable = index.documents if visible is None else dict.fromkeys(visible)
+    candidates = [d for d in filters.doc_ids if d in readable] if filters.doc_ids else list(readable)
+    return [d for d in candidates if _metadata_matches(index.documents[d].metadata, filters.metadata)]
 
 
 def _metadata_matches(metadata: Mapping[str, str], wanted: Mapping[str, str]) -> bool:

@@ -79,3 +79,20 @@ def test_rows_with_history_are_asked_as_follow_ups_and_scored_apart(built, setti
     assert by_turn["follow_up"]["answer"]["right_citation"] == 1.0
     record = next(q for q in run.summary["questions"] if q["id"] == "c1-2")
     assert record["follow_up"] and record["standalone_question"] == f"who approves it? {first}"
+
+
+def test_an_access_scope_restricts_the_run_to_its_groups_documents(settings, fake_embedder):
+    from rag.indexing import builds
+    from rag.models import Access
+    from tests.server.access_corpus import write_corpus
+
+    write_corpus(settings)
+    builds.promote(settings.index_dir, builds.build(settings, fake_embedder).build_id)
+    assistant = Assistant(settings, embedder=fake_embedder)
+    rows = load_gold(GOLD, assistant.snapshot.index.documents)
+    staff = evaluate(assistant, rows, seed=1, access=Access("staffer", frozenset({"staff"})))
+    assert staff.summary["index"]["access_groups"] == ["staff"] and staff.summary["index"]["rows_outside_filter"] == 0
+    assert not {p.chunk.doc_id for r in staff.results for p in r.passages} & {"hr/casework.md", "board-restructuring.md"}
+    board = evaluate(assistant, rows, seed=1, access=Access("director", frozenset({"board"})))
+    assert board.summary["index"]["rows_outside_filter"] == sum(r.answerable for r in rows) > 0
+    assert {p.chunk.doc_id for r in board.results for p in r.passages} <= {"board-restructuring.md"}
