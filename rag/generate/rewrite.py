@@ -30,7 +30,7 @@ MAX_WORDS = 40
 MAX_TOKENS = 64
 KNOWN_SHARE = 0.8  # of the rewrite's content words, found in the question or the conversation
 KEPT_SHARE = 0.5  # of the question's content words, kept in the rewrite
-_LABEL = re.compile(r"^\s*(?:\**\s*(?:rewritten|standalone|stand-alone|new|last)?\s*question\s*\**\s*:\s*)+", re.IGNORECASE)
+_LABEL = re.compile(r"^\s*(?:(?:rewritten|standalone|stand-alone|new|last)?\s*question\s*:\s*)+", re.IGNORECASE)
 _PREAMBLE = re.compile(r"^(?:sure|certainly|of course|okay|ok|here|i\b|i'm|i’m|as an|sorry|unfortunately|the rewritten|"
                        r"the standalone|this question|rewrite|note)\b", re.IGNORECASE)
 
@@ -38,7 +38,7 @@ _PREAMBLE = re.compile(r"^(?:sure|certainly|of course|okay|ok|here|i\b|i'm|i’m
 def checked_rewrite(reply: str, question: str, history: Sequence[Message], max_chars: int) -> tuple[str | None, str]:
     """(the rewrite, "") when the reply passes every check, else (None, why not)."""
     lines = [line for line in reply.strip().splitlines() if line.strip()]
-    text = _LABEL.sub("", lines[0]).strip().strip("\"'“”‘’`").strip() if lines else ""
+    text = _LABEL.sub("", lines[0].replace("**", "")).strip().strip("\"'“”‘’`").strip() if lines else ""
     if not text:
         return None, "empty"
     if _PREAMBLE.match(text):
