@@ -20,6 +20,7 @@ the supporting source's span becomes its citation. Leaves cutting the reply into
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -34,6 +35,11 @@ from rag.ingest.text import content_words
 from rag.models import Passage, section_label
 
 
+PAIR_SHARE = 0.5  # least IDF-weighted share of a pair's sentence the claim must restate to take a number only it states
+_HEADING_NUMBER = re.compile(r"(?:^|(?<=> ))(?:(?:Article|Section|Part|Chapter|Appendix)\s+)?\d+(?:\.\d+)*\.?(?:\s+-)?(?=\s|$)",
+                             re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class VerifyConfig:
     coverage: float  # least IDF-weighted share of the sentence's content words the source holds
@@ -42,6 +48,15 @@ class VerifyConfig:
     @classmethod
     def from_settings(cls, settings: Settings) -> "VerifyConfig":
         return cls(settings.verify_coverage, settings.verify_similarity)
+
+
+@dataclass(frozen=True)
+class Half:
+    """One sentence of a pair source: what a claim borrowing from it must restate of it."""
+
+    numbers: frozenset[str]
+    words: frozenset[str]
+    negations: int
 
 
 @dataclass(frozen=True)
@@ -58,6 +73,17 @@ class Source:
     numbers: frozenset[str]
     negations: int
     vector: np.ndarray
+    halves: tuple["Half", ...] = ()  # a pair's two sentences
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A sentence against one source: the hard check that failed ("" none), word coverage, cosine."""
+
+    source: Source
+    failure: str
+    coverage: float
+    cosine: float
 
 
 @dataclass(frozen=True)
@@ -84,51 +110,72 @@ class Verifier:
         chunk, index = passage.chunk, self.index
         rows = [int(r) for r in index.sentences.rows_within(chunk.doc_id, chunk.start, chunk.end)]
         where = " ".join(part for part in (chunk.title, section_label(chunk.section)) if part)
+        headed = numbers(chunk.title) | numbers(_unnumbered(section_label(chunk.section)))
         singles = [(r,) for r in rows]
         pairs = [(a, b) for a, b in zip(rows, rows[1:])]
-        return [self._source(number, passage, group, where) for group in singles + pairs]
+        return [self._source(number, passage, group, where, headed) for group in singles + pairs]
 
-    def _source(self, number: int, passage: Passage, rows: tuple[int, ...], where: str) -> Source:
+    def _source(self, number: int, passage: Passage, rows: tuple[int, ...], where: str, headed: set[str]) -> Source:
         index = self.index
         text = " ".join(index.sentence_text(r)[0] for r in rows)
         vector = index.sentences.vectors[list(rows)].sum(axis=0)
         vector = vector / (np.linalg.norm(vector) or 1.0)
         vocabulary = frozenset(set().union(*(index.sentence_text(r)[1] for r in rows)) | set(content_words(where)))
         start, end = int(index.sentences.starts[rows[0]]), int(index.sentences.ends[rows[-1]])
-        return Source(number, passage, start, end, text, where, vocabulary, frozenset(numbers(text + " " + where)),
-                      negations(text), vector)
+        halves = tuple(_half(*index.sentence_text(r)) for r in rows) if len(rows) > 1 else ()
+        return Source(number, passage, start, end, text, where, vocabulary, frozenset(numbers(text) | headed),
+                      negations(text), vector, halves)
 
     def check(self, sentence: Generated, vector: np.ndarray, sources: Mapping[int, list[Source]], question: str = "") -> Verdict:
         """The verdict on one sentence; `vector` is its unit embedding, `question` what was asked."""
         if not sentence.passages:
             return Verdict(False, 0.0, "cites no passage")
-        cited = [s for n in sentence.passages for s in sources.get(n, ())]
-        if not cited:
+        if not any(sources.get(n) for n in sentence.passages):
             return Verdict(False, 0.0, f"cites {_numbers(sentence.passages)}, which the prompt did not hold")
-        claim = facts(sentence.text)
-        words = set(content_words(sentence.text))
-        if not words:
+        if not content_words(sentence.text):
             return Verdict(False, 0.0, "states nothing that can be checked")
-        verdicts = [self._against(claim, words, vector, source, question) for source in cited]
+        verdicts = [self.judged(m) for m in self.measures(sentence, vector, sources, question)]
         return max(verdicts, key=lambda v: (v.supported, v.support, v.cosine))
 
-    def _against(self, claim: Facts, words: set[str], vector: np.ndarray, source: Source, question: str) -> Verdict:
+    def measures(self, sentence: Generated, vector: np.ndarray, sources: Mapping[int, list[Source]],
+                 question: str = "") -> list[Measure]:
+        """The sentence measured against every source of the passages it cites (what the thresholds then judge)."""
+        claim = facts(sentence.text)
+        words = set(content_words(sentence.text))
+        return [self._measure(claim, words, vector, source, question) for n in sentence.passages for source in sources.get(n, ())]
+
+    def _measure(self, claim: Facts, words: set[str], vector: np.ndarray, source: Source, question: str) -> Measure:
         excused = _asked_amounts(question, source)
         if excused:  # the question's own amount, within a range the source states: not a word it must hold
             words = {w for w in words if not (any(ch.isdigit() for ch in w) and numbers(w) & excused)} or words
         coverage = self.index.term_stats.coverage(words, source.vocabulary)
-        cosine = float(np.dot(vector, source.vector))
-        support = (coverage + max(cosine, 0.0)) / 2
-        failed = self._hard_failure(claim, source, excused)
-        if failed:
-            return Verdict(False, 0.0, failed, source, cosine)
-        if coverage < self.config.coverage:
-            return Verdict(False, support, f"{coverage:.2f} of its words are in [{source.number}] "
-                                           f"(RAG_VERIFY_COVERAGE {self.config.coverage:g})", source, cosine)
-        if cosine < self.config.similarity:
-            return Verdict(False, support, f"cosine {cosine:.2f} to its source in [{source.number}] "
-                                           f"(RAG_VERIFY_SIMILARITY {self.config.similarity:g})", source, cosine)
-        return Verdict(True, support, "", source, cosine)
+        failure = self._hard_failure(claim, source, excused) or self._unjoined(claim, words, source, excused)
+        return Measure(source, failure, coverage, float(np.dot(vector, source.vector)))
+
+    def _unjoined(self, claim: Facts, words: set[str], source: Source, excused: frozenset[str]) -> str:
+        """Why a pair cannot support the claim: it takes a number, or a negation, that only one of the two sentences
+        states, yet restates little of that sentence (a neighbour's number or 'not' borrowed into the other's claim)."""
+        for this, other in zip(source.halves, source.halves[::-1]):
+            borrowed = sorted(claim.numbers & this.numbers - other.numbers - excused)
+            negated = claim.negations > other.negations and this.negations > 0
+            if (borrowed or negated) and self.index.term_stats.coverage(set(this.words), words) < PAIR_SHARE:
+                what = ", ".join(borrowed) if borrowed else "its negation"
+                return f"{what} is stated by another sentence of [{source.number}] than the one it restates"
+        return ""
+
+    def judged(self, m: Measure) -> Verdict:
+        """The verdict of one measure under the thresholds."""
+        support = 0.0 if m.failure else (m.coverage + max(m.cosine, 0.0)) / 2
+        number = m.source.number
+        if m.failure:
+            return Verdict(False, 0.0, m.failure, m.source, m.cosine)
+        if m.coverage < self.config.coverage:
+            return Verdict(False, support, f"{m.coverage:.2f} of its words are in [{number}] "
+                                           f"(RAG_VERIFY_COVERAGE {self.config.coverage:g})", m.source, m.cosine)
+        if m.cosine < self.config.similarity:
+            return Verdict(False, support, f"cosine {m.cosine:.2f} to its source in [{number}] "
+                                           f"(RAG_VERIFY_SIMILARITY {self.config.similarity:g})", m.source, m.cosine)
+        return Verdict(True, support, "", m.source, m.cosine)
 
     def _hard_failure(self, claim: Facts, source: Source, excused: frozenset[str]) -> str:
         """Why the source cannot support the claim whatever the words: a number, a name, a negation it lacks."""
@@ -141,6 +188,16 @@ class Verifier:
         if claim.negations > source.negations:
             return f"negates what [{source.number}] states"
         return ""
+
+
+def _half(text: str, words: frozenset[str]) -> Half:
+    return Half(frozenset(numbers(text)), words, negations(text))
+
+
+def _unnumbered(section: str) -> str:
+    """A section label without its heading numbers ('8. Security > 8.7', 'Article 5 - Backup'): a claim's number
+    must come from what the document states, not from how it numbers its headings."""
+    return " > ".join(_HEADING_NUMBER.sub(" ", part) for part in section.split(" > "))
 
 
 def _asked_amounts(question: str, source: Source) -> frozenset[str]:

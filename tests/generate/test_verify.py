@@ -82,3 +82,18 @@ def test_the_questions_own_amount_passes_when_the_source_states_a_range_that_hol
     assert "£30, 30 not in [3]" in check(text, (3,)).reason or "30" in check(text, (3,)).reason
     assert check(text, (3,), question="Can I accept a gift worth £30?").supported
     assert not check("A gift worth £80 may be accepted without approval.", (3,), question="Can I accept a gift worth £80?").supported
+
+
+def test_a_number_or_negation_only_the_neighbouring_sentence_states_does_not_support_the_other(check):
+    borrowed = check("CCTV footage is kept for 6 years unless it is needed for an investigation.", (1,))
+    assert not borrowed.supported and "6 is stated by another sentence of [1]" in borrowed.reason
+
+
+def test_a_heading_number_is_not_a_number_the_document_states(check):
+    verdict = check("CCTV footage is kept for 2 days unless it is needed for an investigation.", (1,))
+    assert not verdict.supported and "2 not in [1]" in verdict.reason
+
+
+def test_a_sentence_that_restates_both_sentences_of_a_pair_takes_numbers_from_both(check):
+    verdict = check("Payroll records are kept for 6 years after the end of the tax year and CCTV footage is kept for 30 days.", (1,))
+    assert verdict.supported
