@@ -32,7 +32,7 @@ _NUMBER = re.compile(
     re.IGNORECASE,
 )
 _NAME_WORD = r"(?:[A-Z][\w'’&-]*|\d+[A-Z]\w*)"
-_NAME = re.compile(rf"{_NAME_WORD}(?:\s+(?:(?:of|for|de|on|in|to)\s+(?:the\s+)?)?{_NAME_WORD})*")
+_NAME = re.compile(rf"(?<![\w'’&-]){_NAME_WORD}(?:\s+(?:(?:of|for|de|on|in|to)\s+(?:the\s+)?)?{_NAME_WORD})*")
 _ACRONYM = re.compile(r"^[A-Z](?=[\w&-]*[A-Z0-9])[A-Z0-9&-]*[A-Z0-9]s?$")
 _NEGATION = re.compile(r"\b(?:not|no|never|none|nor|neither|nobody|nothing|cannot|without)\b|n[’']t\b", re.IGNORECASE)
 _LIMIT = re.compile(r"\b(?:no|not)\s+(?:more|less|later|earlier|fewer|longer|greater|higher|lower|sooner)\s+than\b"
@@ -109,14 +109,13 @@ def _key(name: str) -> str:
 
 
 def names_in(wanted: tuple[str, ...], source: str) -> list[str]:
-    """The names of `wanted` that `source` does not contain as whole words (case and spacing ignored)."""
-    haystack = " " + " ".join(re.sub(r"[^\w&'’]+", " ", source.lower()).split()) + " "
-    missing = []
-    for name in wanted:
-        needle = " " + " ".join(re.sub(r"[^\w&'’]+", " ", name).split()) + " "
-        if needle.strip() and needle not in haystack:
-            missing.append(name)
-    return missing
+    """The names of `wanted` that `source` does not contain as whole words (case, spacing and a possessive 's ignored)."""
+    haystack = f" {_words(source)} "
+    return [name for name in wanted if _words(name) and f" {_words(name)} " not in haystack]
+
+
+def _words(text: str) -> str:
+    return " ".join(re.sub(r"[^\w&'’]+", " ", _key(text)).split())
 
 
 def negations(text: str) -> int:

@@ -35,7 +35,8 @@ from rag.ingest.text import content_words
 from rag.models import Passage, section_label
 
 
-PAIR_SHARE = 0.5  # least IDF-weighted share of a pair's sentence the claim must restate to take a number only it states
+PAIR_SHARE = 0.5  # least IDF-weighted share of the words only one sentence of a pair has that a claim taking a number
+# (or a negation) only that sentence states must restate
 _HEADING_NUMBER = re.compile(r"(?:^|(?<=> ))(?:(?:Article|Section|Part|Chapter|Appendix)\s+)?\d+(?:\.\d+)*\.?(?:\s+-)?(?=\s|$)",
                              re.IGNORECASE)
 
@@ -154,11 +155,13 @@ class Verifier:
 
     def _unjoined(self, claim: Facts, words: set[str], source: Source, excused: frozenset[str]) -> str:
         """Why a pair cannot support the claim: it takes a number, or a negation, that only one of the two sentences
-        states, yet restates little of that sentence (a neighbour's number or 'not' borrowed into the other's claim)."""
+        states, yet restates little of what only that sentence says (a neighbour's number or 'not' borrowed into the
+        other's claim)."""
         for this, other in zip(source.halves, source.halves[::-1]):
             borrowed = sorted(claim.numbers & this.numbers - other.numbers - excused)
             negated = claim.negations > other.negations and this.negations > 0
-            if (borrowed or negated) and self.index.term_stats.coverage(set(this.words), words) < PAIR_SHARE:
+            own = set(this.words - other.words)  # what only that sentence says ('Firewall logs' of two table rows)
+            if (borrowed or negated) and own and self.index.term_stats.coverage(own, words) < PAIR_SHARE:
                 what = ", ".join(borrowed) if borrowed else "its negation"
                 return f"{what} is stated by another sentence of [{source.number}] than the one it restates"
         return ""

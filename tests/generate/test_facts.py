@@ -47,3 +47,12 @@ def test_negations_are_counted_and_limits_are_not_negations(text, count):
 def test_facts_bundle_all_three():
     claim = facts("The DPO must not notify after 72 hours.")
     assert claim.numbers == frozenset({"72"}) and claim.names == ("dpo",) and claim.negations == 1
+
+
+def test_a_possessive_name_is_found_in_a_source_that_writes_it_with_the_s():
+    assert names_in(tuple(names("It follows the Group's rules and the DPO's view.")), "the Group's rules; the DPO's view") == []
+    assert names_in(("general counsel",), "only the General Counsel's deputy") == []
+
+
+def test_a_capital_inside_a_word_starts_no_name():
+    assert names("Staff may not use iMessage or WhatsApp for work.") == ["whatsapp"]  # no "message" out of "iMessage"
