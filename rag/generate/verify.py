@@ -4,9 +4,10 @@ Owns `Verifier`. The sources of a cited passage are its quotable sentences (disp
 header labels) and each pair of adjacent ones, as exact spans of the document. A sentence is supported by a source
 when every one of these holds:
 - it cites a passage the prompt held;
-- every number and amount it states is in the source (or in its document title or section), normalised (`facts`); an
-  amount the question itself names also passes when the source states a range that holds it ('a £1,200 claim' and
-  '£500.01 to £2,500');
+- every number and amount it states is in the source (or in its document title or section, not counting heading
+  numbers such as '8.' or 'Article 5'), normalised (`facts`); an amount the question itself names also passes when the
+  source states a range that holds it ('a £1,200 claim' and '£500.01 to £2,500'); of a pair, a number (or a negation)
+  only one sentence states counts only when the claim restates what only that sentence says (`PAIR_SHARE`);
 - every name it uses (capitalised words, acronyms: roles, teams, documents, places, months) is in the source, its title
   or its section;
 - it makes no more negations than the source;
