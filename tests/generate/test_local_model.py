@@ -5,6 +5,7 @@ weak, so these tests assert what must hold whatever it writes: every sentence sh
 exact span, the stream shows only what the final answer holds, a rewrite is used only when it passes its checks.
 """
 
+import io
 import shutil
 
 import pytest
@@ -18,6 +19,8 @@ from rag.generate.rewrite import ModelRewriter, checked_rewrite
 from rag.indexing import builds
 from rag.indexing.embedding import SentenceTransformerEmbedder
 from rag.models import Message
+from rag.search.retrieval import Filters
+from rag.terminal import run_chat
 from server.app import create_app
 from tests.conftest import FIXTURES
 from tests.local_llm import MODEL, local_llm_server
@@ -80,6 +83,7 @@ def test_a_generated_answer_shows_only_verified_span_cited_sentences(assistant):
 def test_the_stream_shows_exactly_the_verified_text_of_the_final_answer(assistant):
     events = list(assistant.stream("Who approves expense claims over 500 pounds?"))
     answer = next(e.answer for e in events if isinstance(e, Completed))
+    assert not answer.abstained
     assert_verified(answer, assistant.snapshot.index.documents)
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == answer.answer
 
@@ -103,3 +107,11 @@ def test_generated_answers_over_http_stream_verified_sentences(assistant, llm_se
     answer = dict(events)["answer"]
     assert [name for name, _ in events][-1] == "done" and "".join(deltas) == answer["answer"]
     assert all(s["citations"] for s in answer["sentences"] if s["kept"]) and answer["model"] == MODEL
+
+
+def test_rag_chat_answers_a_conversation_with_the_local_model(assistant, llm_settings, capsys):
+    run_chat(llm_settings, None, Filters(), False, io.StringIO(f"{QUESTION}\nand payroll records?\n"), assistant)
+    out = capsys.readouterr().out
+    notes = [line for line in out.splitlines() if line.startswith(("(written by", "(extractive answer:"))]
+    assert len(notes) == 2 and out.count("Sources:") == 2, out
+    assert all(f"(written by {MODEL}:" in n or "(extractive answer:" in n for n in notes)
