@@ -31,14 +31,14 @@ from rag.evaluate.gold import GoldRow, load_gold  # noqa: E402
 from rag.evaluate.runner import RANK_DEPTH, QuestionResult, score_question  # noqa: E402
 from rag.generate.client import ChatClient  # noqa: E402
 from rag.generate.rewrite import ModelRewriter  # noqa: E402
-from rag.search.retrieval import clean_question  # noqa: E402
+from rag.search.retrieval import Filters, clean_question  # noqa: E402
 
 METRICS = ("hit@1", "hit@5", "mrr@10")
 
 
 def scored(chat: ContextualRetrieval, assistant: Assistant, row: GoldRow, context: Context) -> dict[str, float]:
     """The row's retrieval metrics, ranked through `chat` with `context` (its standalone question)."""
-    found = chat.retrieve(context, chat.vectors(context), RANK_DEPTH)
+    found = chat.retrieve(context, chat.vectors(context), RANK_DEPTH, Filters())
     result = QuestionResult(row, passages=found.passages)
     score_question(result, assistant.snapshot)
     return result.retrieval
