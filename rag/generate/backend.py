@@ -154,7 +154,7 @@ class GenerativeBackend:
         return pieces
 
     def _fallback_notice(self, draft: Draft, failure: Notice | None) -> Notice:
-        if failure is not None:
+        if failure is not None and failure.reason != "length":  # a cut reply with nothing verified: say that (below)
             return Notice(failure.reason, failure.message + "; the extractive answer is given instead")
         if draft.declined:
             return Notice("declined", "the model said the passages do not answer; the extractive answer is given instead")

@@ -151,3 +151,10 @@ def test_the_answer_round_trips_through_its_json(built, llm, llm_settings, fake_
     answer = assistant_for(llm_settings, fake_embedder).ask(QUESTION)
     again = Answer.from_dict(answer.to_dict())
     assert again.to_dict() == answer.to_dict() and [s.reason for s in again.sentences] == [s.reason for s in answer.sentences]
+
+
+def test_a_cut_reply_with_nothing_verified_falls_back_saying_nothing_passed(built, llm, llm_settings, fake_embedder):
+    llm.reply(Script(lambda body: [f"CCTV footage is kept for 90 days [{passage_number(body, 'CCTV footage')}]. Payroll"], finish="length"))
+    answer = assistant_for(llm_settings, fake_embedder).ask(QUESTION)
+    assert answer.backend == "extractive" and answer.fallback.reason == "unverified"
+    assert "0 of 2 generated sentences passed" in answer.fallback.message
