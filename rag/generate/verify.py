@@ -35,7 +35,6 @@ from rag.indexing.store import LoadedIndex
 from rag.ingest.text import content_words
 from rag.models import Passage, section_label
 
-
 PAIR_SHARE = 0.5  # least IDF-weighted share of the words only one sentence of a pair has that a claim taking a number
 # (or a negation) only that sentence states must restate
 _HEADING_NUMBER = re.compile(r"(?:^|(?<=> ))(?:(?:Article|Section|Part|Chapter|Appendix)\s+)?\d+(?:\.\d+)*\.?(?:\s+-)?(?=\s|$)",
@@ -48,7 +47,7 @@ class VerifyConfig:
     similarity: float  # least cosine between the sentence and the source
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "VerifyConfig":
+    def from_settings(cls, settings: Settings) -> VerifyConfig:
         return cls(settings.verify_coverage, settings.verify_similarity)
 
 
@@ -75,7 +74,7 @@ class Source:
     numbers: frozenset[str]
     negations: int
     vector: np.ndarray
-    halves: tuple["Half", ...] = ()  # a pair's two sentences
+    halves: tuple[Half, ...] = ()  # a pair's two sentences
 
 
 @dataclass(frozen=True)
