@@ -4,7 +4,9 @@ Owns holding one embedding model and the live index build, answering `search`,
 `ask` (a question, with the conversation before it if any), `stream` (the same
 answer as events, text first) and `document` against a consistent snapshot of
 that build, stored conversations (`conversations`, `reply`), feedback on their
-answers (`feedback`, `rate`), and swapping in a newly promoted build (`reload`)
+answers (`feedback`, `rate`), the answer backend the settings choose
+(`RAG_ANSWERER`: extractive, or a language model through `rag.generate`, with
+its rewrite of follow-ups), and swapping in a newly promoted build (`reload`)
 without disturbing requests in flight: each call takes the current snapshot once
 at its start and finishes on it. A server
 asks for `batch_questions`: concurrent questions are then embedded together
@@ -29,10 +31,14 @@ from rag.answer.extractive import ExtractiveAnswerer
 from rag.chat.feedback import FeedbackStore
 from rag.chat.history import checked_history, latest_within
 from rag.chat.retrieval import ContextualRetrieval
+from rag.chat.context import QuestionRewriter
 from rag.chat.store import ConversationStore
 from rag.chat.streaming import AnswerBackend, AnswerEvent, Completed, ExtractiveBackend, final_answer
 from rag.config import Settings
 from rag.errors import NotFoundError
+from rag.generate.backend import GenerativeBackend
+from rag.generate.client import ChatClient
+from rag.generate.rewrite import ModelRewriter
 from rag.indexing.builds import current_build_id, load_current
 from rag.indexing.embedding import Embedder, SentenceTransformerEmbedder, make_embedder
 from rag.indexing.store import LoadedIndex
@@ -120,7 +126,22 @@ class Assistant:
         embedder, encoder = self._models(index.manifest.get("model", {}).get("adapter_path", ""))
         retriever = Retriever(index, embedder, self.settings, encoder)
         answerer = ExtractiveAnswerer(self.settings, index.term_stats)
-        return Snapshot(index, retriever, answerer, ContextualRetrieval(retriever, self.settings), ExtractiveBackend(answerer))
+        backend, rewriter = self._answering(answerer, retriever)
+        return Snapshot(index, retriever, answerer, ContextualRetrieval(retriever, self.settings, rewriter), backend)
+
+    def _answering(self, answerer: ExtractiveAnswerer, retriever: Retriever) -> tuple[AnswerBackend, QuestionRewriter | None]:
+        """The answer backend `RAG_ANSWERER` chooses, and the model rewrite of follow-ups when `RAG_LLM_REWRITE` asks
+        for it (None: the rewrite without a model)."""
+        s = self.settings
+        if s.answerer != "openai":
+            return ExtractiveBackend(answerer), None
+        rewriter = ModelRewriter(self.llm_client, s) if s.llm_rewrite else None
+        return GenerativeBackend(answerer, self.llm_client, s, retriever.embed_all), rewriter
+
+    @cached_property
+    def llm_client(self) -> ChatClient:
+        """The client of the language model server (RAG_ANSWERER=openai), one connection pool for every build."""
+        return ChatClient.from_settings(self.settings)
 
     @property
     def snapshot(self) -> Snapshot:
@@ -199,8 +220,9 @@ class Assistant:
         found = snap.chat.retrieve(context, vectors, k, filters)
         started = self._timed("retrieval", started)
         allowed = allowed_documents(snap.index, filters)  # a referred document must pass the same filters
-        events = snap.backend.stream(cleaned, vectors[0], found.passages, snap.index, allowed=allowed, reading=found.reading)
-        backend = getattr(snap.backend, "name", type(snap.backend).__name__)
+        events = snap.backend.stream(cleaned, vectors[0], found.passages, snap.index, allowed=allowed, reading=found.reading,
+                                     history=messages)
+        backend = snap.backend.name
 
         def record(passages: Sequence[Passage], cited: Sequence[str] = (), status: int = 200) -> None:
             self._record(access, snap.index.build_id, [*cited, *(p.chunk.doc_id for p in passages)],

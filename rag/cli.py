@@ -441,7 +441,19 @@ def format_answer(answer: Answer) -> str:
         return "\n".join(lines)
     lines = [answer.answer, "", "Sources:", *format_sources(answer)]
     lines.append(f"\n(build {answer.build_id}, confidence {answer.confidence:.2f})")
-    return "\n".join(lines)
+    note = generation_note(answer)
+    return "\n".join(lines + ([note] if note else []))
+
+
+def generation_note(answer: Answer) -> str | None:
+    """Who wrote the answer when a language model was asked: its verified share, or why the extractive answer stands."""
+    if not answer.model:
+        return None
+    if answer.fallback:
+        return f"(extractive answer: {answer.fallback.message})"
+    shown = sum(c.supported for c in answer.sentences)
+    note = f"(written by {answer.model}: {shown} of {len(answer.sentences)} sentences verified against their sources"
+    return note + (f"; stopped early: {answer.stopped.message})" if answer.stopped else ")")
 
 
 def format_sources(answer: Answer) -> list[str]:

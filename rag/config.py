@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -16,6 +17,7 @@ from typing import Any, Mapping
 from rag.errors import ConfigError
 
 ENV_PREFIX = "RAG_"
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def setting(default: Any, help: str, minimum: float | None = None, maximum: float | None = None) -> Any:
@@ -142,6 +144,61 @@ class Settings:
         10, "A follow-up of this many specific words or more whose own best passages all lie outside the documents the "
         "earlier answers came from is a new topic and takes no context; from half as many words the context fades out.", 2, 100,
     )
+    answerer: str = setting(
+        "extractive", "What writes answers: `extractive` (quoted sentences, offline) or `openai` (any OpenAI-compatible server "
+        "at RAG_LLM_BASE_URL writes them; every sentence is verified against the passage it cites, see RAG_VERIFY_*).",
+    )
+    llm_base_url: str = setting(
+        "", "Base URL of the OpenAI-compatible server, up to `/v1` (Ollama: http://127.0.0.1:11434/v1, llama.cpp: "
+        "http://127.0.0.1:8080/v1, vLLM: http://127.0.0.1:8000/v1); needed when RAG_ANSWERER=openai.",
+    )
+    llm_model: str = setting("", "Model name sent to that server (`model` of the chat request); needed when RAG_ANSWERER=openai.")
+    llm_api_key_env: str = setting(
+        "", "NAME of the environment variable that holds the server's API key (sent as a bearer token, never logged or "
+        "printed); empty: no key is sent.",
+    )
+    llm_api_key: str = dataclasses.field(default="", repr=False, compare=False, metadata={
+        "help": "The API key, read from the variable RAG_LLM_API_KEY_ENV names (never from a RAG_ variable).", "secret": True})
+    llm_timeout: float = setting(
+        60.0, "Most seconds one generated answer may take, from the request to its last token: past it the answer falls "
+        "back (RAG_LLM_FALLBACK), or ends with the sentences already verified.", 1.0, 3600.0,
+    )
+    llm_max_tokens: int = setting(300, "Most tokens the model may write for one answer.", 16, 32768)
+    llm_context_tokens: int = setting(
+        2048, "The model's context window in tokens: instructions, history, passages and the answer (RAG_LLM_MAX_TOKENS) "
+        "must fit (counted in cl100k tokens with a 15% margin for the model's own tokenizer).", 512, 1_048_576,
+    )
+    llm_history_tokens: int = setting(
+        400, "Most tokens of the conversation so far put in the prompt (the latest turns first; 0: none).", 0, 1_048_576
+    )
+    llm_temperature: float = setting(0.0, "Sampling temperature of the answers (0: the model's most likely words).", 0.0, 2.0)
+    llm_fallback: str = setting(
+        "extractive", "When the server is down, too slow (RAG_LLM_TIMEOUT) or answers garbage: `extractive` (the "
+        "extractive answer, which says why in `fallback`) or `error` (an llm_* error in the one error shape).",
+    )
+    llm_rewrite: bool = setting(
+        False, "Let the model rewrite a follow-up into a standalone question for retrieval (validated; the rewrite "
+        "without a model is used when it fails). Off by default: with SmolLM2-135M it did not beat the rewrite without a model.",
+    )
+    llm_rewrite_timeout: float = setting(
+        10.0, "Most seconds a follow-up's rewrite may take (then the rewrite without a model is used).", 0.5, 600.0
+    )
+    verify_mode: str = setting(
+        "remove", "What happens to a generated sentence its cited passage does not support: `remove` (left out of the "
+        "answer) or `mark` (kept, followed by [unverified] instead of a citation).",
+    )
+    verify_coverage: float = setting(
+        0.6, "Least IDF-weighted share of a generated sentence's content words that the supporting source sentence (with "
+        "its document title and section) must hold.", 0.0, 1.0,
+    )
+    verify_similarity: float = setting(
+        0.55, "Least cosine (embedding model) between a generated sentence and the source sentence that supports it.",
+        -1.0, 1.0,
+    )
+    verify_min_kept: int = setting(
+        1, "Fewest verified sentences a generated answer needs; with fewer, the extractive answer is given instead. "
+        "Verified sentences are held back until this many passed, so a reader never sees one taken back.", 1, 50,
+    )
     state_dir: Path = setting(
         Path("state"), "Folder of the service's own state: stored conversations (conversations.sqlite), answer "
         "feedback (feedback.sqlite), API keys (keys.sqlite) and the audit trail (audit.jsonl).",
@@ -203,12 +260,27 @@ class Settings:
     def __post_init__(self) -> None:
         choices = {"retrieval": ("hybrid", "dense", "lexical"), "fusion": ("rrf", "convex"),
                    "query_encoder": ("torch", "onnx", "onnx-int8"), "passage_encoder": ("torch", "onnx", "onnx-int8"),
-                   "sentence_vectors": ("pooled", "separate"), "context_vector": ("mixed", "joint")}
+                   "sentence_vectors": ("pooled", "separate"), "context_vector": ("mixed", "joint"),
+                   "answerer": ("extractive", "openai"), "llm_fallback": ("extractive", "error"), "verify_mode": ("remove", "mark")}
         if self.top_k > self.max_top_k:
             raise ConfigError(f"RAG_TOP_K={self.top_k} is above RAG_MAX_TOP_K={self.max_top_k}: lower one or raise the other")
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"RAG_{name.upper()}={getattr(self, name)!r} must be one of {', '.join(allowed)}")
+        if self.answerer == "openai":
+            self._check_llm()
+
+    def _check_llm(self) -> None:
+        """The server settings RAG_ANSWERER=openai needs, and a context window the answer fits in."""
+        for name in ("llm_base_url", "llm_model"):
+            if not getattr(self, name).strip():
+                raise ConfigError(f"RAG_ANSWERER=openai needs RAG_{name.upper()}: set it (e.g. RAG_LLM_BASE_URL="
+                                  "http://127.0.0.1:11434/v1 RAG_LLM_MODEL=llama3.2), or set RAG_ANSWERER=extractive")
+        if not self.llm_base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"RAG_LLM_BASE_URL={self.llm_base_url!r} must start with http:// or https://")
+        if self.llm_max_tokens * 2 > self.llm_context_tokens:
+            raise ConfigError(f"RAG_LLM_MAX_TOKENS={self.llm_max_tokens} leaves too little of RAG_LLM_CONTEXT_TOKENS="
+                              f"{self.llm_context_tokens} for the passages: lower it, or raise RAG_LLM_CONTEXT_TOKENS")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -216,12 +288,16 @@ class Settings:
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
+            if f.metadata.get("secret"):
+                continue  # read only through the variable its *_ENV setting names
             key = ENV_PREFIX + f.name.upper()
             if key in env:
                 values[f.name] = _parse(f, env[key], key)
         for name, value in overrides.items():
             if value is not None:
                 values[name] = _parse(_field(name), value, f"--{name.replace('_', '-')}")
+        if "llm_api_key" not in values:
+            values["llm_api_key"] = _secret(env, values.get("llm_api_key_env", ""), values.get("answerer") == "openai")
         return cls(**values)
 
     @property
@@ -237,7 +313,7 @@ class Settings:
         """(env var, default, help) rows for documentation and `rag settings`."""
         return [
             (ENV_PREFIX + f.name.upper(), str(f.default), f.metadata["help"])
-            for f in dataclasses.fields(cls)
+            for f in dataclasses.fields(cls) if not f.metadata.get("secret")
         ]
 
 
@@ -246,6 +322,20 @@ def _field(name: str) -> dataclasses.Field[Any]:
         if f.name == name:
             return f
     raise ConfigError(f"unknown setting {name!r}")
+
+
+def _secret(env: Mapping[str, str], name: str, needed: bool) -> str:
+    """The value of the variable `name` (RAG_LLM_API_KEY_ENV), "" when no name is given. Messages never echo a value:
+    a key pasted into RAG_LLM_API_KEY_ENV itself must not end up in a log."""
+    if not name:
+        return ""
+    if not _ENV_NAME.fullmatch(name):
+        raise ConfigError("RAG_LLM_API_KEY_ENV must be the NAME of a variable holding the key (letters, digits and _), "
+                          "not the key: e.g. export LLM_KEY=... and set RAG_LLM_API_KEY_ENV=LLM_KEY")
+    if needed and not env.get(name):
+        raise ConfigError(f"RAG_LLM_API_KEY_ENV names {name}, which is not set or empty: export {name}=<the key>, "
+                          "or leave RAG_LLM_API_KEY_ENV empty for a server that needs no key")
+    return env.get(name, "")
 
 
 def _parse(f: dataclasses.Field[Any], raw: Any, key: str) -> Any:

@@ -137,3 +137,33 @@ class PayloadTooLargeError(RagError):
 
     status = 413
     kind = "payload_too_large"
+
+
+class LLMError(RagError):
+    """The language model server (RAG_ANSWERER=openai) failed: unreachable, an error status, or a reply that is not an
+    OpenAI chat completion. `reason` names the failure for the answer's `fallback` and for metrics."""
+
+    status = 502
+    kind = "llm_error"
+    reason = "bad_response"
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
+
+
+class LLMUnavailableError(LLMError):
+    """The language model server could not be reached."""
+
+    status = 503
+    kind = "llm_unavailable"
+    reason = "unreachable"
+
+
+class LLMTimeoutError(LLMError):
+    """The language model did not finish within RAG_LLM_TIMEOUT."""
+
+    status = 504
+    kind = "llm_timeout"
+    reason = "timeout"

@@ -170,6 +170,43 @@ class SearchResult:
 
 
 @dataclass(frozen=True)
+class SentenceCheck:
+    """One sentence a language model wrote, as verification judged it against the passages it cited."""
+
+    text: str  # the sentence, its [n] markers removed
+    passages: tuple[int, ...]  # the passages it cited: their numbers in the prompt, the `rank` of the answer's passages
+    citations: tuple[int, ...]  # the answer's citations (exact spans) it is shown with; empty when not supported
+    support: float  # 0-1: how well the best source sentence of a cited passage supports it (0 when a hard check failed)
+    supported: bool  # passed every check
+    kept: bool  # in the answer text (a supported sentence, or an unsupported one marked [unverified] by RAG_VERIFY_MODE=mark)
+    reason: str = ""  # why it failed ("" when supported)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "passages": list(self.passages), "citations": list(self.citations),
+                "support": round(self.support, 4), "supported": self.supported, "kept": self.kept, "reason": self.reason or None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SentenceCheck":
+        return cls(data["text"], tuple(data["passages"]), tuple(data["citations"]), data["support"], data["supported"],
+                   data["kept"], data.get("reason") or "")
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Why a generated answer is not (all) the model's: `reason` for machines, `message` for people."""
+
+    reason: str  # unreachable | timeout | http_error | bad_response | declined | unverified | length
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"reason": self.reason, "message": self.message}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> "Notice | None":
+        return cls(data["reason"], data["message"]) if data else None
+
+
+@dataclass(frozen=True)
 class Answer:
     """A grounded answer: every sentence of `answer` carries `[n]` markers."""
 
@@ -182,6 +219,11 @@ class Answer:
     confidence: float = 0.0  # the abstention model's probability that the documents answer
     evidence: tuple[tuple[str, float], ...] = ()  # its input features (see rag.answer.abstention), not part of the API
     standalone_question: str = ""  # what retrieval searched for: the question with what it needs of the conversation
+    backend: str = "extractive"  # what wrote `answer`: "extractive" (quotes, refusals, fallbacks) or "openai" (a model)
+    model: str = ""  # the language model asked, when one was ("" for a purely extractive answer)
+    fallback: Notice | None = None  # why the extractive answer stands in for the model's
+    stopped: Notice | None = None  # why the model's answer ended early (its verified sentences so far are the answer)
+    sentences: tuple[SentenceCheck, ...] = ()  # every sentence the model wrote, verified, in order
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -193,6 +235,11 @@ class Answer:
             "citations": [c.to_dict() for c in self.citations],
             "passages": [p.to_dict() for p in self.passages],
             "build_id": self.build_id,
+            "backend": self.backend,
+            "model": self.model or None,
+            "fallback": self.fallback.to_dict() if self.fallback else None,
+            "stopped": self.stopped.to_dict() if self.stopped else None,
+            "sentences": [s.to_dict() for s in self.sentences],
         }
 
     @classmethod
@@ -200,7 +247,10 @@ class Answer:
         """The answer `to_dict` wrote (a stored conversation's turn); the refusal model's features are not kept."""
         return cls(data["question"], data["answer"], data["abstained"], tuple(Citation.from_dict(c) for c in data["citations"]),
                    tuple(Passage.from_dict(p) for p in data["passages"]), data["build_id"], data.get("confidence", 0.0),
-                   standalone_question=data.get("standalone_question", ""))
+                   standalone_question=data.get("standalone_question", ""), backend=data.get("backend", "extractive"),
+                   model=data.get("model") or "", fallback=Notice.from_dict(data.get("fallback")),
+                   stopped=Notice.from_dict(data.get("stopped")),
+                   sentences=tuple(SentenceCheck.from_dict(s) for s in data.get("sentences", ())))
 
 
 ROLES = ("user", "assistant")

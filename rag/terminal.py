@@ -106,7 +106,10 @@ def _sources(answer: Answer | None, as_json: bool) -> None:
             pages = f", {p.to_dict()['pages']}" if p.chunk.page else ""
             click.echo(f"  - {p.chunk.title} ({p.chunk.doc_id}, {' > '.join(p.chunk.section)}{pages}): {' '.join(p.chunk.text.split())[:160]}")
     else:
-        click.echo("\n".join(["", "Sources:", *format_sources(answer)]))
+        from rag.cli import generation_note
+
+        note = generation_note(answer)
+        click.echo("\n".join(["", "Sources:", *format_sources(answer), *([note] if note else [])]))
 
 
 def _note(text: str, as_json: bool) -> None:

@@ -47,7 +47,7 @@ from server.telemetry import Telemetry
 from server.web import add_web_routes
 
 log = logging.getLogger("rag.server")
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (400, 404, 422, 503)}
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorOut} for code in (400, 404, 422, 502, 503, 504)}
 STREAMED: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": {"schema": {**SSE_EVENT, "description": (
     "With \"stream\": true: `event: delta` / `data: {\"text\": str}` for each piece of the answer (sentence by sentence), "
     "then `event: citations` / `data: {\"citations\": [Citation]}`, `event: answer` / `data: Answer` (the JSON body of the "

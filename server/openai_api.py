@@ -1,9 +1,9 @@
 """The OpenAI-compatible API: `POST /v1/chat/completions` (streamed or not) and `GET /v1/models`.
 
 Owns turning chat `messages` into the library's question and history (the last message is the user's question;
-earlier user and assistant messages are the history; `system` and `developer` messages are ignored: extractive
-answers quote the documents and take no instructions), the `chat.completion` body and the `chat.completion.chunk`
-stream (every chunk has `choices`; the last one before `data: [DONE]` also carries `citations` and `answer`), and
+earlier user and assistant messages are the history; `system` and `developer` messages are ignored: answers come
+from the documents, quoted or written under the assistant's own instructions and verified, never a caller's), the
+`chat.completion` body and the `chat.completion.chunk` stream (every chunk has `choices`; the last one before `data: [DONE]` also carries `citations` and `answer`), and
 the extra fields: `filters` (what the `openai` client's `extra_body` sends) and `k` in the request, `citations` (the
 same objects as `/v1/ask`) and `answer` (the whole answer object) in the response. Sampling fields (`temperature`,
 `top_p`, `max_tokens`, ...) are accepted and ignored. Leaves answering to the assistant.
@@ -30,7 +30,7 @@ from server.auth import access_of
 from server.schemas import SSE_EVENT, AnswerOut, CitationOut, FiltersIn, filters_of, json_int
 from server.streaming import event_stream, sse
 
-MODEL_ID = "policy-assistant"  # the one model: extractive answers over the live index build
+MODEL_ID = "policy-assistant"  # the one model: answers over the live index build (RAG_ANSWERER writes them)
 CHUNKS: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": {"schema": {**SSE_EVENT, "description": (
     "With \"stream\": true: `data: chat.completion.chunk` lines, every one with `choices` (the first delta carries the "
     "role, then one delta per sentence of the answer); the last chunk has `finish_reason: \"stop\"`, `citations` and "

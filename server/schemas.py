@@ -186,6 +186,22 @@ class SearchOut(BaseModel):
     build_id: str
 
 
+class SentenceCheckOut(BaseModel):
+    text: str = Field(description="A sentence the language model wrote, its [n] markers removed.")
+    passages: list[int] = Field(description="The passages it cited: their `rank` in `passages`.")
+    citations: list[int] = Field(description="The citations (exact spans) it is shown with; empty when not supported.")
+    support: float = Field(description="0-1: the mean of the share of its words and of its cosine to the best source "
+                                       "sentence of a cited passage; 0 when a number, name or negation failed.")
+    supported: bool = Field(description="Passed every check (see the README's Generative answers).")
+    kept: bool = Field(description="In the answer text: supported, or marked [unverified] with RAG_VERIFY_MODE=mark.")
+    reason: str | None = Field(description="Why it is not supported (null when it is).")
+
+
+class NoticeOut(BaseModel):
+    reason: str = Field(description="unreachable, timeout, http_error, bad_response, declined, unverified or length.")
+    message: str
+
+
 class AnswerOut(BaseModel):
     question: str
     standalone_question: str = Field(description="What retrieval searched for: the question itself for a first turn; for a "
@@ -196,6 +212,14 @@ class AnswerOut(BaseModel):
     citations: list[CitationOut]
     passages: list[PassageOut]
     build_id: str = Field(description="The index build that answered.")
+    backend: Literal["extractive", "openai"] = Field(description="What wrote `answer`: `extractive` (quotes; refusals; "
+                                                                 "fallbacks) or `openai` (a language model, verified).")
+    model: str | None = Field(description="The language model asked (RAG_LLM_MODEL), null when none was.")
+    fallback: NoticeOut | None = Field(description="Why the extractive answer stands in for the model's (null: it does not).")
+    stopped: NoticeOut | None = Field(description="Why the model's answer ended early: its sentences verified so far are "
+                                                  "the answer (null: it did not).")
+    sentences: list[SentenceCheckOut] = Field(description="Every sentence the model wrote, in order, as verification "
+                                                          "judged it (empty for extractive answers).")
 
 
 class TurnOut(BaseModel):

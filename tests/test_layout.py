@@ -2,7 +2,8 @@
 
 Stages, earliest first: the kernel's data types (`rag`, `config`, `errors`, `models`), `access` (keys, document
 groups, the audit trail: kernel only, so every stage may apply a scope), `ingest`, `indexing`,
-`search`, `answer`, `chat`, the assistant facade, `evaluate`, the workflows over them (`pipeline`, `tune`,
+`search`, `answer`, `chat`, `generate` (a language model's answers, which implement chat's interfaces), the assistant
+facade, `evaluate`, the workflows over them (`pipeline`, `tune`,
 `progress`), then the front ends (`cli`, `terminal` and `server/`, which `rag serve` starts). A module may import its
 own stage or an earlier one, never a later one, so only the CLI may import `server/`, and the server imports no CLI.
 Imports inside functions count too: a lazy import is still a dependency.
@@ -26,6 +27,7 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("rag.search",),
     ("rag.answer",),
     ("rag.chat",),
+    ("rag.generate",),
     ("rag.assistant",),
     ("rag.evaluate",),
     ("rag.pipeline", "rag.tune", "rag.progress"),
@@ -98,5 +100,6 @@ def test_the_check_catches_a_later_stage_import() -> None:
     assert stage_of("rag") == stage_of("rag.models") == 0
     assert stage_of("server.app") > stage_of("rag.pipeline") and stage_of("server.app") == stage_of("rag.cli")
     assert stage_of("rag.answer.extractive") < stage_of("rag.chat.history") < stage_of("rag.assistant")
+    assert stage_of("rag.chat.streaming") < stage_of("rag.generate.backend") < stage_of("rag.assistant")
     with pytest.raises(AssertionError, match="no stage"):
         stage_of("rag.dialogue")

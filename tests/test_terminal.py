@@ -39,3 +39,19 @@ def test_a_bad_question_prints_its_error_and_the_conversation_goes_on(built, set
     captured = capsys.readouterr()
     assert "error: question is 1001 characters" in captured.err and "unknown command /frobnicate" in captured.err
     assert "Sources:" in captured.out
+
+
+def test_rag_chat_with_a_language_model_prints_verified_sentences_and_who_wrote_them(built, settings, fake_embedder, capsys):
+    from tests.generate.fake_llm import FakeLLM, Script, passage_number, words
+
+    true = "Claims over 500 pounds need approval from a director"
+    with FakeLLM() as llm:
+        llm.reply(Script(lambda body: words(f"{true} [{passage_number(body, 'Claims over 500')}]. A manager may also approve it [1].")),
+                  Script(body="garbage"))
+        gen = settings.replace(answerer="openai", llm_base_url=llm.url, llm_model="fake-model")
+        chat(gen, fake_embedder, [FIRST, "and who approves it?"])
+    out = capsys.readouterr().out
+    first, second = out.split("(written by", 1)[0], out.split("(written by", 1)[1]
+    assert f"{true}. [1]" in first and "A manager may also approve it" not in out
+    assert "fake-model: 1 of 2 sentences verified against their sources)" in second
+    assert "(extractive answer: the language model at" in second and "the extractive answer is given instead)" in second

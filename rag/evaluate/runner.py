@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
 
 from rag.assistant import Assistant, Snapshot
 from rag.chat.history import checked_history, latest_within
 from rag.chat.streaming import final_answer
-from rag.errors import InvalidRequestError, NotFoundError
+from rag.errors import InvalidRequestError, LLMError, NotFoundError
 from rag.evaluate import metrics as m
 from rag.evaluate.gold import GoldRow
 from rag.ingest.text import table_header
@@ -89,16 +90,17 @@ def run_question(snap: Snapshot, assistant: Assistant, row: GoldRow, metadata: M
     started = time.perf_counter()
     try:
         question = clean_question(row.question, assistant.settings)
-        context = snap.chat.context(question, checked_history(latest_within(row.history, assistant.settings), assistant.settings))
+        history = checked_history(latest_within(row.history, assistant.settings), assistant.settings)
+        context = snap.chat.context(question, history)
         vectors = snap.chat.vectors(context)
         depth = min(max(RANK_DEPTH, assistant.settings.top_k), assistant.settings.max_top_k)
         found = snap.chat.retrieve(context, vectors, depth, filters)
         result.passages = found.passages
         allowed = allowed_documents(snap.index, filters)
         events = snap.backend.stream(question, vectors[0], found.passages[: assistant.settings.top_k], snap.index, allowed=allowed,
-                                     reading=found.reading)
+                                     reading=found.reading, history=history)
         result.answer = replace(final_answer(events), standalone_question=context.text)
-    except (InvalidRequestError, NotFoundError) as exc:
+    except (InvalidRequestError, NotFoundError, LLMError) as exc:  # LLMError: RAG_LLM_FALLBACK=error and the model failed
         result.error = exc.message
     result.latency_ms = (time.perf_counter() - started) * 1000
     score_question(result, snap)
@@ -182,10 +184,28 @@ def summarise(results: Sequence[QuestionResult], snap: Snapshot, seed: int = 0) 
         "by_turn": {"first": _aggregate([r for r in results if not r.row.follow_up]),
                     "follow_up": _aggregate([r for r in results if r.row.follow_up])},
         "index": fingerprint(snap),
+        "generation": generation_figures(results),
         "unresolved_evidence": {r.row.id: r.row.unresolved for r in results if r.row.unresolved},
         "errors": {r.row.id: r.error for r in results if r.error},
         "questions": [question_record(r) for r in results],
     }
+
+
+def generation_figures(results: Sequence[QuestionResult]) -> dict[str, Any] | None:
+    """What the language model wrote, over the answers it was asked for (None when it was asked for none): answers
+    generated or given by the extractive fallback (by reason), and its sentences supported, shown, left out."""
+    asked = [r.answer for r in results if r.answer is not None and r.answer.model]
+    if not asked:
+        return None
+    checks = [c for a in asked for c in a.sentences]
+    fell = Counter(a.fallback.reason for a in asked if a.fallback)
+    shown = [c for a in asked if a.backend != "extractive" for c in a.sentences if c.kept]
+    return {"answers": len(asked), "generated": sum(a.backend != "extractive" for a in asked),
+            "fell_back": sum(fell.values()), "fell_back_share": sum(fell.values()) / len(asked), "fallback_reasons": dict(fell),
+            "stopped": dict(Counter(a.stopped.reason for a in asked if a.stopped)), "sentences": len(checks),
+            "supported": sum(c.supported for c in checks), "shown": len(shown), "shown_unsupported": sum(not c.supported for c in shown),
+            "supported_share": sum(c.supported for c in checks) / len(checks) if checks else None,
+            "removed_share": sum(not c.supported for c in checks) / len(checks) if checks else None}
 
 
 def fingerprint(snap: Snapshot) -> dict[str, Any]:
@@ -209,7 +229,8 @@ def retrieval_settings(settings: Any) -> dict[str, Any]:
     keys = ("retrieval", "fusion", "dense_weight", "dense_weight_long", "rrf_k", "candidates", "rerank_weight",
             "rerank_depth", "rerank_coverage", "reference_boost", "term_boost", "query_encoder", "chunk_tokens",
             "context_turns", "context_answers", "context_decay", "context_weight", "context_doc_boost",
-            "chunk_overlap", "chunk_paragraph_fill", "top_k", "answer_sentences", "answer_margin")
+            "chunk_overlap", "chunk_paragraph_fill", "top_k", "answer_sentences", "answer_margin", "answerer", "llm_model",
+            "llm_rewrite", "verify_mode", "verify_coverage", "verify_similarity", "verify_min_kept")
     return {key: getattr(settings, key) for key in keys}
 
 
@@ -226,6 +247,8 @@ def question_record(r: QuestionResult) -> dict[str, Any]:
         "evidence": dict(r.answer.evidence) if r.answer else None,
         "containment": r.answer_scores.get("containment"),
         "citation_precision": r.answer_scores.get("citation_precision"),
+        "backend": r.answer.backend if r.answer else None,
+        "fallback": r.answer.fallback.reason if r.answer and r.answer.fallback else None,
     }
 
 

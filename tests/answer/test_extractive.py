@@ -37,7 +37,9 @@ def test_abstains_when_nothing_matches(assistant):
 
 def test_answer_json_has_the_documented_keys(assistant):
     data = assistant.ask("Who approves claims over 500 pounds?").to_dict()
-    assert set(data) == {"question", "standalone_question", "answer", "abstained", "confidence", "citations", "passages", "build_id"}
+    assert set(data) == {"question", "standalone_question", "answer", "abstained", "confidence", "citations", "passages", "build_id",
+                         "backend", "model", "fallback", "stopped", "sentences"}
+    assert (data["backend"], data["model"], data["fallback"], data["stopped"], data["sentences"]) == ("extractive", None, None, None, [])
     assert set(data["citations"][0]) == {"n", "doc_id", "title", "section", "page", "page_end", "pages", "start", "end",
                                           "quote", "passage_rank"}
 
