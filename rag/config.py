@@ -187,6 +187,11 @@ class Settings:
         "remove", "What happens to a generated sentence its cited passage does not support: `remove` (left out of the "
         "answer) or `mark` (kept, followed by [unverified] instead of a citation).",
     )
+    verify_uncited: str = setting(
+        "infer", "A generated sentence that cites no passage: `infer` (checked against every passage the prompt held; "
+        "the one whose sentence supports it is cited, exactly as if the model had cited it) or `remove` (left out, as "
+        "an unsupported sentence).",
+    )
     verify_coverage: float = setting(
         0.6, "Least IDF-weighted share of a generated sentence's content words that the supporting source sentence (with "
         "its document title and section) must hold.", 0.0, 1.0,
@@ -261,7 +266,8 @@ class Settings:
         choices = {"retrieval": ("hybrid", "dense", "lexical"), "fusion": ("rrf", "convex"),
                    "query_encoder": ("torch", "onnx", "onnx-int8"), "passage_encoder": ("torch", "onnx", "onnx-int8"),
                    "sentence_vectors": ("pooled", "separate"), "context_vector": ("mixed", "joint"),
-                   "answerer": ("extractive", "openai"), "llm_fallback": ("extractive", "error"), "verify_mode": ("remove", "mark")}
+                   "answerer": ("extractive", "openai"), "llm_fallback": ("extractive", "error"), "verify_mode": ("remove", "mark"),
+                   "verify_uncited": ("infer", "remove")}
         if self.top_k > self.max_top_k:
             raise ConfigError(f"RAG_TOP_K={self.top_k} is above RAG_MAX_TOP_K={self.max_top_k}: lower one or raise the other")
         for name, allowed in choices.items():

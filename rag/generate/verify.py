@@ -45,10 +45,11 @@ _HEADING_NUMBER = re.compile(r"(?:^|(?<=> ))(?:(?:Article|Section|Part|Chapter|A
 class VerifyConfig:
     coverage: float  # least IDF-weighted share of the sentence's content words the source holds
     similarity: float  # least cosine between the sentence and the source
+    infer_uncited: bool = True  # a sentence citing nothing is checked against every passage held (RAG_VERIFY_UNCITED)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> VerifyConfig:
-        return cls(settings.verify_coverage, settings.verify_similarity)
+        return cls(settings.verify_coverage, settings.verify_similarity, settings.verify_uncited == "infer")
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,9 @@ class Verifier:
     def check(self, sentence: Generated, vector: np.ndarray, sources: Mapping[int, list[Source]], question: str = "") -> Verdict:
         """The verdict on one sentence; `vector` is its unit embedding, `question` what was asked."""
         if not sentence.passages:
-            return Verdict(False, 0.0, "cites no passage")
+            if not (self.config.infer_uncited and sources):
+                return Verdict(False, 0.0, "cites no passage")
+            sentence = Generated(sentence.text, tuple(sources))  # its citation is the passage that supports it, if any
         if not any(sources.get(n) for n in sentence.passages):
             return Verdict(False, 0.0, f"cites {_numbers(sentence.passages)}, which the prompt did not hold")
         if not content_words(sentence.text):

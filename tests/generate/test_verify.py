@@ -7,7 +7,7 @@ from rag.generate.verify import Verifier, VerifyConfig
 from rag.indexing.builds import load_current
 from rag.models import Passage
 
-CONFIG = VerifyConfig(coverage=0.6, similarity=0.4)
+CONFIG = VerifyConfig(coverage=0.6, similarity=0.4, infer_uncited=False)
 
 
 @pytest.fixture
@@ -28,8 +28,8 @@ def check(index, fake_embedder):
     verifier = Verifier(index, CONFIG)
     sources = verifier.sources(passages, [1, 2, 3, 4, 5])
 
-    def run(text: str, cites: tuple[int, ...], question: str = ""):
-        return verifier.check(Generated(text, cites), fake_embedder.encode([text])[0], sources, question)
+    def run(text: str, cites: tuple[int, ...], question: str = "", config: VerifyConfig = CONFIG):
+        return Verifier(index, config).check(Generated(text, cites), fake_embedder.encode([text])[0], sources, question)
 
     return run
 
@@ -42,6 +42,16 @@ def test_a_sentence_its_passage_states_is_supported_and_cites_the_exact_sentence
     verdict = check("CCTV footage is kept for 30 days unless it is needed for an investigation.", (1,))
     assert verdict.supported and verdict.reason == "" and 0.6 < verdict.support <= 1.0
     assert quote(index, verdict) == "2.2 CCTV footage is kept for 30 days unless it is needed for an investigation."
+
+
+def test_a_sentence_citing_nothing_is_cited_to_the_passage_that_supports_it_when_inferring(index, check):
+    inferring = VerifyConfig(coverage=0.6, similarity=0.4, infer_uncited=True)
+    verdict = check("Claims over 500 pounds need approval from a director.", (), config=inferring)
+    assert verdict.supported and verdict.source.number == 2
+    assert quote(index, verdict) == "3.1 Claims over 500 pounds need approval from a director."
+    unsupported = check("Claims over 900 pounds need approval from a director.", (), config=inferring)
+    assert not unsupported.supported and "900" in unsupported.reason
+    assert check("Claims over 500 pounds need approval from a director.", ()).reason == "cites no passage"
 
 
 def test_a_table_row_and_two_adjacent_sentences_support_what_they_state_together(index, check):

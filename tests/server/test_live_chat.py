@@ -91,10 +91,12 @@ def test_sse_headers_and_the_done_marker_over_real_http(live):
 class SlowBackend:
     """Writes one piece of text at a time, slowly, and notes how far it got and whether it was stopped."""
 
+    name = "slow"
+
     def __init__(self, pieces: int = 200) -> None:
         self.pieces, self.written, self.closed = pieces, 0, threading.Event()
 
-    def stream(self, question, vector, passages, index, *, allowed, reading=None):  # type: ignore[no-untyped-def]
+    def stream(self, question, vector, passages, index, *, allowed, reading=None, history=()):  # type: ignore[no-untyped-def]
         from rag.models import Answer
 
         try:
