@@ -5,7 +5,9 @@ styles become section markers (`Heading 1` opens level 1, `Title` gives the titl
 list paragraphs get their rendered number or bullet (`1.`, `a)`, `-`), each table row
 becomes one `cell | cell` line so the row and its header stay together, and core
 properties (title, author, keywords, version, category, subject) become metadata.
-Refuses damaged or encrypted files with a reason.
+Runs no reader sees (hidden, white, or at most 1 pt) are left out of the text and reported in the notes: hidden
+text is how a file smuggles instructions to a language model past its human readers. Refuses damaged or encrypted
+files with a reason.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from rag.errors import DocumentError
 from rag.ingest.structure import Extracted, Marker
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
+_WHITE = {"FFFFFF", "FFFFFE", "FEFEFE"}
+_TINY_HALF_POINTS = 2  # w:sz is in half points: 1 pt or less is unreadable
 
 
 def extract_docx(raw: bytes, doc_id: str) -> Extracted:
@@ -47,7 +53,9 @@ def extract_docx(raw: bytes, doc_id: str) -> Extracted:
         raise DocumentError(f"{doc_id}: the Word file has no text; add content or remove it from the corpus")
     title = next((t for k, t in parts if k == "title"), "") or _core(document, "title")
     markers = [Marker(offsets[i], level, label, "heading") for i, level, label in markers_at if level > 0]
-    return Extracted(text=text, title=title, markers=markers, metadata=_metadata(document))
+    hidden = " ".join(_hidden_text(document.element.body).split())
+    notes = [f"hidden text left out ({len(hidden)} characters): {hidden[:120]!r}"] if hidden else []
+    return Extracted(text=text, title=title, markers=markers, metadata=_metadata(document), notes=notes)
 
 
 def _blocks(document):  # type: ignore[no-untyped-def]
@@ -72,8 +80,28 @@ def _paragraph_text(p) -> str:  # type: ignore[no-untyped-def]
     (deleted text and field codes are other elements, so they are left out)."""
     pieces = []
     for node in p.iter(f"{_W}t", f"{_W}tab", f"{_W}br", f"{_W}cr"):
+        if _is_hidden(node.getparent()):
+            continue
         pieces.append(node.text or "" if node.tag == f"{_W}t" else " ")
     return " ".join("".join(pieces).split())
+
+
+def _is_hidden(run) -> bool:  # type: ignore[no-untyped-def]
+    """Whether a run's own properties make it invisible: `vanish`, a white font colour, or a size of 1 pt or less."""
+    props = run.find(f"{_W}rPr") if run is not None else None
+    if props is None:
+        return False
+    vanish, color, size = props.find(f"{_W}vanish"), props.find(f"{_W}color"), props.find(f"{_W}sz")
+    if vanish is not None and _val(vanish, "true") not in ("0", "false"):
+        return True
+    if color is not None and _val(color, "").upper() in _WHITE:
+        return True
+    return size is not None and _val(size, "24").isdigit() and int(_val(size, "24")) <= _TINY_HALF_POINTS
+
+
+def _hidden_text(body) -> str:  # type: ignore[no-untyped-def]
+    """The text of every hidden run, for the build report."""
+    return " ".join(t.text or "" for t in body.iter(f"{_W}t") if _is_hidden(t.getparent()))
 
 
 def _open(raw: bytes, doc_id: str):  # type: ignore[no-untyped-def]
