@@ -183,6 +183,11 @@ class Settings:
     llm_rewrite_timeout: float = setting(
         10.0, "Most seconds a follow-up's rewrite may take (then the rewrite without a model is used).", 0.5, 600.0
     )
+    llm_flagged: str = setting(
+        "withhold", "Passages of chunks the build flagged as reading like instructions to a model (the manifest's "
+        "`injection`): `withhold` (never put in the model's prompt; the extractive answer may still quote them, and when "
+        "every passage is flagged no model is asked) or `note` (put in the prompt with a warning attribute naming why).",
+    )
     verify_mode: str = setting(
         "remove", "What happens to a generated sentence its cited passage does not support: `remove` (left out of the "
         "answer) or `mark` (kept, followed by [unverified] instead of a citation).",
@@ -267,7 +272,7 @@ class Settings:
                    "query_encoder": ("torch", "onnx", "onnx-int8"), "passage_encoder": ("torch", "onnx", "onnx-int8"),
                    "sentence_vectors": ("pooled", "separate"), "context_vector": ("mixed", "joint"),
                    "answerer": ("extractive", "openai"), "llm_fallback": ("extractive", "error"), "verify_mode": ("remove", "mark"),
-                   "verify_uncited": ("infer", "remove")}
+                   "verify_uncited": ("infer", "remove"), "llm_flagged": ("withhold", "note")}
         if self.top_k > self.max_top_k:
             raise ConfigError(f"RAG_TOP_K={self.top_k} is above RAG_MAX_TOP_K={self.max_top_k}: lower one or raise the other")
         for name, allowed in choices.items():

@@ -195,7 +195,7 @@ class SentenceCheck:
 class Notice:
     """Why a generated answer is not (all) the model's: `reason` for machines, `message` for people."""
 
-    reason: str  # unreachable | timeout | http_error | bad_response | declined | unverified | length
+    reason: str  # unreachable | timeout | http_error | bad_response | declined | unverified | flagged | length
     message: str
 
     def to_dict(self) -> dict[str, str]:

@@ -198,7 +198,7 @@ class SentenceCheckOut(BaseModel):
 
 
 class NoticeOut(BaseModel):
-    reason: str = Field(description="unreachable, timeout, http_error, bad_response, declined, unverified or length.")
+    reason: str = Field(description="unreachable, timeout, http_error, bad_response, declined, unverified, flagged or length.")
     message: str
 
 

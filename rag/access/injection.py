@@ -1,11 +1,13 @@
 """Text in the documents that reads as instructions to a language model, flagged when a build is made.
 
 Owns the patterns ("ignore previous instructions", "you are now ...", "system prompt", requests to reveal secrets
-or instructions, role-play orders) and hidden characters (zero-width spaces and joiners, word joiners, byte-order
-marks inside the text, bidirectional overrides) that a document has no reason to carry and an attacker uses to hide
-text from a reader. `flag_chunks` names the chunks that carry them, with why and a short excerpt, for the build
-report and the manifest; nothing is removed (the answer quotes the document exactly, and a person decides). Leaves
-keeping passages as data in a generative prompt to the answer backend.
+or instructions, role-play orders, chat-template control tokens such as `<|im_start|>`) and hidden characters
+(zero-width spaces and joiners, word joiners, byte-order marks inside the text, bidirectional overrides) that a
+document has no reason to carry and an attacker uses to hide text from a reader. `flag_chunks` names the chunks
+that carry them, with why and a short excerpt, for the build report and the manifest; nothing is removed (the
+answer quotes the document exactly, and a person decides). `flagged_reasons` reads them back from a manifest for the
+generative backend, which withholds those passages from the model or marks them (RAG_LLM_FLAGGED). Leaves keeping
+passages as data in a generative prompt to `rag.generate.prompt`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ PHRASES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((name, re.compile(patte
                         r"\b(ai|assistant|model|chatbot|llm|dan)\b"),
     ("model address", r"\b(dear|attention|note to)\s+(ai|assistant|language model|llm|chatbot)\b"),
 ))
+# the shapes of chat-template control tokens (ChatML and Llama 3 `<|...|>`, Llama 2 `[INST]` `<<SYS>>` `<s>`, Gemma's
+# turns): a server that reads them in message text as tokens would let a document end the user's turn and start another
+CONTROL_TOKENS = re.compile(r"<\|[\w.:-]{1,40}\|>|\[/?INST\]|<</?SYS>>|</?s>|<(?:start|end)_of_turn>", re.IGNORECASE)
 HIDDEN = re.compile("[\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\u180e\u202a-\u202e\u2066-\u2069\ufeff]")
 EXCERPT = 160
 
@@ -34,6 +39,8 @@ EXCERPT = 160
 def reasons(text: str) -> list[str]:
     """Why a text reads as an instruction to a model, or hides characters (empty: nothing found)."""
     found = [name for name, pattern in PHRASES if pattern.search(text)]
+    if CONTROL_TOKENS.search(text):
+        found.append("chat-template control tokens")
     hidden = len(HIDDEN.findall(text))
     if hidden:
         found.append(f"hidden characters ({hidden} zero-width or direction-control)")
@@ -58,3 +65,8 @@ def flag_chunks(chunks: Iterable[Chunk]) -> list[dict[str, Any]]:
         if why:
             out.append({"chunk_id": chunk.chunk_id, "doc_id": chunk.doc_id, "reasons": why, "excerpt": _excerpt(chunk.text)})
     return out
+
+
+def flagged_reasons(manifest: dict[str, Any]) -> dict[str, list[str]]:
+    """Chunk id -> why the build flagged it, from a build's manifest (empty for builds made before flags existed)."""
+    return {row["chunk_id"]: list(row.get("reasons") or ()) for row in manifest.get("injection") or []}

@@ -8,9 +8,12 @@ the passages it cites (`rag.generate.verify`), and, when supported, shown at onc
 that supports it (an unsupported one is left out, or shown marked [unverified] with RAG_VERIFY_MODE=mark), so a
 reader never sees a sentence that is then taken back. Supported sentences are held back until RAG_VERIFY_MIN_KEPT of
 them passed; when fewer pass, or the model says the passages do not answer, the extractive answer is given instead and
-`fallback` says why. A server that is down, slow past RAG_LLM_TIMEOUT or answers garbage before anything was shown gives
-the extractive answer too (`fallback`), or, with RAG_LLM_FALLBACK=error, its `LLMError`; after sentences were shown,
-they are the answer and `stopped` says why it ended early. Closing the event iterator closes the model's stream.
+`fallback` says why. Passages of chunks the build flagged as reading like instructions are kept from the model
+(RAG_LLM_FLAGGED=withhold, the default; the extractive answer may still quote them, and when all are flagged no model is
+asked, `fallback` "flagged") or shown to it with a warning (`note`). A server that is down, slow past RAG_LLM_TIMEOUT
+or answers garbage before anything was shown gives the extractive answer too (`fallback`), or, with
+RAG_LLM_FALLBACK=error, its `LLMError`; after sentences were shown, they are the answer and `stopped` says why it
+ended early. Closing the event iterator closes the model's stream.
 Leaves retrieval and the refusal decision to the caller and `rag.answer`.
 """
 
@@ -21,6 +24,7 @@ from typing import Callable, Collection, Generator, Iterator, Sequence
 
 import numpy as np
 
+from rag.access.injection import flagged_reasons
 from rag.answer.extractive import ExtractiveAnswerer, Reading
 from rag.chat.streaming import AnswerEvent, Completed, Heartbeat, TextDelta, answer_events
 from rag.config import Settings
@@ -110,9 +114,16 @@ class GenerativeBackend:
         if quoted.abstained or not passages:
             yield from answer_events(quoted)  # the calibrated refusal: no model is asked
             return
-        prompt = answer_prompt(question, passages, history, self.budget)
+        flagged = flagged_reasons(index.manifest)
+        given = self._for_model(passages, flagged)
+        if not given:
+            notice = Notice("flagged", "every passage found reads as instructions to a model (RAG_LLM_FLAGGED=withhold); no "
+                            "model was asked and the extractive answer is given instead")
+            yield from answer_events(replace(quoted, model=self.client.model, fallback=notice))
+            return
+        prompt = answer_prompt(question, given, history, self.budget, flagged)
         verifier = Verifier(index, self.config)
-        draft = Draft(verifier, verifier.sources(passages, prompt.numbers), self.settings.verify_mode, self.settings.verify_min_kept)
+        draft = Draft(verifier, verifier.sources(given, prompt.numbers), self.settings.verify_mode, self.settings.verify_min_kept)
         notice = None
         try:
             finish = yield from self._write(prompt, draft, question)
@@ -127,6 +138,12 @@ class GenerativeBackend:
             return
         fallback = self._fallback_notice(draft, notice)
         yield from answer_events(replace(quoted, model=self.client.model, fallback=fallback, sentences=draft.discarded()))
+
+    def _for_model(self, passages: Sequence[Passage], flagged: dict[str, list[str]]) -> list[Passage]:
+        """The passages the model is shown: all (flagged ones carry a warning, RAG_LLM_FLAGGED=note) or the unflagged."""
+        if self.settings.llm_flagged == "note":
+            return list(passages)
+        return [p for p in passages if p.chunk.chunk_id not in flagged]
 
     def _write(self, prompt: Prompt, draft: Draft, question: str) -> Generator[AnswerEvent, None, str | None]:
         """Stream the reply, yielding each sentence's text once it is verified; returns the server's finish reason."""
