@@ -205,3 +205,21 @@ def test_a_server_without_keys_never_shows_the_prompt_or_sends_a_key(open_page, 
     assert page.locator("#key-dialog").evaluate("d => !d.open")
     assert page.locator("#sign-in").is_hidden() and page.locator("#sign-out").is_hidden()
     assert sent and set(sent) == {None}
+
+
+def test_with_a_key_a_pdf_original_opens_at_its_page(open_page, keyed):
+    page = open_keyed(open_page, keyed)
+    sign_in(page, keyed.staff)
+    turn = ask(page, "Who approves a donation of more than £50,000?")  # the README's PDF example
+    answer = stored_answer(page, keyed, keyed.staff)
+    citation = next(c for c in answer["citations"] if c["doc_id"] == "anti-bribery-policy.pdf" and c["page"])
+    turn.locator(f".sources .source[data-n='{citation['n']}']").click()
+    highlighted(page)
+    assert "PDF" in page.locator("#doc-original").text_content()
+    with page.expect_popup() as popup_info:
+        page.locator("#doc-original").click()
+    popup = popup_info.value
+    popup.wait_for_url("blob:**")
+    assert popup.url.startswith(f"blob:{keyed.base}/") and popup.url.endswith(f"#page={citation['page']}")
+    assert popup.evaluate("() => document.contentType") == "application/pdf"  # shown as a PDF, not saved or as text
+    popup.close()
