@@ -9,6 +9,7 @@ are made with the real `rag keys add` against the server's RAG_STATE_DIR.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -120,6 +121,7 @@ def test_the_page_asks_for_a_key_and_each_key_sees_only_its_documents(open_page,
     answer = stored_answer(page, keyed, keyed.hr)
     assert not answer["abstained"] and HR_DOC in {c["doc_id"] for c in answer["citations"]}, answer
     assert HR_TITLE in turn.locator(".sources").text_content()
+    page.locator("#conversations-note").filter(has_text="for your key").wait_for()
     assert sent and set(sent) == {f"Bearer {keyed.hr}"}, sent  # every API call, the streamed answer included
     assert page.evaluate("() => sessionStorage.getItem('rag.key')") == keyed.hr
     assert keyed.hr not in page.evaluate("() => JSON.stringify(localStorage)")
@@ -171,7 +173,7 @@ def test_a_wrong_key_is_refused_escape_declines_and_sign_out_forgets(open_page, 
     page.locator("#key-input").fill(keyed.staff)
     page.keyboard.press("Enter")
     page.locator("#sign-out").wait_for()  # the page starts again with the key
-    page.locator("#conversations-note").filter(has_text="None yet").wait_for()
+    page.locator("#conversations-note").filter(has_text=re.compile("for your key|None yet")).wait_for()
     assert wrong not in page.url and keyed.staff not in page.url
     page.locator("#sign-out").click()
     page.locator("#key-dialog[open]").wait_for()
