@@ -5,7 +5,8 @@ groups the live build records for each document; a document no longer in it coun
 documents, not by who rated: that is the promise an auditor checks ("a key sees the documents of its groups and
 nothing else"), and a row quotes its documents whoever rated it, so a row of the key's own could still quote a
 document its groups no longer reach; while a reviewer responsible for some documents wants everyone's ratings of
-them, not only their own. Rows left out are counted, never named.
+them, not only their own. Rows left out are counted, never named; the export is one record of the audit trail
+(route `rag feedback export`, the documents the written rows quote).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def export_command(out: Path, rating: str | None, state_dir: Path | None) -> Non
     settings = Settings.from_env(state_dir=state_dir)
     access = key_access(settings, "rag feedback export")
     readable = None if access is None else readable_by(settings, access)
-    counts = FeedbackStore(settings).export(out, rating, readable)
+    counts = FeedbackStore(settings).export(out, rating, readable, None if access is None else audit_export(settings, access))
     scope = "" if access is None else f", readable with key {access.name!r}; {counts['left_out']} left out"
     click.echo(f"wrote {counts['rows']} rows to {out} ({counts['up']} thumbs up, {counts['down']} thumbs down{scope}); "
                "review each (meta.review says what to check), then add them to a gold set and pass it to the gate "
@@ -57,3 +58,15 @@ def readable_by(settings: Settings, access: Access) -> Callable[[str], bool]:
                           "read: build one with `rag index build` (or set RAG_INDEX_DIR), or unset RAG_API_KEY")
     recorded = live.manifest.get("access", {}).get("documents", {})
     return lambda doc_id: doc_id in recorded and access.sees(tuple(recorded[doc_id]))
+
+
+def audit_export(settings: Settings, access: Access) -> Callable[[list[str]], None]:
+    """Record a key's export in the audit trail: who, and the documents its rows quote."""
+    from rag.access.audit import AuditLog, AuditRecord
+    from rag.indexing.builds import current_build_id
+
+    def record(documents: list[str]) -> None:
+        build = current_build_id(settings.index_dir) or ""
+        AuditLog(settings).record(AuditRecord(access.name, access.route, build, tuple(documents)))
+
+    return record

@@ -3,6 +3,7 @@
 import json
 import os
 
+from rag.access.audit import AuditLog
 from rag.chat.feedback import FeedbackStore
 from rag.chat.store import ConversationStore
 from rag.config import Settings
@@ -79,6 +80,8 @@ def test_with_a_key_the_export_holds_only_rows_whose_documents_it_may_read(setti
     assert rows == {staff_row} and "readable with key 'staffer'; 3 left out" in said
     text = out.read_text()
     assert "hr/casework.md" not in text and "Casework" not in text and "Quokkaplan" not in text
+    [audited] = AuditLog(settings).search(key="staffer")
+    assert audited.route == "rag feedback export" and audited.documents == ("retention.md",)
     assert export(keys.hr)[1] == {staff_row, hr_row, follow_up}  # everyone's rows on hr and staff documents
     assert export(keys.board)[1] == set()
     assert export(None)[1] == {staff_row, hr_row, follow_up, gone}  # no key: the operator's whole export

@@ -103,16 +103,20 @@ class FeedbackStore:
         with self._db() as db:
             return [_feedback(r) for r in db.execute(f"SELECT {COLUMNS} FROM feedback {where} ORDER BY created_at, id", args)]
 
-    def export(self, out: Path, rating: str | None = None, readable: Callable[[str], bool] | None = None) -> dict[str, int]:
+    def export(self, out: Path, rating: str | None = None, readable: Callable[[str], bool] | None = None,
+               exported: Callable[[list[str]], None] | None = None) -> dict[str, int]:
         """Write every rating (or those of one kind) as gold rows to `out` (JSONL, replaced whole); returns the counts.
-        With `readable` (may the key read this document id?), only the rows all of whose documents it may read;
-        `left_out` counts the others."""
+        With `readable` (may the key read this document id?), only the rows all of whose documents it may read
+        (`left_out` counts the others), and `exported` is told the documents the written rows carry (for the audit)."""
         rows = self.everyone(rating)
+        every = len(rows)
         if readable is not None:
             conversations = ConversationStore(self.settings)
-            rows, every = [f for f in rows if _all_readable(carried_documents(f, conversations), readable)], len(rows)
-        else:
-            every = len(rows)
+            carried = [(f, carried_documents(f, conversations)) for f in rows]
+            kept = [(f, docs) for f, docs in carried if docs is not None and all(readable(d) for d in docs)]
+            rows = [f for f, _ in kept]
+            if exported is not None:
+                exported(sorted(set().union(*(docs for _, docs in kept))))
         write_jsonl(Path(out), (gold_row(f) for f in rows))
         return {"rows": len(rows), "left_out": every - len(rows), **{r: sum(1 for f in rows if f.rating == r) for r in RATINGS}}
 
@@ -137,9 +141,6 @@ def carried_documents(feedback: Feedback, conversations: ConversationStore) -> s
 def _answer_documents(answer: Answer) -> set[str]:
     return {c.doc_id for c in answer.citations} | {p.chunk.doc_id for p in answer.passages}
 
-
-def _all_readable(documents: set[str] | None, readable: Callable[[str], bool]) -> bool:
-    return documents is not None and all(readable(d) for d in documents)
 
 
 def _feedback(row: tuple[Any, ...]) -> Feedback:

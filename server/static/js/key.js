@@ -9,7 +9,7 @@ import { ApiError, apiKey, checkKey, forgetKey, keepKey } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 
-const REFUSED = "The server refused this key. Check that you pasted all of it (it is the last line `rag keys add` "
+const REFUSED = "The server refused this key. Check that you pasted all of it (it is the last line that rag keys add "
   + "printed, starting rag_), or ask whoever runs the assistant for a new one.";
 const NO_LONGER = "The key this tab was using is no longer accepted (it may have been revoked): enter another.";
 const EMPTY = "Paste your API key into the box first.";
