@@ -8,11 +8,13 @@ are made with the real `rag keys add` against the server's RAG_STATE_DIR.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +25,7 @@ import pytest
 
 from rag.config import Settings
 from tests.conftest import FIXTURES, ROOT
-from tests.web.chat_page import ask, conversation_id, highlighted, shoot
+from tests.web.chat_page import ask, conversation_id, fits_width, highlighted, shoot
 from tests.web.conftest import served
 
 HR_DOC = "hr-casework-procedure.md"
@@ -38,6 +40,7 @@ class KeyedServer:
     base: str
     hr: str  # groups hr and staff
     staff: str  # group staff
+    state_dir: Path
 
 
 def add_key(state_dir: Path, name: str, groups: str) -> str:
@@ -65,7 +68,7 @@ def keyed(chromium: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[K
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     hr, staff = add_key(settings.state_dir, "hr-lead", "hr,staff"), add_key(settings.state_dir, "staffer", "staff")
     with served(settings, settings.state_dir, {}) as base:
-        yield KeyedServer(base, hr, staff)
+        yield KeyedServer(base, hr, staff, settings.state_dir)
 
 
 def everything_logged(page: Any) -> list[str]:
@@ -225,3 +228,45 @@ def test_with_a_key_a_pdf_original_opens_at_its_page(open_page, keyed):
     assert popup.url.startswith(f"blob:{keyed.base}/") and popup.url.endswith(f"#page={citation['page']}")
     assert popup.evaluate("() => document.contentType") == "application/pdf"  # shown as a PDF, not saved or as text
     popup.close()
+
+
+def test_a_key_revoked_mid_visit_asks_again_and_the_question_goes_through(open_page, keyed):
+    state = keyed.state_dir
+    brief = add_key(state, "brief-visit", "staff")
+    page = open_keyed(open_page, keyed)
+    sign_in(page, brief)
+    env = {**os.environ, "RAG_STATE_DIR": str(state)}
+    subprocess.run([sys.executable, "-m", "rag.cli", "keys", "revoke", "brief-visit"], env=env, check=True, timeout=120,
+                   capture_output=True)
+    refused_now(keyed.base, brief)
+    page.locator("#question").fill("How long are job applicant records kept?")
+    page.keyboard.press("Enter")
+    page.locator("#key-dialog[open]").wait_for()
+    assert "no longer accepted" in page.locator("#key-error").text_content()
+    assert page.evaluate("() => sessionStorage.getItem('rag.key')") is None
+    sign_in(page, keyed.staff)
+    turn = page.locator(".turn").first
+    turn.locator(".reply.answered .feedback").wait_for()  # the same question, sent again with the new key
+    assert "records-retention" in json.dumps(stored_answer(page, keyed, keyed.staff)["citations"])
+
+
+def refused_now(base: str, key: str) -> None:
+    """Wait until the server refuses `key` (a revocation reaches a running server within its remember window)."""
+    for _ in range(200):
+        response = httpx.get(f"{base}/v1/conversations", headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        if response.status_code == 401:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the revoked key is still accepted")
+
+
+def test_the_key_prompt_fits_a_phone_in_the_dark(open_page, keyed):
+    page = open_page(width=360, scheme="dark", base=keyed.base)
+    page.problems.allow(*REFUSED_401)
+    page.locator("#key-dialog[open]").wait_for()
+    box = page.locator("#key-dialog").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 360 and fits_width(page)
+    assert page.locator("#key-submit").is_visible() and page.locator("#key-cancel").is_visible()
+    shoot(page, "key-prompt-360-dark")
+    sign_in(page, keyed.staff)
+    assert page.locator("#sign-out").is_visible() and fits_width(page)
