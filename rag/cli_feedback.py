@@ -11,8 +11,8 @@ them, not only their own. Rows left out are counted, never named; the export is 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import click
 

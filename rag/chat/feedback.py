@@ -20,8 +20,9 @@ import json
 import os
 import secrets
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Iterable
+from typing import Any, ContextManager, Iterable
 
 from rag.chat.sqlite import StateFile
 from rag.chat.store import ConversationStore, checked_owner, now
