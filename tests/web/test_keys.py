@@ -1,9 +1,10 @@
 """The chat page against a server that needs API keys, in Chromium: the key prompt (a modal dialog with a label, focus
 in the field, Escape, a refused key said so), the key kept in this tab's sessionStorage and sent as a Bearer header on
 every call (the answer's stream included), each key seeing only its groups' documents in the page, originals opened
-with the key, and sign out. The server is a real `rag serve` over a small corpus (two policies of docs_corpus/ in the
-default group `staff` and tests/fixtures/web_access/'s casework procedure, `access: hr` in its front matter); its keys
-are made with the real `rag keys add` against the server's RAG_STATE_DIR.
+with the key (markdown and PDF from a blob, DOCX saved), a revoked key, and sign out. The server is a real `rag serve`
+over a small corpus: three policies of docs_corpus/ (markdown, PDF, DOCX) in the default group `staff`, and
+tests/fixtures/web_access/'s casework procedure, `access: hr` in its front matter; its keys are made with the real
+`rag keys add` against the server's RAG_STATE_DIR.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from tests.web.conftest import served
 HR_DOC = "hr-casework-procedure.md"
 HR_TITLE = "Disciplinary Casework Procedure"
 HR_QUESTION = "How long are Quokkaplan casework files kept?"
-STAFF_DOCS = ("records-retention-schedule.md", "anti-bribery-policy.pdf")
+STAFF_DOCS = ("records-retention-schedule.md", "anti-bribery-policy.pdf", "data-classification-standard.docx")
 REFUSED_401 = ("status 401", "401 (Unauthorized)")  # the prompt is driven by these: the page expects them
 
 
@@ -270,3 +271,18 @@ def test_the_key_prompt_fits_a_phone_in_the_dark(open_page, keyed):
     shoot(page, "key-prompt-360-dark")
     sign_in(page, keyed.staff)
     assert page.locator("#sign-out").is_visible() and fits_width(page)
+
+
+def test_with_a_key_a_docx_original_is_saved_under_its_name(open_page, keyed):
+    page = open_keyed(open_page, keyed)
+    sign_in(page, keyed.staff)
+    turn = ask(page, "can I use copilot on strictly confidential stuff")
+    answer = stored_answer(page, keyed, keyed.staff)
+    citation = next(c for c in answer["citations"] if c["doc_id"].endswith(".docx"))
+    turn.locator(f".sources .source[data-n='{citation['n']}']").click()
+    highlighted(page)
+    with page.expect_download() as download_info:
+        page.locator("#doc-original").click()
+    download = download_info.value
+    assert download.suggested_filename == citation["doc_id"]
+    assert Path(download.path()).read_bytes()[:2] == b"PK"  # the DOCX (a zip) as the server keeps it
