@@ -2,8 +2,9 @@
 
 Owns `Authenticator.access`: with no API key configured (none in `keys.sqlite`, or all revoked) every request reads
 every document, as the owner its `X-Rag-Owner` header names (the server then listens on loopback only, see
-`check_bind`); once a key exists, every route but the public ones (health, readiness, the schema, the web page)
-needs `Authorization: Bearer <key>` and sees only its key's groups, as the key's name. Admin routes (`/v1/admin/...`,
+`check_bind`); once a key exists, every route but the public ones (health, readiness, the schema, the web page and
+its `/static/` files, which hold no document text) needs `Authorization: Bearer <key>` and sees only its key's
+groups, as the key's name. Admin routes (`/v1/admin/...`,
 `/metrics`) need an admin key. `TokenBucket` paces each key (`RAG_RATE_LIMIT`, `RAG_RATE_BURST`). Checked keys are
 remembered for a second, so a revocation takes effect within one. Errors never repeat the key sent. Leaves storing
 keys to `rag.access.keys` and applying the access to the assistant.
@@ -29,6 +30,7 @@ from rag.models import Access, ApiKey
 log = logging.getLogger("rag.server")
 OWNER_HEADER = "X-Rag-Owner"
 PUBLIC = ("/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/", "/favicon.ico")
+PUBLIC_PREFIXES = ("/static/",)  # the web page's own files: no document text, and the page must load to ask for a key
 ADMIN_PREFIXES = ("/v1/admin/", "/metrics")
 REMEMBER_S = 1.0  # how long a checked key, or whether keys exist, is trusted before the store is read again
 
@@ -101,7 +103,7 @@ class Authenticator:
         route = f"{method} {path}"
         if not self.keys_required():
             return Access(headers.get(OWNER_HEADER.lower(), "").strip()[:200] or DEFAULT_OWNER, None, True, route)
-        if path in PUBLIC:
+        if path in PUBLIC or path.startswith(PUBLIC_PREFIXES):
             return Access("public", frozenset(), False, route)
         key = self._verified(headers.get("authorization", ""))
         if self.bucket is not None:

@@ -9,7 +9,9 @@ JSONL row per rating in the gold format of `rag.evaluate.gold` (`{id, question, 
 answerable, meta}`), to be reviewed by an operator before it joins a gold set. A thumbs-up row carries the cited
 spans as its evidence (none, and `answerable: false`, for an upheld refusal); a thumbs-down row carries no evidence
 and no `answerable`, with the comment, the answer given and what it cited in `meta`, for the reviewer to fill in.
-Leaves conversations to `rag.chat.store` and HTTP to `server/`.
+An export made for a key (`readable`) keeps only the rows every document of which the key may read
+(`carried_documents`: the rated answer's citations and closest passages, and for a follow-up the earlier turns'
+too). Leaves conversations to `rag.chat.store`, which documents a key reads to `rag.access`, and HTTP to `server/`.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ import json
 import os
 import secrets
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ContextManager, Iterable
 
 from rag.chat.sqlite import StateFile
-from rag.chat.store import checked_owner, now
+from rag.chat.store import ConversationStore, checked_owner, now
 from rag.config import Settings
 from rag.errors import InvalidRequestError, NotFoundError
 from rag.models import RATINGS, Answer, Conversation, Feedback, Message
@@ -101,11 +104,44 @@ class FeedbackStore:
         with self._db() as db:
             return [_feedback(r) for r in db.execute(f"SELECT {COLUMNS} FROM feedback {where} ORDER BY created_at, id", args)]
 
-    def export(self, out: Path, rating: str | None = None) -> dict[str, int]:
-        """Write every rating (or those of one kind) as gold rows to `out` (JSONL, replaced whole); returns the counts."""
+    def export(self, out: Path, rating: str | None = None, readable: Callable[[str], bool] | None = None,
+               exported: Callable[[list[str]], None] | None = None) -> dict[str, int]:
+        """Write every rating (or those of one kind) as gold rows to `out` (JSONL, replaced whole); returns the counts.
+        With `readable` (may the key read this document id?), only the rows all of whose documents it may read
+        (`left_out` counts the others), and `exported` is told the documents the written rows carry (for the audit)."""
         rows = self.everyone(rating)
+        every = len(rows)
+        if readable is not None:
+            conversations = ConversationStore(self.settings)
+            carried = [(f, carried_documents(f, conversations)) for f in rows]
+            kept = [(f, docs) for f, docs in carried if docs is not None and all(readable(d) for d in docs)]
+            rows = [f for f, _ in kept]
+            if exported is not None:
+                exported(sorted(set().union(*(docs for _, docs in kept))))
         write_jsonl(Path(out), (gold_row(f) for f in rows))
-        return {"rows": len(rows), **{r: sum(1 for f in rows if f.rating == r) for r in RATINGS}}
+        return {"rows": len(rows), "left_out": every - len(rows), **{r: sum(1 for f in rows if f.rating == r) for r in RATINGS}}
+
+
+def carried_documents(feedback: Feedback, conversations: ConversationStore) -> set[str] | None:
+    """Every document whose text a feedback row carries: the rated answer's citations and closest passages, and for a
+    follow-up the earlier turns' answers (its history quotes them), read from the stored conversation. None when they
+    cannot be known (the conversation expired or was deleted): such a row is never exported for a key."""
+    documents = _answer_documents(feedback.answer)
+    if not feedback.history:
+        return documents
+    try:
+        earlier = conversations.get(feedback.owner, feedback.conversation_id).turns
+    except NotFoundError:
+        return None
+    for turn in earlier:
+        if turn.n < feedback.turn:
+            documents |= _answer_documents(turn.answer)
+    return documents
+
+
+def _answer_documents(answer: Answer) -> set[str]:
+    return {c.doc_id for c in answer.citations} | {p.chunk.doc_id for p in answer.passages}
+
 
 
 def _feedback(row: tuple[Any, ...]) -> Feedback:

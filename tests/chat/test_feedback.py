@@ -100,7 +100,7 @@ def test_the_export_writes_gold_rows_the_gold_loader_reads(settings, conversatio
     store.rate(conversation, 2, "down", "wrong record")
     store.rate(conversation, 3, "up", "right to refuse")
     out = tmp_path / "review" / "feedback.jsonl"
-    assert store.export(out) == {"rows": 3, "up": 2, "down": 1}
+    assert store.export(out) == {"rows": 3, "left_out": 0, "up": 2, "down": 1}
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     up, down, upheld_refusal = rows
     assert up["evidence"] == [{"doc": "retention.md", "text": CCTV.quote}] and up["answerable"] is True
@@ -111,7 +111,7 @@ def test_the_export_writes_gold_rows_the_gold_loader_reads(settings, conversatio
     loaded = load_gold(out, {"retention.md": DOC})
     assert [r.question for r in loaded] == ["How long is CCTV kept?", "and visitor logs?", "Can I bring my dog?"]
     assert loaded[0].evidence[0].spans == ((0, 37),) and loaded[1].follow_up and not loaded[2].answerable
-    assert store.export(out, "down") == {"rows": 1, "up": 0, "down": 1}
+    assert store.export(out, "down") == {"rows": 1, "left_out": 0, "up": 0, "down": 1}
     assert len(out.read_text(encoding="utf-8").splitlines()) == 1  # replaced whole, never appended to
     assert not out.with_name(out.name + ".part").exists()
 

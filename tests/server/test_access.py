@@ -54,6 +54,31 @@ def test_each_key_sees_only_its_groups(setup):
     assert listed == {"conduct.html", "retention.md", "travel.txt"}
 
 
+def test_the_web_page_and_its_files_load_without_a_key_so_it_can_ask_for_one(setup):
+    base, _, _ = setup
+    for path in ("/", "/static/js/main.js", "/static/js/api.js", "/static/app.css"):
+        assert call(base, None, "GET", path).status_code == 200, path
+    assert call(base, None, "GET", "/static/nowhere.js").status_code == 404
+    assert call(base, None, "GET", "/v1/conversations").status_code == 401
+
+
+def test_the_suggestions_of_a_refusal_come_only_from_readable_documents(setup):
+    """The closest passages offered in the "not in the documents" state go through the key's scoped retrieval."""
+    base, keys, _ = setup
+    question = {"question": f"Who approves {HR_WORD} {BOARD_WORD} suspensions on the moon?"}
+    for route in ("/v1/ask", "/v1/conversations"):
+        if route == "/v1/ask":
+            answer = call(base, keys.staff, "POST", route, json=question).json()
+        else:
+            made = call(base, keys.staff, "POST", route, json={}).json()
+            answer = call(base, keys.staff, "POST", f"{route}/{made['id']}/messages", json=question).json()["answer"]
+        assert answer["abstained"] is True and answer["passages"], answer
+        offered = {p["doc_id"] for p in answer["passages"]}
+        assert offered and offered.isdisjoint({"hr/casework.md", "board-restructuring.md"}), offered
+    hr = call(base, keys.hr, "POST", "/v1/ask", json=question).json()
+    assert "hr/casework.md" in {p["doc_id"] for p in hr["passages"]}  # the same question does reach it with hr
+
+
 def test_a_forbidden_document_is_exactly_like_a_missing_one(setup):
     base, keys, _ = setup
     for path in ("/v1/documents/{}", "/v1/documents/{}/original"):

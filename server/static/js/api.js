@@ -1,7 +1,11 @@
-// The HTTP API as the page uses it: JSON calls, answers streamed as server-sent events over fetch, and one error type
-// whose message says what to do next (the server's own message when it sent one).
+// The HTTP API as the page uses it: JSON calls, answers streamed as server-sent events over fetch, original files as
+// blobs, and one error type whose message says what to do next (the server's own message when it sent one). Owns the
+// API key of this tab: kept in sessionStorage (gone when the tab closes, never in localStorage or the address), sent as
+// `Authorization: Bearer` on every call; a 401 asks the key prompt (`onKeyNeeded`) for one and sends the call again.
+// With no key kept and a server that needs none, calls go exactly as they did before keys existed.
 
 const OWNER_KEY = "rag.owner";
+const KEY_SLOT = "rag.key";
 
 export class ApiError extends Error {
   constructor(message, { status = 0, type = "network" } = {}) {
@@ -25,11 +29,78 @@ function browserOwner() {
 }
 
 const owner = browserOwner();
+let keptKey = "";  // the key when sessionStorage is off
+let askForKey = null;  // (refused: boolean) => Promise that settles once a key is kept, or rejects when declined
+let asking = null;
 
-function headers(json) {
-  const out = { "X-Rag-Owner": owner, accept: "application/json" };
+/** The API key this tab uses ("" when none). */
+export function apiKey() {
+  try {
+    return sessionStorage.getItem(KEY_SLOT) || "";
+  } catch {
+    return keptKey;
+  }
+}
+
+export function keepKey(key) {
+  keptKey = key;
+  try { sessionStorage.setItem(KEY_SLOT, key); } catch { /* storage off: kept while the page is open */ }
+}
+
+export function forgetKey() {
+  keptKey = "";
+  try { sessionStorage.removeItem(KEY_SLOT); } catch { /* as above */ }
+}
+
+/** Who to ask for a key when the server answers 401: `prompt(refused)`, refused when the key sent was turned down. */
+export function onKeyNeeded(prompt) {
+  askForKey = prompt;
+}
+
+function authorization(key) {
+  return key ? { authorization: `Bearer ${key}` } : {};
+}
+
+function headers(json, accept = "application/json") {
+  const out = { "X-Rag-Owner": owner, accept };  // send() adds the key
   if (json) out["content-type"] = "application/json";
   return out;
+}
+
+/** fetch(`path`) with this tab's key; on a 401, get a key from the prompt and send it again. A network failure is
+ * `unreachable()`; an aborted call rethrows the abort. */
+async function send(path, init) {
+  for (;;) {
+    const sent = apiKey();
+    let response;
+    try {
+      response = await fetch(path, { ...init, headers: { ...init.headers, ...authorization(sent) } });
+    } catch (err) {
+      if (init.signal && init.signal.aborted) throw err;
+      throw unreachable();
+    }
+    if (response.status !== 401 || !askForKey) return response;
+    await response.arrayBuffer().catch(() => {});  // read the refusal to its end: the request completes, not aborted
+    if (apiKey() === sent) await promptOnce(Boolean(sent));  // else another call already got a new key: retry
+  }
+}
+
+function promptOnce(refused) {
+  if (!asking) asking = askForKey(refused).finally(() => { asking = null; });
+  return asking;
+}
+
+/** Whether the server accepts `key`: null when it does, else the ApiError it answered (401 for a refused key). */
+export async function checkKey(key) {
+  let response;
+  try {
+    response = await fetch("/v1/conversations", { headers: { accept: "application/json", ...authorization(key) } });
+  } catch {
+    return unreachable();
+  }
+  if (!response.ok) return errorOf(response);
+  await response.arrayBuffer().catch(() => {});  // read to its end, so a reload just after does not abort it
+  return null;
 }
 
 export function unreachable() {
@@ -48,14 +119,16 @@ async function errorOf(response) {
 
 /** `method path` with an optional JSON body; the parsed reply (null for 204), or an ApiError. */
 export async function call(method, path, body) {
-  let response;
-  try {
-    response = await fetch(path, { method, headers: headers(body !== undefined), body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch {
-    throw unreachable();
-  }
+  const response = await send(path, { method, headers: headers(body !== undefined), body: body === undefined ? undefined : JSON.stringify(body) });
   if (!response.ok) throw await errorOf(response);
   return response.status === 204 ? null : response.json();
+}
+
+/** The file at `path` (an original document) as a Blob, fetched with this tab's key; or an ApiError. */
+export async function fetchBlob(path) {
+  const response = await send(path, { method: "GET", headers: headers(false, "*/*") });
+  if (!response.ok) throw await errorOf(response);
+  return response.blob();
 }
 
 /** A document path with each segment of its id escaped (ids are paths: "policies/travel.md"). */
@@ -68,11 +141,11 @@ export function documentPath(docId) {
 export async function* stream(path, body, signal) {
   let response;
   try {
-    response = await fetch(path, { method: "POST", headers: { ...headers(true), accept: "text/event-stream" },
+    response = await send(path, { method: "POST", headers: headers(true, "text/event-stream"),
       body: JSON.stringify({ ...body, stream: true }), signal });
   } catch (err) {
     if (signal && signal.aborted) return;
-    throw unreachable();
+    throw err;
   }
   if (!response.ok) throw await errorOf(response);
   let done = false;

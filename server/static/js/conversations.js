@@ -1,6 +1,6 @@
-// The list of this browser's conversations (GET /v1/conversations): open one, delete one, mark the one on screen.
+// The list of this browser's (or this key's) conversations (GET /v1/conversations): open one, delete one, mark the one on screen.
 
-import { call } from "./api.js";
+import { apiKey, call } from "./api.js";
 import { el, icon } from "./dom.js";
 
 const DATE = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
@@ -22,7 +22,8 @@ export class ConversationList {
       this.note.textContent = `The conversations could not be listed: ${error.message}`;
       return;
     }
-    this.note.textContent = this.items.length ? "Kept on this server for this browser." : "None yet: your questions start one.";
+    const whose = apiKey() ? "your key" : "this browser";  // with a key, conversations belong to the key
+    this.note.textContent = this.items.length ? `Kept on this server for ${whose}.` : "None yet: your questions start one.";
     this.render();
   }
 

@@ -1,8 +1,10 @@
 // The document panel: a document's extracted text with one cited span highlighted and scrolled into view, where it
 // sits (section path, page), a link to the original file (a PDF at its page), and previous / next through the spans
 // of one answer in that document. Text goes in as text nodes only, so a document holding markup shows it, runs nothing.
+// With an API key a plain link cannot carry the key, so the original is fetched with it and opened as a blob: a PDF
+// as a PDF at its page, text as plain text (an HTML original shows its source, runs nothing), anything else saved.
 
-import { call, documentPath } from "./api.js";
+import { apiKey, call, documentPath, fetchBlob } from "./api.js";
 import { el, whereLabel } from "./dom.js";
 import { locate } from "./text.js";
 
@@ -19,6 +21,7 @@ export class DocumentPanel {
     this.notice = document.getElementById("doc-notice");
     this.text = document.getElementById("doc-text");
     this.cache = new Map();  // doc_id -> document, for the build last seen
+    this.blobs = new Map();  // original path -> blob: URL, for the build last seen (opened with a key)
     this.build = null;
     this.spans = [];
     this.index = 0;
@@ -26,6 +29,11 @@ export class DocumentPanel {
     this.prev.addEventListener("click", () => this.show(this.index - 1));
     this.next.addEventListener("click", () => this.show(this.index + 1));
     document.getElementById("doc-close").addEventListener("click", () => this.close());
+    this.original.addEventListener("click", (event) => {
+      if (!apiKey()) return;  // no key: the link works as it is
+      event.preventDefault();
+      this.openOriginal();
+    });
   }
 
   get isOpen() {
@@ -36,6 +44,8 @@ export class DocumentPanel {
   seeBuild(buildId) {
     if (buildId && buildId !== this.build) {
       this.cache.clear();
+      for (const url of this.blobs.values()) URL.revokeObjectURL(url);
+      this.blobs.clear();
       this.build = buildId;
     }
   }
@@ -105,6 +115,30 @@ export class DocumentPanel {
     const page = doc.format === "pdf" && span.page ? `#page=${span.page}` : "";
     this.original.href = url + page;
     this.original.textContent = page ? `Original PDF at page ${span.page}` : `Original file (${doc.format})`;
+    this.originalAt = { url, page, name: doc.doc_id.split("/").pop(), kind: ORIGINAL_KINDS[doc.format] || "file" };
+  }
+
+  /** Open the original with the key: fetched, then shown from a blob: URL in a new tab (a PDF at its page), or saved. */
+  async openOriginal() {
+    const { url, page, name, kind } = this.originalAt;
+    const tab = kind === "file" ? null : window.open("", "_blank");  // now, while the click counts: no pop-up block
+    let blobUrl = this.blobs.get(url);
+    try {
+      if (!blobUrl) {
+        blobUrl = URL.createObjectURL(viewable(await fetchBlob(url), kind));
+        this.blobs.set(url, blobUrl);
+      }
+    } catch (error) {
+      if (tab) tab.close();
+      this.showNotice(`The original file could not be opened: ${error.message}`);
+      return;
+    }
+    if (kind === "file") saveAs(blobUrl, name);
+    else if (!tab) this.showNotice("Your browser blocked the new tab for the original file: allow pop-ups for this page, then try again.");
+    else {
+      tab.opener = null;
+      tab.location.href = blobUrl + (kind === "pdf" ? page : "");
+    }
   }
 
   showNotice(message) {
@@ -118,6 +152,26 @@ export class DocumentPanel {
     this.layout.classList.remove("with-document");
     if (this.opener && this.opener.isConnected) this.opener.focus();
   }
+}
+
+const ORIGINAL_KINDS = { pdf: "pdf", html: "text", markdown: "text", text: "text" };  // else saved as a file
+
+/** The original as the browser may safely show it in this origin: a PDF as a PDF, any text as plain text (so an
+ * HTML original shows its source and runs nothing), anything else as bytes to save. */
+function viewable(blob, kind) {
+  const type = kind === "pdf" ? "application/pdf" : kind === "text" ? "text/plain;charset=utf-8" : "application/octet-stream";
+  return new Blob([blob], { type });
+}
+
+/** Save `url` as a file called `name` (the browser's download). */
+function saveAs(url, name) {
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = name;
+  link.hidden = true;
+  document.body.append(link);
+  link.click();
+  link.remove();
 }
 
 /** The spans to step through when citation `n` of `answer` is opened: every citation of that document, in order. */

@@ -1,12 +1,13 @@
 // The chat page: asking (Enter sends, Shift+Enter adds a line), streaming each answer into its turn, stored
 // conversations (new, open, continue, delete; the open one is in the address as #conversation=ID), the scope sent
-// with each question, feedback, and the document panel. The page talks only to this origin's /v1 API.
+// with each question, feedback, the document panel, and the key prompt when the server needs a key. The page talks only to this origin's /v1 API.
 
-import { call, stream } from "./api.js";
+import { call, onKeyNeeded, stream } from "./api.js";
 import { TurnView } from "./answer.js";
 import { ConversationList } from "./conversations.js";
 import { announce } from "./dom.js";
 import { DocumentPanel, citationSpans, passageSpans } from "./documents.js";
+import { KeyPrompt } from "./key.js";
 import { Scope } from "./scope.js";
 
 const $ = (id) => document.getElementById(id);
@@ -22,6 +23,8 @@ const SCOPE_KEY = "rag.scope.";
 
 const state = { conversationId: null, views: new Map(), controller: null };
 
+const keyPrompt = new KeyPrompt();
+onKeyNeeded((refused) => keyPrompt.ask(refused));
 const panel = new DocumentPanel(layout);
 const scope = new Scope((filters) => keepScope(state.conversationId, filters));
 const list = new ConversationList({
@@ -206,7 +209,7 @@ $("new-conversation").addEventListener("click", () => startOver());
 toggle.addEventListener("click", () => (layout.classList.contains("sidebar-open") ? closeSidebar(true) : openSidebar()));
 $("main").addEventListener("click", () => closeSidebar(false));  // a tap beside the drawer closes it
 document.addEventListener("keydown", (event) => {
-  if (event.key !== "Escape") return;
+  if (event.key !== "Escape" || keyPrompt.isOpen) return;
   if (panel.isOpen) panel.close();
   else if (layout.classList.contains("sidebar-open")) closeSidebar(true);
 });
