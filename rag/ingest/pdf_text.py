@@ -5,8 +5,11 @@ damaged cross-reference tables leniently), removing the lines that repeat at the
 or bottom of most pages (running headers and footers, `Page 3 of 7`), re-flowing
 lines that a paragraph wrapped (re-joining words hyphenated at a line end), and
 recording where each page starts in the resulting text. Refuses, with a reason, a
-PDF that is damaged, password-protected or has no text layer (a scan). Structure
-(headings, clauses) is found afterwards by `rag.ingest.structure` on the plain text.
+PDF that is damaged, password-protected or has no text layer (a scan). Text drawn
+white or in an invisible render mode is named in the notes (the build report): no
+reader sees it, and hidden text is how a file smuggles instructions to a language
+model. Structure (headings, clauses) is found afterwards by `rag.ingest.structure`
+on the plain text.
 """
 
 from __future__ import annotations
@@ -46,8 +49,44 @@ def extract_pdf(raw: bytes, doc_id: str) -> Extracted:
     text, starts = _join_pages(bodies)
     empty = [str(n) for n, body in enumerate(bodies, 1) if not any(line.strip() for line in body)]
     notes = [f"page(s) {', '.join(empty)} have no text layer (images only?); run OCR to index them"] if empty else []
+    hidden = _hidden_text(reader.pages)
+    if hidden:
+        notes.append(f"text no reader sees (white or invisible), still indexed: check it ({len(hidden)} characters): "
+                     f"{hidden[:120]!r}")
     return Extracted(text=text, title=_info(info, "/Title"), markers=[], metadata=_pdf_metadata(info), pages=tuple(starts),
                      notes=notes)
+
+
+_WHITE_FILLS = {(b"rg", (1.0, 1.0, 1.0)), (b"g", (1.0,)), (b"k", (0.0, 0.0, 0.0, 0.0))}
+_INVISIBLE_MODES = {3, 7}  # text render modes that paint nothing
+
+
+def _hidden_text(pages) -> str:  # type: ignore[no-untyped-def]
+    """The text drawn white or in an invisible render mode, tracked through the graphics state; '' when none
+    (or when a page's content cannot be walked: the text itself was already read)."""
+    found: list[str] = []
+    for page in pages:
+        state: dict[str, object] = {"white": False, "invisible": False}
+        stack: list[dict[str, object]] = []
+
+        def before(op: bytes, args: list, cm: object, tm: object) -> None:  # type: ignore[type-arg]
+            if op == b"q":
+                stack.append(dict(state))
+            elif op == b"Q" and stack:
+                state.update(stack.pop())
+            elif op in (b"rg", b"g", b"k", b"sc", b"scn"):
+                state["white"] = (op, tuple(float(a) for a in args if isinstance(a, (int, float)))) in _WHITE_FILLS
+            elif op == b"Tr" and args:
+                state["invisible"] = int(args[0]) in _INVISIBLE_MODES
+
+        def seen(text: str, cm: object, tm: object, font: object, size: object) -> None:
+            if text.strip() and (state["white"] or state["invisible"]):
+                found.append(text)
+        try:
+            page.extract_text(visitor_operand_before=before, visitor_text=seen)
+        except Exception:  # noqa: BLE001 - a content stream pypdf cannot walk again: nothing more to report
+            continue
+    return " ".join(" ".join(found).split())
 
 
 def _open(raw: bytes, doc_id: str):  # type: ignore[no-untyped-def]
