@@ -252,6 +252,9 @@ def add_routes(app: FastAPI, assistant: Assistant, QueryIn: Any, AskIn: Any) -> 
         return {"status": "ok"}
 
     @app.get("/readyz", summary="An index is loaded and the model answers", responses={503: {"model": ErrorOut}})
-    async def readyz() -> JSONResponse:
+    async def readyz(request: Request) -> JSONResponse:
         snap = await run_in_threadpool(lambda: assistant.snapshot)  # IndexNotFoundError -> 503 with the next step
-        return JSONResponse({"status": "ready", "build_id": snap.index.build_id, "documents": len(snap.index.documents), "chunks": len(snap.index.chunks)})
+        body: dict[str, Any] = {"status": "ready", "build_id": snap.index.build_id}
+        if access_of(request).groups is None:  # the build's size only where every document is readable (no keys)
+            body |= {"documents": len(snap.index.documents), "chunks": len(snap.index.chunks)}
+        return JSONResponse(body)

@@ -39,6 +39,13 @@ def test_a_key_is_required_once_one_exists(setup):
     assert basic.status_code == 401 and keys.staff not in basic.text
 
 
+def test_readiness_is_public_but_tells_a_keyed_server_s_callers_nothing_of_the_build_s_size(setup):
+    base, keys, _ = setup
+    for key in (None, keys.staff):
+        ready = call(base, key, "GET", "/readyz").json()
+        assert ready["status"] == "ready" and ready["build_id"] and "documents" not in ready and "chunks" not in ready
+
+
 def test_each_key_sees_only_its_groups(setup):
     base, keys, _ = setup
     question = {"question": f"How long are payroll records and {HR_WORD} {BOARD_WORD} files kept?", "k": 20}
