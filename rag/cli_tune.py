@@ -23,7 +23,8 @@ def tune_command(gold: Path, corpus: Path | None, index_dir: Path | None, scope_
     """Train an adapter on your gold questions; a build made with it goes live only if the gate passes."""
     from tqdm import tqdm
 
-    from rag.cli import default_golds, format_headline, report_refusal
+    from rag.cli import default_golds, report_refusal
+    from rag.cli_eval import format_headline
     from rag.config import Settings
     from rag.progress import TqdmProgress
     from rag.tune.train import TrainConfig
