@@ -334,7 +334,7 @@ def format_search(result: SearchResult) -> str:
 
 def format_answer(answer: Answer) -> str:
     if answer.abstained:
-        lines = [answer.answer, "", "Closest passages:"]
+        lines = [answer.answer, *(["", "Closest passages:"] if answer.passages else [])]
         for p in answer.passages[:3]:
             lines.append(f"  - {p.chunk.title} ({p.chunk.doc_id}) {' > '.join(p.chunk.section)}: {' '.join(p.chunk.text.split())[:160]}")
         return "\n".join(lines)

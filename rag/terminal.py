@@ -100,6 +100,8 @@ def _sources(answer: Answer | None, as_json: bool) -> None:
         click.echo(json.dumps({"citations": [c.to_dict() for c in answer.citations] if answer else []}, ensure_ascii=False))
     elif answer is None:
         click.echo("(no answer yet)")
+    elif answer.abstained and not answer.passages:
+        click.echo("(no passages: nothing was searched)")
     elif answer.abstained:
         click.echo("\nClosest passages:")
         for p in answer.passages[:3]:

@@ -30,6 +30,8 @@ from rag.search.references import Reference, extract_references, named_versions,
 REFERRED_SENTENCES = 8  # a referred document is searched in the chunks holding its sentences closest to the question
 REFERRED_TOPIC_SHARE = 0.25  # IDF-weighted share of the referring sentence's words a referred sentence must hold
 ABSTAIN_TEXT = "The documents do not answer this question. The closest passages are listed below; check them or rephrase."
+NO_MATCH_TEXT = ("No document you can read matches these filters, so nothing was searched: check the document ids "
+                 "(GET /v1/documents or `rag index status` lists them) and the metadata values, or drop the filters.")
 WEIGHTS = {"dense": 0.45, "coverage": 0.35, "passage": 0.20, "quantity": 0.05, "reference": 0.15, "amount": 0.10}
 _QUANTITY_QUESTION = re.compile(
     r"\b(how (many|much|long|often|soon|quickly|far|old|frequently)|within (how|what)|"
@@ -161,6 +163,8 @@ class ExtractiveAnswerer:
         `reading`, each sentence's score mixes in its score for that reading too (a follow-up's standalone form), and
         the refusal model judges each sentence by the better of its two readings: a follow-up that leaves its subject
         unsaid ('who runs it?') is judged by what it means in its conversation."""
+        if allowed is not None and not allowed:  # a mistyped filter must not read as "the policies do not say"
+            return Answer(question, NO_MATCH_TEXT, True, (), (), index.build_id, 0.0, ())
         pool = list(passages) + _clause_passages(question, vector, passages, index)
         ranked = self.candidates(question, vector, pool, index)
         judged = ranked  # the ranking the refusal model judges

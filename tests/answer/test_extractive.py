@@ -35,6 +35,16 @@ def test_abstains_when_nothing_matches(assistant):
     assert answer.passages  # the closest passages are still shown
 
 
+def test_a_filter_that_matches_no_document_says_so_rather_than_that_the_policies_are_silent(assistant):
+    from rag.search.retrieval import Filters
+
+    for filters in (Filters(doc_ids=("no-such.md",)), Filters(metadata={"owner": "Nobody"})):
+        answer = assistant.ask("How long is CCTV footage kept?", filters=filters)
+        assert answer.abstained and answer.citations == () and answer.passages == ()
+        assert answer.answer.startswith("No document you can read matches these filters") and "GET /v1/documents" in answer.answer
+    assert not assistant.ask("How long is CCTV footage kept?", filters=Filters(doc_ids=("retention.md",))).abstained
+
+
 def test_answer_json_has_the_documented_keys(assistant):
     data = assistant.ask("Who approves claims over 500 pounds?").to_dict()
     assert set(data) == {"question", "standalone_question", "answer", "abstained", "confidence", "citations", "passages", "build_id",
