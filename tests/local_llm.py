@@ -11,15 +11,13 @@ import importlib.util
 import os
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-import httpx
 import pytest
 
-from tests.e2e_helpers import free_port
+from tests.e2e_helpers import free_port, wait_until_up
 
 MODEL = "smollm2-135m"
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -56,7 +54,7 @@ def local_llm_server(log_dir: Path) -> Iterator[str]:
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "1"})
     url = f"http://127.0.0.1:{port}/v1"
     try:
-        _wait_ready(url, process, log_dir / "llama-server.log")
+        wait_until_up(f"{url}/models", process, log_dir / "llama-server.log", START_SECONDS, "llama_cpp.server")
         yield url
     finally:
         process.terminate()
@@ -65,17 +63,3 @@ def local_llm_server(log_dir: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
-
-
-def _wait_ready(url: str, process: subprocess.Popen, log_path: Path) -> None:
-    deadline = time.monotonic() + START_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"llama_cpp.server exited ({process.returncode}): {log_path.read_text(errors='replace')[-2000:]}")
-        try:
-            if httpx.get(f"{url}/models", timeout=2.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"llama_cpp.server did not answer within {START_SECONDS} s: {log_path.read_text(errors='replace')[-2000:]}")

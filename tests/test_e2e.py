@@ -6,9 +6,8 @@ docs_corpus/; the asserted spans are the sentences or table rows that hold them.
 """
 
 import json
-import shutil
 import os
-import socket
+import shutil
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from rag.indexing import builds
 from rag.indexing.embedding import SentenceTransformerEmbedder
 from rag.indexing.passage_encoder import make_passage_embedder
 from tests.conftest import ROOT
+from tests.e2e_helpers import free_port, wait_until_up
 
 pytestmark = pytest.mark.model
 
@@ -199,12 +199,6 @@ def test_shared_corpora_chunk_within_the_window(dataset, real_embedder):
     assert all(texts[c.doc_id][c.start : c.end] == c.text for c in chunks)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True, env=env, timeout=300)
 
@@ -221,19 +215,8 @@ def live_server(real_build, real_settings, tmp_path_factory):
         [sys.executable, "-m", "rag.cli", "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
     try:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise AssertionError(f"server exited: {log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
-        else:
-            raise AssertionError("server did not become ready in 180 s")
+        wait_until_up(f"{base}/readyz", proc, log_path, 180, "rag serve")
         yield base, env
     finally:
         proc.terminate()

@@ -12,12 +12,10 @@ import time
 import httpx
 import openai
 import pytest
-import uvicorn
 
 from rag.assistant import Assistant
 from rag.chat.streaming import Completed, TextDelta
-from server.app import create_app
-from tests.e2e_helpers import free_port
+from tests.server.access_corpus import serving
 
 FIRST = "Do claims over 500 pounds need approval?"
 
@@ -25,17 +23,8 @@ FIRST = "Do claims over 500 pounds need approval?"
 @pytest.fixture
 def live(built, settings, fake_embedder):
     assistant = Assistant(settings, embedder=fake_embedder)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, assistant), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", assistant
-    server.should_exit = True
-    thread.join(30)
+    with serving(settings, assistant) as base:
+        yield base, assistant
 
 
 def client_for(base: str) -> openai.OpenAI:

@@ -15,19 +15,17 @@ import shutil
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from rag.config import Settings
 from tests.conftest import FIXTURES, ROOT
-from tests.e2e_helpers import free_port
+from tests.e2e_helpers import free_port, wait_until_up
 from tests.web.chat_page import ARTIFACTS
 
 INSTRUMENT = Path(__file__).with_name("instrument.js")
@@ -97,7 +95,7 @@ def served(settings: Settings, state_dir: Path, env: dict[str, str]) -> Iterator
                                 stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
         try:
-            wait_ready(proc, base, log_path)
+            wait_until_up(f"{base}/readyz", proc, log_path, 180, "rag serve")
             yield base
         finally:
             stop(proc)
@@ -112,20 +110,6 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=30)
-
-
-def wait_ready(proc: subprocess.Popen[bytes], base: str, log_path: Path, seconds: float = 180) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"rag serve exited: {log_path.read_text(errors='replace')[-2000:]}")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"rag serve was not ready in {seconds:.0f} s")
 
 
 @dataclass
