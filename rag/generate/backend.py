@@ -130,8 +130,9 @@ class GenerativeBackend:
             if finish == "length":
                 notice = Notice("length", f"the model reached RAG_LLM_MAX_TOKENS={self.settings.llm_max_tokens} mid-answer")
         except LLMError as exc:
-            if not draft.committed and self.settings.llm_fallback == "error":
-                raise
+            if not draft.committed and self.settings.llm_fallback == "error":  # only then is the fallback a next step
+                raise type(exc)(f"{exc.message}; or set RAG_LLM_FALLBACK=extractive to answer from the documents alone",
+                                exc.reason) from exc
             notice = Notice(exc.reason, exc.message)
         if draft.committed:
             yield Completed(draft.answer(quoted, self.client.model, notice))

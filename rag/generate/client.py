@@ -84,7 +84,7 @@ class ChatClient:
             if left <= 0:
                 raise LLMTimeoutError(f"the language model at {self.where} did not finish within {timeout:g} s "
                                       "(RAG_LLM_TIMEOUT): check the server's load, raise RAG_LLM_TIMEOUT or lower "
-                                      "RAG_LLM_MAX_TOKENS, or set RAG_LLM_FALLBACK=extractive")
+                                      "RAG_LLM_MAX_TOKENS")
             try:
                 item = inbox.get(timeout=min(left, WAIT_TICK))
             except queue.Empty:
@@ -113,7 +113,7 @@ class ChatClient:
             inbox.put(LLMTimeoutError(f"the language model at {self.where} went silent for {timeout:g} s (RAG_LLM_TIMEOUT)"))
         except httpx.ConnectError as exc:
             inbox.put(LLMUnavailableError(f"cannot reach the language model at {self.where} ({type(exc).__name__}): start "
-                                          "it, or fix RAG_LLM_BASE_URL, or set RAG_LLM_FALLBACK=extractive"))
+                                          "it, or fix RAG_LLM_BASE_URL"))
         except httpx.TransportError as exc:
             inbox.put(LLMError(f"the language model at {self.where} broke off its reply ({type(exc).__name__}): check "
                                "the server's log", "bad_response"))

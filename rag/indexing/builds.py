@@ -25,9 +25,9 @@ from typing import Any, Iterator
 
 from rag import __version__
 from rag.access.groups import access_manifest
-from rag.access.injection import flag_chunks
 from rag.config import Settings
 from rag.errors import BuildLockedError, CorpusError, IndexCorruptError, IndexNotFoundError, NotFoundError
+from rag.indexing.carry import all_flags, carried_parts, recipe
 from rag.indexing.chunks import chunk_corpus, chunker_settings, reusable_chunks, tokenizer_identity
 from rag.indexing.embed_cache import CACHE_FILE, EmbeddingCache
 from rag.indexing.embedding import Embedder
@@ -205,14 +205,14 @@ def prune_cache(settings: Settings) -> int:
 def _build_into(tmp: Path, build_id: str, corpus: Corpus, settings: Settings, embedder: Embedder, progress: BuildProgress,
                 live: LiveBuild | None) -> dict[str, Any]:
     progress.stage("chunking", len(corpus.documents))
-    chunks, truncated = chunk_corpus(corpus, settings, embedder, reusable_chunks(live, corpus, settings, embedder))
+    carried = carried_parts(live, reusable_chunks(live, corpus, settings, embedder), model_entry(settings, embedder))
+    chunks, truncated = chunk_corpus(corpus, settings, embedder, carried.chunks)
     progress.advance(len(corpus.documents))
-    progress.stage("embedding", len(chunks))
     started = time.perf_counter()
     cache = open_cache(settings, embedder, progress)
     texts = [embedding_text(c) for c in chunks]  # what is embedded is also what BM25 indexes
     try:
-        vectors, sentences, pooled = embed_build(corpus, chunks, texts, settings, embedder, cache, progress)
+        vectors, sentences, pooled = embed_build(corpus, chunks, texts, settings, embedder, cache, progress, carried)
     finally:
         if cache is not None:
             cache.close()
@@ -228,7 +228,8 @@ def _build_into(tmp: Path, build_id: str, corpus: Corpus, settings: Settings, em
     manifest["corpus"]["changed_during_build"] = changed
     manifest["corpus"]["changes"] = _changes_since(live, manifest["corpus"]["documents"])
     manifest["access"] = access_manifest(corpus.documents, corpus.root, settings.default_group)
-    manifest["injection"] = flag_chunks(chunks)  # chunks that read as instructions to a model: named, never removed
+    manifest["injection"] = all_flags(chunks, corpus, carried)  # chunks that read as instructions to a model: named, never removed
+    manifest["carry"] = {**recipe(), "carried": carried.counts(len(corpus.documents))}
     manifest["embedding_cache"] = {"reused": cache.hits, "embedded": cache.misses, "problem": cache.problem} if cache is not None else None
     if cache is not None and cache.problem:
         progress.message(f"warning: {cache.problem}")
@@ -250,17 +251,22 @@ def _changes_since(live: LiveBuild | None, documents: dict[str, str]) -> dict[st
     }
 
 
+def model_entry(settings: Settings, embedder: Embedder) -> dict[str, Any]:
+    """The manifest's "model" entry: what made the vectors (a build may carry vectors only from one with the same)."""
+    return {"name": embedder.name, "dimension": embedder.dimension, "window": embedder.window,
+            "adapter": getattr(getattr(embedder, "source", embedder), "adapter", ""),
+            "adapter_path": getattr(getattr(embedder, "source", embedder), "adapter_path", ""),
+            "tokenizer": tokenizer_identity(embedder),
+            "passage_encoder": getattr(embedder, "variant", "torch"), "sentence_vectors": sentence_source(settings, embedder)}
+
+
 def _manifest(build_id: str, settings: Settings, embedder: Embedder, corpus: Corpus, chunks: list[Chunk], truncated: int, embed_s: float) -> dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
         "build_id": build_id,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "code_version": __version__,
-        "model": {"name": embedder.name, "dimension": embedder.dimension, "window": embedder.window,
-                  "adapter": getattr(getattr(embedder, "source", embedder), "adapter", ""),
-                  "adapter_path": getattr(getattr(embedder, "source", embedder), "adapter_path", ""),
-                  "tokenizer": tokenizer_identity(embedder),
-                  "passage_encoder": getattr(embedder, "variant", "torch"), "sentence_vectors": sentence_source(settings, embedder)},
+        "model": model_entry(settings, embedder),
         "chunker": {**chunker_settings(settings).to_dict(), "embedding_text": "title > section path, newline, chunk text"},
         "index": {"type": "faiss.IndexFlatIP", "metric": "cosine (inner product of normalised vectors)"},
         "lexical": {"type": "bm25s", "k1": 1.2, "b": 0.75, "tokens": "lower-case, stopwords dropped, Snowball English stems, numbers like 4.2.1 whole",

@@ -16,11 +16,12 @@ import numpy as np
 
 from rag.config import Settings
 from rag.errors import ModelError
+from rag.indexing.carry import Carried
 from rag.indexing.embed_cache import EmbeddingCache, encode_cached, encode_pooled_cached
 from rag.indexing.embedding import Embedder
 from rag.indexing.sentences import SentenceRows, SentenceTable, quotable_rows
 from rag.ingest.corpus import Corpus
-from rag.models import Chunk
+from rag.models import Chunk, Document
 
 
 def check_vectors(vectors: np.ndarray, model: str) -> None:
@@ -40,14 +41,32 @@ def sentence_source(settings: Settings, embedder: Embedder) -> str:
 
 
 def embed_build(corpus: Corpus, chunks: list[Chunk], texts: list[str], settings: Settings, embedder: Embedder,
-                cache: EmbeddingCache | None, progress: Any) -> tuple[np.ndarray, SentenceTable, int]:
-    """Chunk vectors and the sentence table, and how many sentence vectors were pooled from the chunk pass.
+                cache: EmbeddingCache | None, progress: Any, carried: Carried | None = None) -> tuple[np.ndarray, SentenceTable, int]:
+    """Chunk vectors and the sentence table of the corpus, and how many sentence vectors were pooled from this
+    build's chunk pass. A document whose vectors and sentences are `carried` from the live build takes them as they
+    are; the others are embedded (see `_embed_documents`)."""
+    carried = carried or Carried()
+    kept = {d.doc_id for d in corpus.documents if d.doc_id in carried.vectors and d.doc_id in carried.sentences}
+    fresh_docs = [d for d in corpus.documents if d.doc_id not in kept]
+    picks = [i for i, c in enumerate(chunks) if c.doc_id not in kept]
+    progress.stage("embedding", len(picks))
+    vectors, table, pooled = _embed_documents(fresh_docs, [chunks[i] for i in picks], [texts[i] for i in picks], settings,
+                                              embedder, cache, progress)
+    if not kept:
+        return vectors, table, pooled
+    return (_merged_vectors(chunks, picks, vectors, carried, embedder.dimension), _merged_table(corpus, table, carried, embedder.dimension),
+            pooled)
+
+
+def _embed_documents(documents: Sequence[Document], chunks: list[Chunk], texts: list[str], settings: Settings,
+                     embedder: Embedder, cache: EmbeddingCache | None, progress: Any) -> tuple[np.ndarray, SentenceTable, int]:
+    """Chunk vectors and the sentence table of `documents` (whose chunks are `chunks`), through the cache.
 
     With `RAG_SENTENCE_VECTORS=pooled` and an encoder that pools spans, a sentence's vector comes from the chunk holding
     most of it. Table rows shown with their header labels are embedded on their own, as that text, in a short second
     pass: pooled inside its table, a row carries its neighbours' context and loses what tells it from them (measured:
     'How long is CCTV footage kept?' then quotes the investigation row). So are sentences no chunk pass covered."""
-    rows = quotable_rows(corpus.documents)
+    rows = quotable_rows(documents)
     sentence_vectors = np.full((len(rows), embedder.dimension), np.nan, dtype=np.float32)
     if sentence_source(settings, embedder) == "pooled":
         spans = sentence_spans_by_chunk(chunks, texts, rows)
@@ -58,13 +77,48 @@ def embed_build(corpus: Corpus, chunks: list[Chunk], texts: list[str], settings:
                 sentence_vectors[row] = vector
     else:
         vectors = encode_cached(embedder, texts, settings.embed_batch_size, cache, progress.advance)
-    check_vectors(vectors, settings.model)
+    if len(texts):
+        check_vectors(vectors, settings.model)
+    else:
+        vectors = np.zeros((0, embedder.dimension), dtype=np.float32)
     alone = [i for i in range(len(rows)) if np.isnan(sentence_vectors[i, 0])]
     if alone:
         progress.stage("sentences", len(alone))
         sentence_vectors[alone] = encode_cached(embedder, [rows.texts[i] for i in alone], settings.embed_batch_size, cache,
                                                 progress.advance)
     return vectors, rows.with_vectors(sentence_vectors), len(rows) - len(alone)
+
+
+def _merged_vectors(chunks: list[Chunk], picks: list[int], fresh: np.ndarray, carried: Carried, dimension: int) -> np.ndarray:
+    """Chunk vectors in chunk order: the embedded ones at `picks`, each carried document's own in its chunks' places."""
+    out = np.zeros((len(chunks), dimension), dtype=np.float32)
+    out[picks] = fresh
+    fresh_rows, taken = set(picks), {}  # type: ignore[var-annotated]
+    for i, chunk in enumerate(chunks):
+        if i not in fresh_rows:
+            k = taken.get(chunk.doc_id, 0)
+            out[i] = carried.vectors[chunk.doc_id][k]
+            taken[chunk.doc_id] = k + 1
+    return out
+
+
+def _merged_table(corpus: Corpus, fresh: SentenceTable, carried: Carried, dimension: int) -> SentenceTable:
+    """One sentence table by document (corpus order) then offset: the fresh documents' rows and the carried ones."""
+    position = {doc_id: i for i, doc_id in enumerate(fresh.doc_ids)}
+    index, starts, ends, vectors = [], [], [], []
+    for i, doc in enumerate(corpus.documents):
+        if doc.doc_id in position:
+            rows = np.flatnonzero(fresh.doc_index == position[doc.doc_id])
+            a, b, v = fresh.starts[rows], fresh.ends[rows], fresh.vectors[rows]
+        else:
+            run = carried.sentences[doc.doc_id]
+            a, b, v = run.starts, run.ends, run.vectors
+        index.append(np.full(len(a), i, dtype=np.int32))
+        starts.append(a)
+        ends.append(b)
+        vectors.append(np.asarray(v, dtype=np.float32).reshape(len(a), dimension))
+    return SentenceTable([d.doc_id for d in corpus.documents], np.concatenate(index), np.concatenate(starts).astype(np.int64),
+                         np.concatenate(ends).astype(np.int64), np.vstack(vectors))
 
 
 def sentence_spans_by_chunk(chunks: Sequence[Chunk], texts: Sequence[str], rows: SentenceRows) -> list[list[tuple[int, tuple[int, int]]]]:

@@ -107,7 +107,8 @@ def test_a_server_that_is_down_falls_back_or_errors_as_configured(built, llm_set
     answer = assistant_for(down, fake_embedder).ask(QUESTION)
     assert answer.backend == "extractive" and answer.fallback.reason == "unreachable" and "[1]" in answer.answer
     assert "cannot reach the language model" in answer.fallback.message and answer.to_dict()["fallback"]["reason"] == "unreachable"
-    with pytest.raises(LLMUnavailableError, match="RAG_LLM_BASE_URL"):
+    assert "RAG_LLM_FALLBACK" not in answer.fallback.message  # it already fell back: that is no next step
+    with pytest.raises(LLMUnavailableError, match="RAG_LLM_BASE_URL.*RAG_LLM_FALLBACK=extractive"):
         assistant_for(down, fake_embedder, llm_fallback="error").ask(QUESTION)
 
 
