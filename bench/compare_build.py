@@ -155,7 +155,7 @@ def report(plain: dict[str, Any], rag: dict[str, Any], peak: float, n_chunks: in
         if name == "embedding":
             print(line("embedding (chunk pass)", seconds, n_chunks, rag["tokens"] or "", rag["flops_chunks"], peak))
         elif name == "sentences":
-            alone = m["counts"]["sentences"] - m["counts"].get("sentences_pooled", 0)
+            alone = m["counts"]["sentences"] - m["counts"].get("sentences_pooled", 0) - ((m.get("carry") or {}).get("carried") or {}).get("sentences", 0)
             print(line("sentences (separate pass)", seconds, alone, rag["sentence_tokens"] or "", rag["flops_sentences"], peak))
         else:
             print(line(name, seconds))

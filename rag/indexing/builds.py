@@ -174,11 +174,17 @@ def cache_path(settings: Settings) -> Path:
     return settings.cache_folder / CACHE_FILE
 
 
+def embedder_identity(embedder: Embedder) -> str:
+    """What made a vector: the model files' fingerprint (with the export and pooling recipe for ONNX) and dimension;
+    the embedding cache and carried vectors are reused only under the same identity."""
+    identity = getattr(embedder, "fingerprint", None) or f"{type(embedder).__name__}:{embedder.name}"
+    return f"{identity}\x00{embedder.dimension}"
+
+
 def open_cache(settings: Settings, embedder: Embedder, progress: BuildProgress) -> EmbeddingCache | None:
     if not settings.embedding_cache:
         return None
-    identity = getattr(embedder, "fingerprint", None) or f"{type(embedder).__name__}:{embedder.name}"
-    cache, problem = EmbeddingCache.open(cache_path(settings), f"{identity}\x00{embedder.dimension}")
+    cache, problem = EmbeddingCache.open(cache_path(settings), embedder_identity(embedder))
     if problem:
         progress.message(f"warning: {problem}")
     return cache
@@ -205,7 +211,8 @@ def prune_cache(settings: Settings) -> int:
 def _build_into(tmp: Path, build_id: str, corpus: Corpus, settings: Settings, embedder: Embedder, progress: BuildProgress,
                 live: LiveBuild | None) -> dict[str, Any]:
     progress.stage("chunking", len(corpus.documents))
-    carried = carried_parts(live, reusable_chunks(live, corpus, settings, embedder), model_entry(settings, embedder))
+    made = recipe(embedder_identity(embedder))
+    carried = carried_parts(live, reusable_chunks(live, corpus, settings, embedder), model_entry(settings, embedder), made)
     chunks, truncated = chunk_corpus(corpus, settings, embedder, carried.chunks)
     progress.advance(len(corpus.documents))
     started = time.perf_counter()
@@ -229,7 +236,7 @@ def _build_into(tmp: Path, build_id: str, corpus: Corpus, settings: Settings, em
     manifest["corpus"]["changes"] = _changes_since(live, manifest["corpus"]["documents"])
     manifest["access"] = access_manifest(corpus.documents, corpus.root, settings.default_group)
     manifest["injection"] = all_flags(chunks, corpus, carried)  # chunks that read as instructions to a model: named, never removed
-    manifest["carry"] = {**recipe(), "carried": carried.counts(len(corpus.documents))}
+    manifest["carry"] = {**made, "carried": carried.counts(len(corpus.documents))}
     manifest["embedding_cache"] = {"reused": cache.hits, "embedded": cache.misses, "problem": cache.problem} if cache is not None else None
     if cache is not None and cache.problem:
         progress.message(f"warning: {cache.problem}")

@@ -12,6 +12,7 @@ carried to `rag.indexing.vectors`, and the build's lifecycle to `rag.indexing.bu
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -25,22 +26,30 @@ from rag.indexing.store import VECTORS, read_chunks
 from rag.ingest.corpus import Corpus
 from rag.models import Chunk
 
-# the modules whose code decides which sentences are quotable (and how their vectors are made) and which chunks are flagged
-_SENTENCE_CODE = ("rag/indexing/sentences.py", "rag/ingest/text.py", "rag/indexing/vectors.py")
+# the modules whose code decides what is embedded for a chunk (its text with title and section path), which
+# sentences are quotable, and how their vectors are pooled or embedded; and the one that decides the flags
+_VECTOR_CODE = ("rag/ingest/chunking.py", "rag/models.py", "rag/ingest/text.py", "rag/indexing/sentences.py",
+                "rag/indexing/vectors.py", "rag/indexing/passage_encoder.py")
 _FLAG_CODE = ("rag/access/injection.py",)
 
 
 def _code_hash(paths: Sequence[str]) -> str:
+    """A hash of the modules' source; when one cannot be read, a value no build matches (nothing is carried)."""
     root = Path(__file__).resolve().parent.parent.parent
     digest = hashlib.sha256()
-    for path in paths:
-        digest.update((root / path).read_bytes())
+    try:
+        for path in paths:
+            digest.update((root / path).read_bytes())
+    except OSError:
+        return f"unreadable-{uuid.uuid4().hex}"
     return digest.hexdigest()[:16]
 
 
-def recipe() -> dict[str, str]:
-    """What a manifest records so a later build can tell whether its sentences and flags were made the same way."""
-    return {"sentences": _code_hash(_SENTENCE_CODE), "injection": _code_hash(_FLAG_CODE)}
+def recipe(embedder_identity: str) -> dict[str, str]:
+    """What a manifest records so a later build can tell whether its vectors (the same model files, export and
+    pooling, see `rag.indexing.builds.embedder_identity`, and the same code) and its flags were made the same way."""
+    return {"embedder": hashlib.sha256(embedder_identity.encode()).hexdigest()[:16], "vectors": _code_hash(_VECTOR_CODE),
+            "injection": _code_hash(_FLAG_CODE)}
 
 
 @dataclass(frozen=True)
@@ -62,9 +71,11 @@ class Carried:
     flags: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # the manifest's injection entries
 
     def counts(self, documents: int) -> dict[str, int]:
-        """How many documents had their chunks, their vectors and sentences, and their flags carried."""
-        return {"documents": documents, "chunked": len(self.chunks), "embedded": len(self.vectors.keys() & self.sentences.keys()),
-                "flagged": len(self.flags)}
+        """How many documents had their chunks, their vectors and sentences, and their flags carried, and how many
+        sentences came with them (a manifest's `sentences_pooled` counts only sentences this build pooled)."""
+        embedded = self.vectors.keys() & self.sentences.keys()
+        return {"documents": documents, "chunked": len(self.chunks), "embedded": len(embedded),
+                "flagged": len(self.flags), "sentences": sum(len(self.sentences[d].starts) for d in embedded)}
 
 
 def all_flags(chunks: Sequence[Chunk], corpus: Corpus, carried: Carried) -> list[dict[str, Any]]:
@@ -76,15 +87,15 @@ def all_flags(chunks: Sequence[Chunk], corpus: Corpus, carried: Carried) -> list
     return [entry for doc in corpus.documents for entry in by_doc.get(doc.doc_id, [])]
 
 
-def carried_parts(live: Any, reusable: dict[str, list[Chunk]], model: dict[str, Any]) -> Carried:
+def carried_parts(live: Any, reusable: dict[str, list[Chunk]], model: dict[str, Any], now: dict[str, str]) -> Carried:
     """The parts of the live build (`live.folder`, `live.manifest`) a build with embedding `model` (its manifest's
-    "model" entry) may carry for the documents whose chunks are `reusable`."""
+    "model" entry) and `recipe` `now` may carry for the documents whose chunks are `reusable`."""
     if live is None or not reusable:
         return Carried(chunks=reusable)
     made = live.manifest.get("carry") or {}
-    now = recipe()
     flags = _flags(live.manifest, reusable) if made.get("injection") == now["injection"] else {}
-    if live.manifest.get("model") != model or made.get("sentences") != now["sentences"]:
+    same_vectors = all(made.get(key) == now[key] for key in ("embedder", "vectors"))
+    if live.manifest.get("model") != model or not same_vectors:
         return Carried(chunks=reusable, flags=flags)
     try:
         vectors, sentences = _vectors(live.folder, reusable), _sentences(live.folder, reusable)

@@ -55,7 +55,8 @@ def test_a_rebuild_embeds_only_the_changed_document_and_equals_a_fresh_build(noc
     travel_sentences = table.rows_within("travel.txt", 0, 1 << 40)
     assert fake_embedder.texts_encoded == len(travel_chunks) + len(travel_sentences)  # its chunks and sentences, no more
     assert len(table) > len(travel_sentences)
-    assert second.manifest["carry"]["carried"] == {"documents": 4, "chunked": 3, "embedded": 3, "flagged": 3}
+    carried = second.manifest["carry"]["carried"]
+    assert carried == {"documents": 4, "chunked": 3, "embedded": 3, "flagged": 3, "sentences": len(table) - len(travel_sentences)}
     fresh = builds.build(nocache.replace(index_dir=tmp_path / "fresh"), fake_embedder)
     assert_same_build(second.folder, fresh.folder)
     assert [e["doc_id"] for e in second.manifest["injection"]] == ["visitors.md"]
@@ -66,13 +67,24 @@ def test_another_model_carries_chunks_but_embeds_everything(nocache, fake_embedd
     promoted(nocache, fake_embedder)
     fake_embedder.name = "another-model"
     again = builds.build(nocache, fake_embedder)
-    assert again.manifest["carry"]["carried"] == {"documents": 4, "chunked": 4, "embedded": 0, "flagged": 4}
+    assert again.manifest["carry"]["carried"] == {"documents": 4, "chunked": 4, "embedded": 0, "flagged": 4, "sentences": 0}
 
 
-def test_changed_sentence_code_embeds_everything_again(nocache, fake_embedder, monkeypatch, tmp_path):
+def changed_recipe(monkeypatch, key):  # type: ignore[no-untyped-def]
+    real = carry.recipe
+    monkeypatch.setattr(builds, "recipe", lambda identity: {**real(identity), key: "other"})
+
+
+def test_new_weights_under_the_same_model_name_embed_everything_again(nocache, fake_embedder):
     promoted(nocache, fake_embedder)
-    made = carry.recipe()
-    monkeypatch.setattr(carry, "recipe", lambda: {**made, "sentences": "other"})
+    fake_embedder.fingerprint = "retrained weights"  # same name, tokenizer and window: only the files differ
+    again = builds.build(nocache, fake_embedder)
+    assert again.manifest["carry"]["carried"]["embedded"] == 0 and again.manifest["carry"]["carried"]["chunked"] == 4
+
+
+def test_changed_vector_code_embeds_everything_again(nocache, fake_embedder, monkeypatch, tmp_path):
+    promoted(nocache, fake_embedder)
+    changed_recipe(monkeypatch, "vectors")
     again = builds.build(nocache, fake_embedder)
     assert again.manifest["carry"]["carried"]["embedded"] == 0
     assert_same_build(again.folder, builds.build(nocache.replace(index_dir=tmp_path / "fresh"), fake_embedder).folder)
@@ -80,8 +92,7 @@ def test_changed_sentence_code_embeds_everything_again(nocache, fake_embedder, m
 
 def test_changed_flag_patterns_flag_every_chunk_again(nocache, fake_embedder, monkeypatch):
     promoted(nocache, fake_embedder)
-    made = carry.recipe()
-    monkeypatch.setattr(carry, "recipe", lambda: {**made, "injection": "other"})
+    changed_recipe(monkeypatch, "injection")
     again = builds.build(nocache, fake_embedder)
     assert again.manifest["carry"]["carried"]["flagged"] == 0
     assert [e["doc_id"] for e in again.manifest["injection"]] == ["visitors.md"]
@@ -93,3 +104,10 @@ def test_an_unreadable_live_sentence_table_is_made_anew_not_trusted(nocache, fak
     again = builds.build(nocache, fake_embedder)
     assert again.manifest["carry"]["carried"]["embedded"] == 0
     assert_same_build(again.folder, builds.build(nocache.replace(index_dir=tmp_path / "fresh"), fake_embedder).folder)
+
+
+def test_a_code_file_that_cannot_be_read_carries_nothing(monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.setattr(Path, "read_bytes", lambda self: (_ for _ in ()).throw(OSError("gone")))
+    assert carry.recipe("model") != carry.recipe("model")  # matches no build, not even the next one
