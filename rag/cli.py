@@ -93,6 +93,9 @@ def build_report(build_id: str, manifest: dict[str, Any]) -> list[str]:
     counts, corpus = manifest["counts"], manifest["corpus"]
     lines = [f"built {build_id}: {counts['documents']} documents, {counts['chunks']} chunks, "
              f"{counts['tokens']} tokens, {counts['chunks_over_window']} over the model window"]
+    carried = (manifest.get("carry") or {}).get("carried") or {}
+    if carried.get("embedded"):
+        lines.append(f"  carried {carried['embedded']} unchanged documents' vectors and sentences from the live build")
     cache = manifest.get("embedding_cache")
     if cache:
         lines.append(f"  embedded {cache['embedded']} new or changed texts, reused {cache['reused']} from the cache")
