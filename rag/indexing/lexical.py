@@ -49,8 +49,11 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, texts: Sequence[str], k1: float = 1.2, b: float = 0.75) -> "LexicalIndex":
+        import logging
+
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets itself to DEBUG: a build's output is not the place
         model = bm25s.BM25(k1=k1, b=b)
         tokens = [tokenize(t) or ["\u2205"] for t in texts]  # an empty chunk still needs a row
         model.index(tokens, show_progress=False)

@@ -16,3 +16,11 @@ def test_a_passage_using_the_question_phrase_outranks_a_shorter_one_scattering_i
     ]
     ranked = [row for row, _ in LexicalIndex.build(passages).search("What does a price reporting agency do?", 3)]
     assert ranked == [1, 0]
+
+
+def test_building_logs_nothing_below_warning(caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)  # as when a library has configured the root logger
+    LexicalIndex.build(["Travel must be approved in advance.", "Receipts are kept for six years."])
+    assert not [r for r in caplog.records if r.name.startswith("bm25s") and r.levelno < logging.WARNING]
