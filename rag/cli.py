@@ -98,7 +98,7 @@ def build_report(build_id: str, manifest: dict[str, Any]) -> list[str]:
         lines.append(f"  carried {carried['embedded']} unchanged documents' vectors and sentences from the live build")
     cache = manifest.get("embedding_cache")
     if cache:
-        lines.append(f"  embedded {cache['embedded']} new or changed texts, reused {cache['reused']} from the cache")
+        lines.append(f"  embedded {cache['embedded']} new or changed texts; {cache['reused']} more were in the embedding cache")
     changes = corpus.get("changes") or {}
     for kind in ("added", "changed", "removed"):
         if changes.get(kind):
@@ -154,7 +154,8 @@ def index_status(corpus: Path | None, index_dir: Path | None, as_json: bool) -> 
     settings = make_settings(corpus, index_dir)
     build_id = current_build_id(settings.index_dir)
     if build_id is None:
-        raise IndexNotFoundError(f"no index at {settings.index_dir}/current: run `rag index build`")
+        raise IndexNotFoundError(f"no index at {settings.index_dir}/current: run "
+                                 f"`rag index build --corpus {settings.corpus_dir} --index-dir {settings.index_dir}`")
     manifest = read_manifest(Path(settings.index_dir) / BUILDS / build_id)
     if as_json:
         click.echo(json.dumps(manifest, indent=2))
@@ -295,7 +296,7 @@ def serve(corpus: Path | None, index_dir: Path | None, host: str | None, port: i
     protection = check_bind(settings, KeyStore(settings))  # refuses a non-loopback address with no keys
     check_port_free(settings.host, settings.port)
     click.echo(f"access: {protection}", err=True)
-    app = create_app(settings)
+    app = create_app(settings, announce_access=False)  # said just above
     access = logging.getLogger("rag.access")  # one JSON line per request, on stderr (replaces uvicorn's access log)
     access.setLevel(logging.INFO)
     access.addHandler(logging.StreamHandler())

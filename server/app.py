@@ -71,11 +71,11 @@ def _validation_message(exc: RequestValidationError) -> str:
             hint = ": shorten it to the point you want answered (the limit is RAG_MAX_QUESTION_CHARS)"
         if where == "comment" and err.get("type") == "string_too_long":
             hint = ": shorten it to what was wrong or right (the limit is RAG_FEEDBACK_MAX_COMMENT_CHARS)"
-        if where == "question" and err.get("type") == "string_pattern_mismatch":
+        if where == "question" and err.get("type") in ("string_pattern_mismatch", "string_too_short"):  # "" or "   "
             parts.append("question: is empty: ask about the documents, e.g. 'How long are payroll records kept?'")
             continue
         parts.append(f"{where}: {err.get('msg', 'invalid')}{hint}")
-    return "; ".join(parts) + " (the request schema is at /openapi.json)"
+    return "; ".join(dict.fromkeys(parts)) + " (the request schema is at /openapi.json)"  # "" breaks two rules, one message
 
 
 ROUTES_HINT = ("the chat page is at /; the API is POST /v1/ask and POST /v1/search (JSON body), GET /v1/documents, "
@@ -134,7 +134,8 @@ def worker_threads(settings: Settings) -> int:
     return settings.server_threads or 2 * (os.cpu_count() or 1)
 
 
-def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, assistant: Assistant | None = None, announce_access: bool = True) -> FastAPI:
+    """The HTTP app; it logs at start whether keys are required unless its caller has said so (`rag serve` does)."""
     settings = settings or Settings.from_env()
     assistant = assistant or Assistant(settings, batch_questions=True)
     telemetry = Telemetry(settings, assistant)
@@ -147,8 +148,9 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         import anyio.to_thread
 
         anyio.to_thread.current_default_thread_limiter().total_tokens = worker_threads(settings)
-        log.warning("access: %s", "API keys required" if auth.keys_required() else
-                    "no API keys configured: every document is served to any caller (loopback only; `rag keys add` to require keys)")
+        if announce_access:
+            log.warning("access: %s", "API keys required" if auth.keys_required() else
+                        "no API keys configured: every document is served to any caller (loopback only; `rag keys add` to require keys)")
         try:
             await run_in_threadpool(assistant.warm_up)
             log.info("serving index build %s", assistant.build_id)

@@ -78,7 +78,7 @@ def test_build_report_lists_reuse_and_every_problem():
     }
     lines = build_report("B1", manifest)
     assert lines[0].startswith("built B1: 2 documents, 9 chunks")
-    assert "embedded 3 new or changed texts, reused 40 from the cache" in lines[1]
+    assert "embedded 3 new or changed texts; 40 more were in the embedding cache" in lines[1]
     assert lines[2:] == ["  skipped a.pdf: damaged PDF", "  note b.txt: windows-1252", "  changed during the build c.md: changed during the build"]
     manifest["carry"] = {"carried": {"documents": 2, "embedded": 1}}
     assert build_report("B2", manifest)[1] == "  carried 1 unchanged documents' vectors and sentences from the live build"

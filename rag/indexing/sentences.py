@@ -48,10 +48,13 @@ def sentence_display(text: str, start: int, end: int) -> str:
 
 
 def quotable_spans(doc: Document) -> list[tuple[int, int]]:
+    """Sentences of three words or more that are not on a Markdown heading line (a heading the splitter cut after
+    its number, '## 6. | Working from abroad', is still a heading)."""
     spans = []
     for a, b in sentence_spans(doc.text):
         raw = doc.text[a:b]
-        if len(re.findall(r"\w+", raw)) >= _MIN_WORDS and not raw.lstrip().startswith("#"):
+        line = doc.text[doc.text.rfind("\n", 0, a) + 1 : b]
+        if len(re.findall(r"\w+", raw)) >= _MIN_WORDS and not line.lstrip().startswith("#"):
             spans.append((a, b))
     return spans
 

@@ -12,6 +12,12 @@ def test_quotable_spans_skip_headings_and_fragments(mini_corpus):
     assert "|---|---|" not in quoted
 
 
+def test_a_numbered_heading_is_not_quotable_after_its_number(tmp_path):
+    (tmp_path / "remote.md").write_text("# Remote Working\n\n## 6. Working from abroad\n\n6.1 Staff may work abroad for up to 20 days.\n")
+    doc = load_corpus(tmp_path).documents[0]
+    assert [doc.text[a:b] for a, b in quotable_spans(doc)] == ["6.1 Staff may work abroad for up to 20 days."]
+
+
 def test_table_rows_are_shown_with_their_header(mini_corpus):
     doc = next(d for d in load_corpus(mini_corpus).documents if d.doc_id == "retention.md")
     start = doc.text.index("| Board minutes")

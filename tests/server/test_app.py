@@ -48,7 +48,7 @@ def test_search_returns_ranked_passages(client):
 @pytest.mark.parametrize(
     "payload, fragment",
     [
-        ({"question": ""}, "question"),
+        ({"question": ""}, "question: is empty: ask about the documents"),
         ({"question": "x" * 1001}, "shorten it to the point you want answered (the limit is RAG_MAX_QUESTION_CHARS)"),
         ({"question": 5}, "question"),
         ({}, "question"),
