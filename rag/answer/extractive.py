@@ -28,7 +28,8 @@ from rag.search.query_terms import question_words
 from rag.search.references import Reference, extract_references, named_versions, names_version
 
 REFERRED_SENTENCES = 8  # a referred document is searched in the chunks holding its sentences closest to the question
-REFERRED_TOPIC_SHARE = 0.25  # IDF-weighted share of the referring sentence's words a referred sentence must hold
+REFERRED_TOPIC_SHARE = 0.25
+LIST_ITEMS = 6  # most items of a list or table quoted after the sentence that introduces it  # IDF-weighted share of the referring sentence's words a referred sentence must hold
 ABSTAIN_TEXT = "The documents do not answer this question. The closest passages are listed below; check them or rephrase."
 NO_MATCH_TEXT = ("No document you can read matches these filters, so nothing was searched: check the document ids "
                  "(GET /v1/documents or `rag index status` lists them) and the metadata values, or drop the filters.")
@@ -181,7 +182,8 @@ class ExtractiveAnswerer:
         cut = self.threshold if reading is None else self.follow_up_threshold  # a follow-up has a cut of its own
         if not ranked or (confidence < cut and not named_hit):
             return Answer(question, ABSTAIN_TEXT, True, (), tuple(passages), index.build_id, confidence, features)
-        chosen = _select(ranked, self.settings.answer_sentences, self.settings.answer_margin)
+        limit = self.settings.answer_sentences
+        chosen = _with_lists(_select(ranked, limit, self.settings.answer_margin), ranked, index, limit)
         chosen += self._referred(question, vector, chosen, index, allowed)
         citations = tuple(_citation(n, c, index) for n, c in enumerate(chosen, start=1))
         text = " ".join(f"{cand.text} [{n}]" for n, cand in enumerate(chosen, start=1))
@@ -304,6 +306,36 @@ def _select(ranked: list[Candidate], limit: int, margin: float) -> list[Candidat
             break
         chosen.append(cand)
     return chosen
+
+
+def _with_lists(chosen: list[Candidate], ranked: list[Candidate], index: LoadedIndex, limit: int) -> list[Candidate]:
+    """Each chosen sentence that introduces a list or table with a colon ('... at the following rates:') followed by
+    the items it introduces (see `_list_items`); a lead-in alone names where the answer is without giving it. The
+    first sentence and its items are kept whole; the whole answer holds at most `limit` sentences beyond that."""
+    units = [[cand, *_list_items(cand, ranked, index)] for cand in chosen]
+    out = list(dict.fromkeys(c for unit in units for c in unit))
+    return out[: max(limit, len(units[0]))]
+
+
+def _list_items(cand: Candidate, ranked: list[Candidate], index: LoadedIndex) -> list[Candidate]:
+    """The sentences right after a lead-in ending with a colon, in its section, up to LIST_ITEMS, until one that
+    starts a numbered clause of its own (the list is over). An item the retrieved passages did not hold (the list
+    began a new chunk) is quoted too, cited with the lead-in's passage and score."""
+    if not cand.text.rstrip().endswith(":"):
+        return []
+    by_start = {(c.doc_id, c.start): c for c in ranked}
+    doc = index.documents[cand.doc_id]
+    items = []
+    for row in index.sentences.rows_within(cand.doc_id, cand.end, len(doc.text))[:LIST_ITEMS].tolist():
+        a, b = int(index.sentences.starts[row]), int(index.sentences.ends[row])
+        if is_table_header(doc.text, a):
+            continue  # a table's header row names its columns; its rows are the items
+        item = by_start.get((cand.doc_id, a)) or replace(cand, start=a, end=b, text=index.sentence_text(row)[0],
+                                                          in_named_clause=False)
+        if doc.section_at(a) != doc.section_at(cand.start) or _LEADING_NUMBER.match(item.text):
+            break
+        items.append(item)
+    return items
 
 
 def _citation(n: int, cand: Candidate, index: LoadedIndex) -> Citation:

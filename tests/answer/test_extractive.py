@@ -224,3 +224,32 @@ def test_the_type_gap_shows_a_quantity_question_that_no_close_sentence_answers_w
     assert unstated["type_gap"] > 0.0  # the disposal clause is closest, and it states no period
     not_asked = dict(assistant.ask("How are paper records disposed of?").evidence)
     assert not_asked["type_gap"] == 0.0  # the question asks for no quantity
+
+
+MILEAGE = """# Mileage Rules
+
+## 8. Own vehicles
+
+8.1 Staff who use their own vehicle for business journeys may claim mileage at the following rates:
+
+- Cars and vans: 45p per mile for the first 10,000 miles, then 25p.
+- Motorcycles: 24p per mile.
+- Bicycles: 20p per mile.
+
+8.2 Mileage is counted from the normal place of work.
+
+8.3 Fuel receipts must be kept for VAT.
+"""
+
+
+def test_a_lead_in_ending_with_a_colon_is_quoted_with_the_list_it_introduces(settings, mini_corpus, fake_embedder):
+    from rag.indexing import builds
+
+    (mini_corpus / "mileage.md").write_text(MILEAGE, encoding="utf-8")
+    builds.promote(settings.index_dir, builds.build(settings, fake_embedder).build_id)
+    assistant = Assistant(settings.replace(abstain_threshold=0.001, answer_sentences=1), embedder=fake_embedder)
+    answer = assistant.ask("May staff who use their own vehicle for business journeys claim mileage?")
+    quotes = [c.quote for c in answer.citations]
+    assert quotes and quotes[0].endswith("at the following rates:"), answer.answer
+    assert [q.split(":")[0] for q in quotes[1:]] == ["- Cars and vans", "- Motorcycles", "- Bicycles"]  # the list, whole
+    assert not any("8.2" in q for q in quotes)  # the next numbered clause is not part of the list
