@@ -1,7 +1,7 @@
 """Money amounts and the ranges a text states: '£1,200', 'more than £150 and up to £500', '£25,001 to £100,000'.
 
 Owns reading amounts written with a currency sign or code before the number (£, $, US$, €, GBP, USD, EUR;
-'£1.5m', '£2 million') and turning the words around them into an interval: a bare amount is itself; 'up to
+'£1.5m', '£2 million') or a currency word after it ('80 quid', '200 pounds', '50 euros', '20 bucks') and turning the words around them into an interval: a bare amount is itself; 'up to
 (and including)', 'below', 'not more than' or 'or less' bound it from above; 'more than', 'exceeds', 'not
 less than' or 'or more' from below; 'X to Y' and 'between X and Y' on both sides. The answerer uses it to prefer the row of an approval or limit table whose range holds the amount a
 question names ('Who approves an expense claim of £1,200?'). Currencies are not converted: an interval is
@@ -19,6 +19,12 @@ _AMOUNT = re.compile(
     r"(?<![\w$£€])(us\$|£|\$|€|gbp\s?|usd\s?|eur\s?)(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?:\s?(k|m|mn|bn|million|billion|thousand)\b)?",
     re.IGNORECASE,
 )
+# an amount with its currency written after it, as people type it ('80 quid', '2,000 euros', '50 bucks'): read as if
+# the sign came first
+_WORD_AFTER = re.compile(
+    r"(?<![\w$£€.,])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(\s?(?:k|m|mn|bn|million|billion|thousand))?\s?"
+    r"(quid|pounds?(?: sterling)?|gbp|euros?|eur|dollars?|bucks|usd)\b", re.IGNORECASE)
+_WORD_SIGN = {"quid": "£", "pound": "£", "gbp": "£", "euro": "€", "eur": "€", "dollar": "$", "buck": "$", "usd": "$"}
 _SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "mn": 1e6, "million": 1e6, "bn": 1e9, "billion": 1e9}
 _UPPER_BEFORE = re.compile(
     r"\b(up to(?: and including)?|less than or equal to|not more than|no more than|not exceeding|at most|maximum of|max\.?|"
@@ -63,6 +69,7 @@ def _value(match: re.Match[str]) -> float:
 
 def intervals(text: str) -> list[Interval]:
     """The amounts and ranges `text` states, in order; one interval per amount or per 'X to Y' pair."""
+    text = _WORD_AFTER.sub(_signed, text)
     found = list(_AMOUNT.finditer(text))
     out: list[Interval] = []
     i = 0
@@ -75,6 +82,12 @@ def intervals(text: str) -> list[Interval]:
             out.append(_bounded(text, m))
             i += 1
     return _joined(out)
+
+
+def _signed(match: re.Match[str]) -> str:
+    """'80 quid' -> '£80', '2 million euros' -> '€2 million'."""
+    word = match.group(4).lower().split()[0].rstrip("s")
+    return f"{_WORD_SIGN[word]}{match.group(1)}{match.group(2) or ''}{match.group(3) or ''}"
 
 
 def _is_pair(text: str, first: re.Match[str], second: re.Match[str]) -> bool:

@@ -22,6 +22,12 @@ from rag.answer.amounts import Interval, holds_amount, intervals
     ("insurance cover £5mn", [Interval("GBP", 5_000_000.0, 5_000_000.0)]),  # 'cover' holds no 'over'
     ("claims of £50 and £100", [Interval("GBP", 50.0, 50.0), Interval("GBP", 100.0, 100.0)]),  # two amounts, no range
     ("more than £0 and up to £500", [Interval("GBP", 0.0, 500.0, low_open=True)]),
+    ("a bottle of wine worth about 80 quid", [Interval("GBP", 80.0, 80.0)]),  # the currency as people type it
+    ("what if it's under 20 quid?", [Interval("GBP", 0.0, 20.0, high_open=True)]),
+    ("2,000 euros or more", [Interval("EUR", 2000.0, math.inf)]),
+    ("between 10 pounds and 20 pounds", [Interval("GBP", 10.0, 20.0)]),
+    ("a 2 million dollar contract", [Interval("USD", 2_000_000.0, 2_000_000.0)]),
+    ("a 5k sponsorship, 40 people", []),  # numbers with no currency are no amounts
 ])
 def test_amounts_and_ranges_are_read_with_their_bounds(text, expected):
     assert intervals(text) == expected
