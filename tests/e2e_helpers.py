@@ -27,3 +27,15 @@ def wait_until_up(url: str, proc: subprocess.Popen, log_path: Path, seconds: flo
             pass
         time.sleep(0.5)
     raise AssertionError(f"{what} did not answer within {seconds:.0f} s: {log_path.read_text(errors='replace')[-2000:]}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """End a server process: terminate, and kill it if it has not gone within 30 s."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=30)

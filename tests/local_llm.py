@@ -17,7 +17,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.e2e_helpers import free_port, wait_until_up
+from tests.e2e_helpers import free_port, stop, wait_until_up
 
 MODEL = "smollm2-135m"
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -57,9 +57,5 @@ def local_llm_server(log_dir: Path) -> Iterator[str]:
         wait_until_up(f"{url}/models", process, log_dir / "llama-server.log", START_SECONDS, "llama_cpp.server")
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
         log.close()

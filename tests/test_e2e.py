@@ -22,7 +22,7 @@ from rag.indexing import builds
 from rag.indexing.embedding import SentenceTransformerEmbedder
 from rag.indexing.passage_encoder import make_passage_embedder
 from tests.conftest import ROOT
-from tests.e2e_helpers import free_port, wait_until_up
+from tests.e2e_helpers import free_port, stop, wait_until_up
 
 pytestmark = pytest.mark.model
 
@@ -219,12 +219,7 @@ def live_server(real_build, real_settings, tmp_path_factory):
         wait_until_up(f"{base}/readyz", proc, log_path, 180, "rag serve")
         yield base, env
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
+        stop(proc)
         log.close()
 
 

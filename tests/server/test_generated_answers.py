@@ -1,13 +1,9 @@
 """Generated answers over HTTP (RAG_ANSWERER=openai against the scripted server): /v1/ask, its stream, the OpenAI API
 with the `openai` client, conversations, errors in the one error shape, and a client that leaves stopping the model."""
 
-import threading
-import time
-
 import httpx
 import openai
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from rag.assistant import Assistant
@@ -16,6 +12,7 @@ from server.openai_api import ChatCompletionOut
 from server.schemas import AnswerOut, TurnOut
 from tests.e2e_helpers import free_port
 from tests.generate.fake_llm import FakeLLM, Script, passage_number, words
+from tests.server.access_corpus import serving
 from tests.server.test_app import assert_error
 from tests.server.test_chat_api import events_of
 
@@ -88,18 +85,8 @@ def test_a_down_model_with_fallback_error_is_the_one_error_shape(built, settings
 @pytest.fixture
 def live(built, settings, fake_embedder, llm):
     gen = settings.replace(answerer="openai", llm_base_url=llm.url, llm_model="fake-model", llm_timeout=30.0)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(gen, Assistant(gen, embedder=fake_embedder)), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(30)
+    with serving(gen, Assistant(gen, embedder=fake_embedder)) as base:
+        yield base
 
 
 def test_the_openai_client_streams_verified_sentences(live, llm):

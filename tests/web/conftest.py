@@ -25,7 +25,7 @@ import pytest
 
 from rag.config import Settings
 from tests.conftest import FIXTURES, ROOT
-from tests.e2e_helpers import free_port, wait_until_up
+from tests.e2e_helpers import free_port, stop, wait_until_up
 from tests.web.chat_page import ARTIFACTS
 
 INSTRUMENT = Path(__file__).with_name("instrument.js")
@@ -99,17 +99,6 @@ def served(settings: Settings, state_dir: Path, env: dict[str, str]) -> Iterator
             yield base
         finally:
             stop(proc)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=30)
 
 
 @dataclass
