@@ -28,7 +28,7 @@ from rag.access.groups import access_manifest
 from rag.config import Settings
 from rag.errors import BuildLockedError, CorpusError, IndexCorruptError, IndexNotFoundError, NotFoundError
 from rag.indexing.carry import all_flags, carried_parts, recipe
-from rag.indexing.chunks import chunk_corpus, chunker_settings, reusable_chunks, tokenizer_identity
+from rag.indexing.chunks import chunk_corpus, chunker_settings, live_chunks, reusable_chunks, tokenizer_identity
 from rag.indexing.embed_cache import CACHE_FILE, EmbeddingCache
 from rag.indexing.embedding import Embedder
 from rag.indexing.lexical import LexicalIndex
@@ -212,7 +212,8 @@ def _build_into(tmp: Path, build_id: str, corpus: Corpus, settings: Settings, em
                 live: LiveBuild | None) -> dict[str, Any]:
     progress.stage("chunking", len(corpus.documents))
     made = recipe(embedder_identity(embedder))
-    carried = carried_parts(live, reusable_chunks(live, corpus, settings, embedder), model_entry(settings, embedder), made)
+    rows = live_chunks(live)  # read once: for the chunks to reuse, and for where their vectors are
+    carried = carried_parts(live, rows, reusable_chunks(live, corpus, settings, embedder, rows), model_entry(settings, embedder), made)
     chunks, truncated = chunk_corpus(corpus, settings, embedder, carried.chunks)
     progress.advance(len(corpus.documents))
     started = time.perf_counter()

@@ -22,7 +22,7 @@ import numpy as np
 from rag.access.injection import flag_chunks
 from rag.errors import IndexCorruptError
 from rag.indexing.sentences import SentenceTable
-from rag.indexing.store import VECTORS, read_chunks
+from rag.indexing.store import VECTORS
 from rag.ingest.corpus import Corpus
 from rag.models import Chunk
 
@@ -87,9 +87,11 @@ def all_flags(chunks: Sequence[Chunk], corpus: Corpus, carried: Carried) -> list
     return [entry for doc in corpus.documents for entry in by_doc.get(doc.doc_id, [])]
 
 
-def carried_parts(live: Any, reusable: dict[str, list[Chunk]], model: dict[str, Any], now: dict[str, str]) -> Carried:
-    """The parts of the live build (`live.folder`, `live.manifest`) a build with embedding `model` (its manifest's
-    "model" entry) and `recipe` `now` may carry for the documents whose chunks are `reusable`."""
+def carried_parts(live: Any, rows: list[Chunk], reusable: dict[str, list[Chunk]], model: dict[str, Any],
+                  now: dict[str, str]) -> Carried:
+    """The parts of the live build (`live.folder`, `live.manifest`, its chunks `rows` in vector order) a build with
+    embedding `model` (its manifest's "model" entry) and `recipe` `now` may carry for the documents whose chunks are
+    `reusable`."""
     if live is None or not reusable:
         return Carried(chunks=reusable)
     made = live.manifest.get("carry") or {}
@@ -98,17 +100,16 @@ def carried_parts(live: Any, reusable: dict[str, list[Chunk]], model: dict[str, 
     if live.manifest.get("model") != model or not same_vectors:
         return Carried(chunks=reusable, flags=flags)
     try:
-        vectors, sentences = _vectors(live.folder, reusable), _sentences(live.folder, reusable)
+        vectors, sentences = _vectors(live.folder, rows, reusable), _sentences(live.folder, reusable)
     except (OSError, ValueError, KeyError, RuntimeError, IndexCorruptError):
         return Carried(chunks=reusable, flags=flags)  # an unreadable part is made anew, never trusted
     return Carried(reusable, vectors, sentences, flags)
 
 
-def _vectors(folder: Path, reusable: dict[str, list[Chunk]]) -> dict[str, np.ndarray]:
+def _vectors(folder: Path, rows: list[Chunk], reusable: dict[str, list[Chunk]]) -> dict[str, np.ndarray]:
     import faiss
 
     index = faiss.read_index(str(folder / VECTORS))
-    rows = read_chunks(folder)
     if index.ntotal != len(rows):
         raise IndexCorruptError(f"{folder}: {index.ntotal} vectors for {len(rows)} chunks")
     everything = index.reconstruct_n(0, index.ntotal)

@@ -50,11 +50,21 @@ def tokenizer_identity(embedder: Embedder) -> str:
     return str(getattr(embedder, "tokenizer_identity", type(embedder).__name__))
 
 
-def reusable_chunks(live: Any, corpus: Corpus, settings: Settings, embedder: Embedder) -> dict[str, list[Chunk]]:
-    """The live build's chunks of every document that is exactly as the live build read it (text, sections, pages,
-    title, metadata), when it was chunked with the same chunker (settings and `rag.ingest.chunking.VERSION`) to fit
-    the same window of the same tokenizer, and left no chunk over it: a rebuild then chunks only new and changed
-    documents."""
+def live_chunks(live: Any) -> list[Chunk]:
+    """The live build's chunks in row order (its vectors' order); none when there is no live build or it is unreadable."""
+    if live is None:
+        return []
+    try:
+        return read_chunks(live.folder)
+    except IndexCorruptError:
+        return []
+
+
+def reusable_chunks(live: Any, corpus: Corpus, settings: Settings, embedder: Embedder, rows: list[Chunk]) -> dict[str, list[Chunk]]:
+    """The live build's chunks (`rows`, see `live_chunks`) of every document that is exactly as the live build read it
+    (text, sections, pages, title, metadata), when it was chunked with the same chunker (settings and
+    `rag.ingest.chunking.VERSION`) to fit the same window of the same tokenizer, and left no chunk over it: a rebuild
+    then chunks only new and changed documents."""
     if live is None or live.manifest.get("chunker", {}).get("version") is None:
         return {}
     same = {k: v for k, v in live.manifest["chunker"].items() if k != "embedding_text"} == chunker_settings(settings).to_dict()
@@ -63,7 +73,7 @@ def reusable_chunks(live: Any, corpus: Corpus, settings: Settings, embedder: Emb
     if not same or not fits or live.manifest["counts"].get("chunks_over_window"):
         return {}
     try:
-        documents, rows = read_documents(live.folder), read_chunks(live.folder)
+        documents = read_documents(live.folder)
     except IndexCorruptError:
         return {}
     by_doc: dict[str, list[Chunk]] = {}

@@ -93,7 +93,8 @@ def _merged_vectors(chunks: list[Chunk], picks: list[int], fresh: np.ndarray, ca
     """Chunk vectors in chunk order: the embedded ones at `picks`, each carried document's own in its chunks' places."""
     out = np.zeros((len(chunks), dimension), dtype=np.float32)
     out[picks] = fresh
-    fresh_rows, taken = set(picks), {}  # type: ignore[var-annotated]
+    fresh_rows = set(picks)
+    taken: dict[str, int] = {}  # chunks of each carried document placed so far
     for i, chunk in enumerate(chunks):
         if i not in fresh_rows:
             k = taken.get(chunk.doc_id, 0)
