@@ -19,6 +19,7 @@ import numpy as np
 
 from rag.answer.abstention import AbstentionModel, Evidence, idf_share
 from rag.answer.amounts import holds_amount, intervals
+from rag.answer.lists import item_spans, lead_in_span
 from rag.config import Settings
 from rag.indexing.store import LoadedIndex
 from rag.indexing.term_stats import TermStats
@@ -28,8 +29,7 @@ from rag.search.query_terms import question_words
 from rag.search.references import Reference, extract_references, named_versions, names_version
 
 REFERRED_SENTENCES = 8  # a referred document is searched in the chunks holding its sentences closest to the question
-REFERRED_TOPIC_SHARE = 0.25
-LIST_ITEMS = 6  # most items of a list or table quoted after the sentence that introduces it  # IDF-weighted share of the referring sentence's words a referred sentence must hold
+REFERRED_TOPIC_SHARE = 0.25  # IDF-weighted share of the referring sentence's words a referred sentence must hold
 ABSTAIN_TEXT = "The documents do not answer this question. The closest passages are listed below; check them or rephrase."
 NO_MATCH_TEXT = ("No document you can read matches these filters, so nothing was searched: check the document ids "
                  "(GET /v1/documents or `rag index status` lists them) and the metadata values, or drop the filters.")
@@ -309,33 +309,37 @@ def _select(ranked: list[Candidate], limit: int, margin: float) -> list[Candidat
 
 
 def _with_lists(chosen: list[Candidate], ranked: list[Candidate], index: LoadedIndex, limit: int) -> list[Candidate]:
-    """Each chosen sentence that introduces a list or table with a colon ('... at the following rates:') followed by
-    the items it introduces (see `_list_items`); a lead-in alone names where the answer is without giving it. The
-    first sentence and its items are kept whole; the whole answer holds at most `limit` sentences beyond that."""
-    units = [[cand, *_list_items(cand, ranked, index)] for cand in chosen]
-    out = list(dict.fromkeys(c for unit in units for c in unit))
-    return out[: max(limit, len(units[0]))]
-
-
-def _list_items(cand: Candidate, ranked: list[Candidate], index: LoadedIndex) -> list[Candidate]:
-    """The sentences right after a lead-in ending with a colon, in its section, up to LIST_ITEMS, until one that
-    starts a numbered clause of its own (the list is over). An item the retrieved passages did not hold (the list
-    began a new chunk) is quoted too, cited with the lead-in's passage and score."""
-    if not cand.text.rstrip().endswith(":"):
-        return []
+    """Each chosen sentence with its list: a list item after the sentence or heading that introduces it (an item
+    means little alone: "3. Comment on the Group's share price" is a rule only under "staff must not:"), a lead-in
+    before the items it introduces (a lead-in alone names where the answer is without giving it); see
+    `rag.answer.lists`. The first sentence's unit is kept whole, and `limit` - 1 more sentences after it (lead-ins
+    are not counted: they are context)."""
     by_start = {(c.doc_id, c.start): c for c in ranked}
-    doc = index.documents[cand.doc_id]
-    items = []
-    for row in index.sentences.rows_within(cand.doc_id, cand.end, len(doc.text))[:LIST_ITEMS].tolist():
-        a, b = int(index.sentences.starts[row]), int(index.sentences.ends[row])
-        if is_table_header(doc.text, a):
-            continue  # a table's header row names its columns; its rows are the items
-        item = by_start.get((cand.doc_id, a)) or replace(cand, start=a, end=b, text=index.sentence_text(row)[0],
-                                                          in_named_clause=False)
-        if doc.section_at(a) != doc.section_at(cand.start) or _LEADING_NUMBER.match(item.text):
-            break
-        items.append(item)
-    return items
+
+    def quoted(span: tuple[int, int], like: Candidate) -> Candidate:
+        return by_start.get((like.doc_id, span[0])) or replace(
+            like, start=span[0], end=span[1], text=_span_text(index, like.doc_id, span), in_named_clause=False)
+
+    units, leads = [], set()
+    for cand in chosen:
+        doc = index.documents[cand.doc_id]
+        lead = lead_in_span(index, doc, (cand.start, cand.end))
+        items = [quoted(span, cand) for span in item_spans(index, doc, (cand.start, cand.end))]
+        leads |= {(cand.doc_id, lead[0])} if lead else set()
+        units.append(([quoted(lead, cand)] if lead else []) + [cand] + items)
+    out = list({(c.doc_id, c.start): c for unit in units for c in unit}.values())
+    counted = [i for i, c in enumerate(out) if (c.doc_id, c.start) not in leads]  # a lead-in is context, not an answer
+    keep = len([c for c in units[0] if (c.doc_id, c.start) not in leads]) + limit - 1  # the first unit, then runners-up
+    return out[: counted[keep - 1] + 1] if len(counted) > keep else out
+
+
+def _span_text(index: LoadedIndex, doc_id: str, span: tuple[int, int]) -> str:
+    """The text of a quotable sentence starting at `span` (table rows read with their headers), or the raw span (a
+    heading)."""
+    rows = index.sentences.rows_within(doc_id, span[0], span[1])
+    if len(rows) and int(index.sentences.starts[rows[0]]) == span[0] and int(index.sentences.ends[rows[0]]) == span[1]:
+        return index.sentence_text(int(rows[0]))[0]
+    return index.documents[doc_id].text[span[0]:span[1]].strip()
 
 
 def _citation(n: int, cand: Candidate, index: LoadedIndex) -> Citation:
