@@ -78,6 +78,8 @@ def test_sigkill_at_any_stage_leaves_the_live_index_intact(workspace, stage):
     env, gold, index_dir = workspace
     live_id = builds.current_build_id(index_dir)
     before = complete_builds(index_dir)
+    with open(Path(env["RAG_CORPUS_DIR"]) / "procedures.txt", "a") as f:  # a changed document: no build is a no-op carry
+        f.write(f"\n\n99.1 Stage {stage} requires a report every day.")
     proc = start_build(env, gold)
     conditions = {
         "starting": lambda: True,
@@ -86,7 +88,7 @@ def test_sigkill_at_any_stage_leaves_the_live_index_intact(workspace, stage):
     }
     reached = wait_for(conditions[stage], proc)
     if stage == "starting":
-        time.sleep(1.0)
+        time.sleep(0.5)  # started, not yet done: a rebuild of one changed document takes seconds
     assert reached, f"build finished before reaching stage {stage!r}"
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
