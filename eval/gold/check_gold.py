@@ -44,7 +44,7 @@ DEFAULT_CORPUS = HERE.parent.parent / "docs_corpus"
 TYPES = {"fact", "number", "date", "table", "crossref", "multi", "unanswerable"}
 KINDS = {  # how the question is phrased (meta.kind), for gold sets written the way staff type
     "colloquial", "paraphrase", "vague", "yes_no", "allowed", "typo", "no_overlap", "short", "scenario",
-    "near_miss", "off_topic", "follow_up", "first_turn", "topic_switch",
+    "near_miss", "off_topic", "follow_up", "first_turn", "topic_switch", "long",
 }
 EXTRACTED = (".pdf", ".docx")  # binary formats: evidence is checked against the loader's extracted text
 BOILERPLATE = {"nav", "header", "footer", "script", "style", "noscript", "template", "aside", "form"}

@@ -19,6 +19,7 @@ import numpy as np
 
 from rag.answer.abstention import AbstentionModel, Evidence, idf_share
 from rag.answer.amounts import holds_amount, intervals
+from rag.answer.antecedents import antecedent_span
 from rag.answer.lists import item_spans, lead_in_span
 from rag.config import Settings
 from rag.indexing.store import LoadedIndex
@@ -309,10 +310,11 @@ def _select(ranked: list[Candidate], limit: int, margin: float) -> list[Candidat
 
 
 def _with_lists(chosen: list[Candidate], ranked: list[Candidate], index: LoadedIndex, limit: int) -> list[Candidate]:
-    """Each chosen sentence with its list: a list item after the sentence or heading that introduces it (an item
-    means little alone: "3. Comment on the Group's share price" is a rule only under "staff must not:"), a lead-in
-    before the items it introduces (a lead-in alone names where the answer is without giving it); see
-    `rag.answer.lists`. The first sentence's unit is kept whole, and `limit` - 1 more sentences after it (lead-ins
+    """Each chosen sentence with what it needs: a list item after the sentence or heading that introduces it (an
+    item means little alone: "3. Comment on the Group's share price" is a rule only under "staff must not:"), a
+    lead-in before the items it introduces (a lead-in alone names where the answer is without giving it), a
+    sentence opening with 'They' or 'This' after the sentence it points back to; see `rag.answer.lists` and
+    `rag.answer.antecedents`. The first sentence's unit is kept whole, and `limit` - 1 more sentences after it (lead-ins
     are not counted: they are context)."""
     by_start = {(c.doc_id, c.start): c for c in ranked}
 
@@ -323,7 +325,7 @@ def _with_lists(chosen: list[Candidate], ranked: list[Candidate], index: LoadedI
     units, leads = [], set()
     for cand in chosen:
         doc = index.documents[cand.doc_id]
-        lead = lead_in_span(index, doc, (cand.start, cand.end))
+        lead = lead_in_span(index, doc, (cand.start, cand.end)) or antecedent_span(index, doc, (cand.start, cand.end))
         items = [quoted(span, cand) for span in item_spans(index, doc, (cand.start, cand.end))]
         leads |= {(cand.doc_id, lead[0])} if lead else set()
         units.append(([quoted(lead, cand)] if lead else []) + [cand] + items)

@@ -52,14 +52,15 @@ def introduces_list(text: str) -> bool:
 def _follows(doc: Document, lead: str, prev: Span, span: Span, after_lead: bool) -> bool:
     """Whether the sentence at `span` continues, as the next item, the list whose previous item (or lead-in, when
     `after_lead`) ends `prev`: it starts a line, and a blank line may come before it only after the lead-in or
-    when it is a sub-clause of the lead-in's clause (9.1.2 under 9.1); a sentence going on in the same paragraph
-    is no item."""
+    when it is marked as an item (a list marker, or a sub-clause of the lead-in's clause: 9.1.2 under 9.1); a
+    sentence going on in the same paragraph is no item."""
     text = doc.text[span[0]:span[1]]
     gap = doc.text[prev[1]:span[0]]
     if "\n" not in gap or not continues_list(lead, text):
         return False
     own, number = clause_number(lead), clause_number(text)
-    return after_lead or "\n\n" not in gap or bool(own and number and number.startswith(own + "."))
+    marked = bool(_MARKER.match(text)) or (number is not None and ("." not in number or bool(own) and number.startswith(f"{own}.")))
+    return after_lead or "\n\n" not in gap or marked  # a marked item may stand apart ('1.', '2.' a blank line apart in a PDF)
 
 
 def _sentences(index: LoadedIndex, doc: Document, start: int, end: int) -> list[tuple[Span, str]]:
@@ -83,8 +84,18 @@ def _section(doc: Document, offset: int) -> Span:
     return 0, len(doc.text)
 
 
+def with_colon_tail(doc: Document, span: Span) -> Span:
+    """`span` extended over the rest of its paragraph line when that rest is a short lead-in the sentence finder did
+    not keep ('... likely to happen. Examples include:'), else `span` itself."""
+    line_end = doc.text.find("\n", span[1])
+    line_end = len(doc.text) if line_end < 0 else line_end
+    tail = doc.text[span[1]:line_end].rstrip()
+    return (span[0], span[1] + len(tail)) if tail and introduces_list(tail) and len(tail.split()) <= 8 else span
+
+
 def item_spans(index: LoadedIndex, doc: Document, lead: Span) -> list[Span]:
     """The items right after the lead-in sentence `lead` (up to LIST_ITEMS)."""
+    lead = with_colon_tail(doc, lead)
     text = doc.text[lead[0]:lead[1]]
     if not introduces_list(text):
         return []
@@ -110,6 +121,8 @@ def lead_in_span(index: LoadedIndex, doc: Document, item: Span) -> Span | None:
     for span, before in reversed(_sentences(index, doc, _region(doc, item[0])[0], item[0])[-ITEMS_BACK:]):
         if is_table_header(doc.text, span[0]):
             continue
+        span = with_colon_tail(doc, span)
+        before = doc.text[span[0]:span[1]] if span[1] > span[0] + len(before) else before
         if introduces_list(before):
             spans = [span, *reversed(chain)]
             ok = all(_follows(doc, before, a, b, a == span) for a, b in zip(spans, spans[1:]))

@@ -34,6 +34,23 @@ SOCIAL = """# Social Media Policy
 - Loyalty scheme membership fees and airport lounge access.
 - Childcare and pet care costs.
 
+## 3. What concerns can be raised
+
+3.1 You can raise a concern about any suspected wrongdoing connected with the Group's business. Examples include:
+
+- fraud, theft, bribery or corruption;
+- money laundering or breaches of financial sanctions;
+
+## 8. Clean desk
+
+8.2 Before leaving the office at the end of each day, every member of staff must:
+
+1. Lock all paper documents in a pedestal, locker or cabinet.
+
+2. Remove all papers from printers, scanners and photocopiers.
+
+3. Wipe whiteboards and remove flip-chart sheets.
+
 ## 14. Travel to risky places
 
 Travel to a high-risk destination needs the approval of Group Security.
@@ -81,6 +98,19 @@ def test_a_numbered_item_is_introduced_by_the_sentence_ending_with_a_colon(loade
     assert _text(doc, lead_in_span(index, doc, item)) == "7.2 When using social media, staff must not:"
     index, doc, item = _span(loaded, "9.1.2 kept")
     assert _text(doc, lead_in_span(index, doc, item)) == "9.1 Staff must make sure that personal data is:"
+
+
+def test_a_short_lead_in_ending_a_sentence_s_line_counts_with_that_sentence(loaded):
+    index, doc, item = _span(loaded, "- money laundering")
+    lead = _text(doc, lead_in_span(index, doc, item))
+    assert lead.startswith("3.1 You can raise a concern") and lead.endswith("Examples include:")
+
+
+def test_marked_items_may_stand_a_blank_line_apart(loaded):  # as a PDF's text puts them
+    index, doc, lead = _span(loaded, "8.2 Before leaving")
+    assert [_text(doc, s)[:2] for s in item_spans(index, doc, lead)] == ["1.", "2.", "3."]
+    index, doc, item = _span(loaded, "3. Wipe")
+    assert _text(doc, lead_in_span(index, doc, item)).startswith("8.2 Before leaving")
 
 
 def test_clauses_and_prose_are_no_list_items(loaded):
