@@ -84,6 +84,23 @@ def intervals(text: str) -> list[Interval]:
     return _joined(out)
 
 
+_BARE = re.compile(  # a number with no unit after it ('like 300?', 'what about 5k'), not a year ('in 2021')
+    r"(?<![\w$£€.,])(?!(?:19|20)\d\d\b)(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(\s?(?:k|m|million|thousand)\b)?(?!\s*[A-Za-z%£$€\d])")
+_SIGN_OF = {"GBP": "£", "USD": "$", "EUR": "€"}
+
+
+def follow_up_intervals(question: str, context: str) -> list[Interval]:
+    """The amounts a follow-up names, read in the conversation's currency: after 'a gift worth about 100 quid',
+    'what if it's more than that, like 300?' names £300. A number with a unit ('20 nights') or a year is no amount;
+    without a currency in `context` (the earlier turns) the question's own amounts only."""
+    own = intervals(question)
+    currencies = {i.currency for i in intervals(context)}
+    if own or len(currencies) != 1:
+        return own
+    sign = _SIGN_OF[currencies.pop()]
+    return intervals(_BARE.sub(lambda m: sign + m.group(0), question))
+
+
 def _signed(match: re.Match[str]) -> str:
     """'80 quid' -> '£80', '2 million euros' -> '€2 million'."""
     word = match.group(4).lower().split()[0].rstrip("s")

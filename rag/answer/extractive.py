@@ -18,7 +18,7 @@ from typing import Collection, Sequence
 import numpy as np
 
 from rag.answer.abstention import AbstentionModel, Evidence, idf_share
-from rag.answer.amounts import holds_amount, intervals
+from rag.answer.amounts import Interval, follow_up_intervals, holds_amount, intervals
 from rag.answer.antecedents import antecedent_span
 from rag.answer.lists import item_spans, lead_in_span
 from rag.config import Settings
@@ -106,13 +106,15 @@ class ExtractiveAnswerer:
         follow = self.model.follow_up_threshold
         self.follow_up_threshold = settings.abstain_threshold or (follow if follow is not None else self.model.threshold)
 
-    def candidates(self, question: str, vector: np.ndarray, passages: Sequence[Passage], index: LoadedIndex) -> list[Candidate]:
-        """Quotable sentences of the passages, best first (sentence vectors come from the build)."""
+    def candidates(self, question: str, vector: np.ndarray, passages: Sequence[Passage], index: LoadedIndex,
+                   amounts: Sequence[Interval] | None = None) -> list[Candidate]:
+        """Quotable sentences of the passages, best first (sentence vectors come from the build); `amounts`: the
+        money amounts to prefer a limit-table row for (None: those the question names)."""
         shares = self.stats.shares(question_words(question))  # a sentence's coverage: the shares of the words it holds
         quantity = expects_quantity(question)
         clauses = [r for r in extract_references(question) if r.kind == "number"]
         versions = named_versions(question)
-        amounts = intervals(question)
+        amounts = intervals(question) if amounts is None else amounts
         seen: set[int] = set()
         out = []
         for passage in passages:
@@ -168,10 +170,12 @@ class ExtractiveAnswerer:
         if allowed is not None and not allowed:  # a mistyped filter must not read as "the policies do not say"
             return Answer(question, NO_MATCH_TEXT, True, (), (), index.build_id, 0.0, ())
         pool = list(passages) + _clause_passages(question, vector, passages, index)
-        ranked = self.candidates(question, vector, pool, index)
+        # a follow-up's own amounts ('what if it's more, like 300?') come before those of the turns before it
+        amounts = follow_up_intervals(question, reading.text) if reading is not None else intervals(question)
+        ranked = self.candidates(question, vector, pool, index, amounts)
         judged = ranked  # the ranking the refusal model judges
         if reading is not None and reading.weight > 0:
-            theirs = self.candidates(reading.text, reading.vector, pool, index)
+            theirs = self.candidates(reading.text, reading.vector, pool, index, amounts or None)
             ranked, judged = _mixed(ranked, theirs, reading.weight), _mixed(ranked, theirs, 1.0)
         ranked = self._named_clause_first(question, ranked, index)
         evidence = self.evidence(question, judged, passages)

@@ -42,3 +42,17 @@ def test_a_range_holds_an_amount_only_within_its_bounds_and_currency():
     above = intervals("a gift worth more than £500")
     assert holds_amount(above, intervals("More than £500"))
     assert not holds_amount(above, intervals("More than £150 and up to £500"))  # open at 500 meets closed at 500: no
+
+
+@pytest.mark.parametrize("question, context, expected", [
+    ("what if its more than that, like 300?", "a gift worth about 100 quid, can i keep it?", [Interval("GBP", 300.0, 300.0)]),
+    ("and 5k?", "who signs off a claim of €1,200?", [Interval("EUR", 5000.0, 5000.0)]),
+    ("what about €40?", "a gift worth £100", [Interval("EUR", 40.0, 40.0)]),  # its own currency wins
+    ("and if it's over 20 nights?", "a hotel at £140 a night", []),  # a number with a unit is no amount
+    ("was it different in 2021?", "a gift worth £100", []),  # nor is a year
+    ("and 300?", "how many days of leave", []),  # no currency in the conversation: no amount
+])
+def test_a_follow_up_names_amounts_in_the_conversation_s_currency(question, context, expected):
+    from rag.answer.amounts import follow_up_intervals
+
+    assert follow_up_intervals(question, context) == expected

@@ -4,6 +4,7 @@ from rag.assistant import Assistant
 from rag.chat.retrieval import context_share, mix_rankings
 from rag.indexing.store import LoadedIndex
 from rag.models import Message
+from rag.search.retrieval import Filters
 
 FIRST = "Do claims over 500 pounds need approval?"
 
@@ -59,3 +60,33 @@ def test_history_as_plain_dicts_works_like_messages(built, settings, fake_embedd
     assistant = Assistant(settings, embedder=fake_embedder)
     history = [{"role": "user", "content": FIRST}, {"role": "assistant", "content": "3.1 Claims over 500 pounds need approval [1]"}]
     assert assistant.ask("who approves it?", history=history).passages[0].chunk.doc_id == "travel.txt"
+
+
+GIFTS = """# Gifts Policy
+
+## 5. Approval limits
+
+5.1 The table below sets the approval a gift needs.
+
+| Value per person | Approval needed |
+|---|---|
+| Up to £50 | None |
+| More than £50 and up to £150 | None, but record it in the register |
+| More than £150 and up to £500 | Line manager, in advance |
+"""
+
+
+def test_a_follow_up_s_own_amount_picks_the_limit_row_not_the_earlier_turn_s(settings, mini_corpus, fake_embedder):
+    from rag.indexing import builds
+
+    (mini_corpus / "gifts.md").write_text(GIFTS, encoding="utf-8")
+    builds.promote(settings.index_dir, builds.build(settings, fake_embedder).build_id)
+    assistant = Assistant(settings.replace(abstain_threshold=0.001), embedder=fake_embedder)
+    first = "a supplier offered me a gift worth about 100 quid, can i accept it?"
+    gifts = Filters(doc_ids=("gifts.md",))
+    rows = lambda answer: [c.quote for c in answer.citations if c.quote.startswith("| ")]  # noqa: E731
+    answer = assistant.ask(first, filters=gifts)
+    assert rows(answer)[0].startswith("| More than £50 and up to £150"), answer.answer
+    history = [Message("user", first), Message("assistant", answer.answer, answer.citations)]
+    follow = assistant.ask("what if its more than that, like 300?", history=history, filters=gifts)
+    assert rows(follow)[0].startswith("| More than £150 and up to £500"), follow.answer  # 300 is read as £300
