@@ -2,7 +2,7 @@
 
 Owns the read-answer loop: each line typed is a question asked after the conversation so far (kept in memory, within
 the history limits), its answer printed as it is written, sentence by sentence, then its numbered sources (document,
-section, page, quote); `/new` forgets the conversation, `/sources` prints the last sources again, `/quit` or the end
+section, page, quote) and its confidence; `/new` forgets the conversation, `/sources` prints the last sources again, `/quit` or the end
 of input stops. A bad question prints its error and the loop goes on. With `--json`, one JSON line per answer (the
 object `rag ask --json` prints). Leaves answering to `rag.assistant` and argument parsing to `rag.cli`.
 """
@@ -111,7 +111,8 @@ def _sources(answer: Answer | None, as_json: bool) -> None:
         from rag.cli import generation_note
 
         note = generation_note(answer)
-        click.echo("\n".join(["", "Sources:", *format_sources(answer), *([note] if note else [])]))
+        confidence = f"(confidence {answer.confidence:.2f}: under about 0.3, check the quotes)"
+        click.echo("\n".join(["", "Sources:", *format_sources(answer), *([note] if note else []), confidence]))
 
 
 def _note(text: str, as_json: bool) -> None:

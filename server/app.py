@@ -102,16 +102,28 @@ def allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
+EXAMPLE_BODIES = {  # a valid body for each POST route, quoted when a request's body is no JSON at all
+    "/v1/chat/completions": '{"model": "rag", "messages": [{"role": "user", "content": "How long are payroll records kept?"}]}',
+    "/v1/conversations": '{"title": "Gifts from a supplier"}',
+    "/v1/feedback": '{"conversation_id": "...", "turn": 1, "rating": "up"}',
+}
+
+
+def example_body(path: str) -> str:
+    """A valid request body for the POST route at `path` (a question for /v1/ask, /v1/search and conversation messages)."""
+    return EXAMPLE_BODIES.get(path.rstrip("/"), '{"question": "How long are payroll records kept?"}')
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RagError)
     async def rag_error(_: Request, exc: RagError) -> JSONResponse:
         return JSONResponse({"error": exc.to_dict()}, status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         if any(err.get("type") == "json_invalid" for err in exc.errors()):
             return error_response(400, "invalid_json", "the body is not valid JSON; send a JSON object such as "
-                                  '{"question": "How long are payroll records kept?"} with content-type: application/json')
+                                  f"{example_body(request.url.path)} with content-type: application/json")
         return error_response(422, "invalid_request", _validation_message(exc))
 
     @app.exception_handler(StarletteHTTPException)

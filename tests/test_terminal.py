@@ -19,6 +19,7 @@ def test_answers_stream_then_numbered_sources_and_follow_ups_keep_the_conversati
     chat(joint, fake_embedder, [FIRST, "who approves it?", "/sources", "/quit", "never asked"])
     out = capsys.readouterr().out
     assert out.count("Sources:") == 3  # two answers and /sources
+    assert out.count("(confidence 0.") + out.count("(confidence 1.") == 3  # how sure each answer is, as `rag ask` says
     assert "[1] Travel Rules (travel.txt, Section 3: Approval > 3.1), chars" in out
     assert '"3.1 Claims over 500 pounds need approval from a director."' in out
     assert "never asked" not in out

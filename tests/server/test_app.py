@@ -74,7 +74,10 @@ def test_filters_naming_no_document_find_nothing(client, filters):
 
 def test_malformed_json_and_wrong_content(client):
     message = assert_error(client.post("/v1/ask", content=b"{not json", headers={"content-type": "application/json"}), 400, "invalid_json")
-    assert "content-type: application/json" in message
+    assert "content-type: application/json" in message and '{"question": ' in message
+    chat = assert_error(client.post("/v1/chat/completions", content=b"{not json", headers={"content-type": "application/json"}),
+                        400, "invalid_json")
+    assert '"messages": [{"role": "user"' in chat and '{"question"' not in chat  # the example fits the route
     assert_error(client.post("/v1/ask", content=b"[1, 2]", headers={"content-type": "application/json"}), 422)
     no_header = assert_error(client.post("/v1/ask", content=b'{"question": "x"}'), 422, "invalid_request")
     assert "content-type: application/json" in no_header
