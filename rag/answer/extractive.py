@@ -18,7 +18,7 @@ from typing import Collection, Sequence
 import numpy as np
 
 from rag.answer.abstention import AbstentionModel, Evidence, idf_share
-from rag.answer.amounts import Interval, follow_up_intervals, holds_amount, intervals
+from rag.search.amounts import Interval, follow_up_intervals, holds_amount, intervals
 from rag.answer.antecedents import antecedent_span
 from rag.answer.lists import item_spans, lead_in_span
 from rag.config import Settings

@@ -27,7 +27,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from rag.answer.amounts import holds_amount, intervals
+from rag.search.amounts import holds_amount, intervals
 from rag.config import Settings
 from rag.generate.facts import Facts, facts, names_in, negations, numbers
 from rag.generate.sentences import Generated

@@ -1,9 +1,10 @@
 """Second-stage ranking of the fused candidates, with no extra model call.
 
-Owns two adjustments to a ranked candidate list (scores first divided by the
+Owns three adjustments to a ranked candidate list (scores first divided by the
 best one): passages that carry a reference the question names (a clause number
 such as `4.2.1`, `Article 21`, or a rare quoted term or acronym, see
-`rag.search.references`) are lifted, and the top candidates are re-scored with the best
+`rag.search.references`) are lifted, so are passages stating a range that holds a
+money amount the question names (`rag.search.amounts`), and the top candidates are re-scored with the best
 cosine between the question and the passage's own sentences (vectors stored in
 `sentences.npz` at build time), mixed with the list score.
 """
@@ -15,6 +16,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from rag.search.amounts import Interval, holds_amount, intervals
 from rag.search.references import Reference
 
 Ranked = Sequence[tuple[int, float]]  # (chunk row, score), best first
@@ -47,6 +49,15 @@ def boost_references(ranked: Ranked, references: Sequence[Reference], text_of: C
             continue
         for row in carriers:  # a passage that only mentions the clause gets the whole boost too: on ObliQA the
             scores[row] += boost / len(references)  # answer is often guidance that cites the rule (ndcg 0.694 vs 0.685)
+    return _sorted(scores)
+
+
+def boost_amounts(ranked: Ranked, amounts: Sequence[Interval], text_of: Callable[[int], str], boost: float) -> list[tuple[int, float]]:
+    """Add `boost` to the candidates stating a range that holds an amount the question names (an approval or limit
+    table: 'a gift worth £300' meets 'More than £150 and up to £500'); the ranking unchanged when none does."""
+    if not amounts or boost <= 0:
+        return list(ranked)
+    scores = {row: score + (boost if holds_amount(amounts, intervals(text_of(row))) else 0.0) for row, score in ranked}
     return _sorted(scores)
 
 

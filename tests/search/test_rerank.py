@@ -34,3 +34,16 @@ def test_sentence_rerank_mixes_in_the_best_sentence_cosine():
     assert out[0][1] == pytest.approx(0.5 * 0.9 + 0.5 * 1.0)
     assert out[2][1] <= out[1][1]
     assert sentence_rerank(ranked, cosines.get, RerankConfig(sentence_weight=0.0)) == ranked
+
+
+def test_a_passage_stating_a_range_that_holds_the_amount_asked_about_moves_up():
+    from rag.search.amounts import intervals
+    from rag.search.rerank import boost_amounts
+
+    texts = {0: "Staff must never accept cash, whatever the value.", 1: "| Up to £50 | None |",
+             2: "| More than £150 and up to £500 | Line manager, in advance |"}
+    ranked = [(0, 1.0), (1, 0.9), (2, 0.8)]
+    boosted = boost_amounts(ranked, intervals("a gift worth £300"), texts.__getitem__, 0.3)
+    assert boosted[0] == (2, pytest.approx(1.1))  # only the row whose range holds £300
+    assert boost_amounts(ranked, intervals("a gift from a supplier"), texts.__getitem__, 0.3) == ranked  # no amount asked
+    assert boost_amounts(ranked, intervals("a gift worth £300"), texts.__getitem__, 0.0) == ranked  # off

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from rag.answer.amounts import Interval, holds_amount, intervals
+from rag.search.amounts import Interval, holds_amount, intervals
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -53,6 +53,6 @@ def test_a_range_holds_an_amount_only_within_its_bounds_and_currency():
     ("and 300?", "how many days of leave", []),  # no currency in the conversation: no amount
 ])
 def test_a_follow_up_names_amounts_in_the_conversation_s_currency(question, context, expected):
-    from rag.answer.amounts import follow_up_intervals
+    from rag.search.amounts import follow_up_intervals
 
     assert follow_up_intervals(question, context) == expected
