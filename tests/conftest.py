@@ -91,3 +91,18 @@ def built(settings: Settings, fake_embedder: FakeEmbedder):  # type: ignore[no-u
     result = builds.build(settings, fake_embedder)
     builds.promote(settings.index_dir, result.build_id)
     return result
+
+
+@pytest.fixture
+def assistant_over(settings: Settings, mini_corpus: Path, fake_embedder: FakeEmbedder):  # type: ignore[no-untyped-def]
+    """Build the mini corpus plus one hand-written document and return an assistant over it that answers whatever
+    the refusal model thinks and quotes one sentence (with what that sentence needs): `assistant_over("x.md", TEXT)`."""
+    from rag.assistant import Assistant
+    from rag.indexing import builds
+
+    def make(name: str, text: str) -> Assistant:
+        (mini_corpus / name).write_text(text, encoding="utf-8")
+        builds.promote(settings.index_dir, builds.build(settings, fake_embedder).build_id)
+        return Assistant(settings.replace(abstain_threshold=0.001, answer_sentences=1), embedder=fake_embedder)
+
+    return make

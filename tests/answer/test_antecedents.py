@@ -3,7 +3,7 @@
 import pytest
 
 from rag.answer.antecedents import antecedent_span, leans_back
-from rag.assistant import Assistant
+from tests.answer import sentence_at
 
 JOBS = """# Social Media Policy
 
@@ -32,19 +32,12 @@ def test_which_sentences_lean_back(text, expected):
 
 
 @pytest.fixture
-def loaded(settings, mini_corpus, fake_embedder):
-    from rag.indexing import builds
-
-    (mini_corpus / "jobs.md").write_text(JOBS, encoding="utf-8")
-    builds.promote(settings.index_dir, builds.build(settings, fake_embedder).build_id)
-    return Assistant(settings.replace(abstain_threshold=0.001, answer_sentences=1), embedder=fake_embedder)
+def loaded(assistant_over):
+    return assistant_over("jobs.md", JOBS)
 
 
 def _sentence(assistant, needle):
-    doc, index = assistant.document("jobs.md"), assistant.snapshot.index
-    start = doc.text.index(needle)
-    row = index.sentences.rows_within("jobs.md", start, len(doc.text))[0]
-    return index, doc, (int(index.sentences.starts[row]), int(index.sentences.ends[row]))
+    return sentence_at(assistant, "jobs.md", needle)
 
 
 def test_the_antecedent_is_the_sentence_before_in_the_same_paragraph(loaded):

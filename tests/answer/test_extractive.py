@@ -242,12 +242,8 @@ MILEAGE = """# Mileage Rules
 """
 
 
-def test_a_lead_in_ending_with_a_colon_is_quoted_with_the_list_it_introduces(settings, mini_corpus, fake_embedder):
-    from rag.indexing import builds
-
-    (mini_corpus / "mileage.md").write_text(MILEAGE, encoding="utf-8")
-    builds.promote(settings.index_dir, builds.build(settings, fake_embedder).build_id)
-    assistant = Assistant(settings.replace(abstain_threshold=0.001, answer_sentences=1), embedder=fake_embedder)
+def test_a_lead_in_ending_with_a_colon_is_quoted_with_the_list_it_introduces(assistant_over):
+    assistant = assistant_over("mileage.md", MILEAGE)
     answer = assistant.ask("May staff who use their own vehicle for business journeys claim mileage?")
     quotes = [c.quote for c in answer.citations]
     assert quotes and quotes[0].endswith("at the following rates:"), answer.answer

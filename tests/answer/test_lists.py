@@ -3,7 +3,7 @@
 import pytest
 
 from rag.answer.lists import continues_list, item_spans, lead_in_span
-from rag.assistant import Assistant
+from tests.answer import sentence_at
 
 SOCIAL = """# Social Media Policy
 
@@ -60,20 +60,12 @@ The traveller must complete the security briefing before departure.
 
 
 @pytest.fixture
-def loaded(settings, mini_corpus, fake_embedder):
-    from rag.indexing import builds
-
-    (mini_corpus / "social.md").write_text(SOCIAL, encoding="utf-8")
-    builds.promote(settings.index_dir, builds.build(settings, fake_embedder).build_id)
-    return Assistant(settings.replace(abstain_threshold=0.001, answer_sentences=1), embedder=fake_embedder)
+def loaded(assistant_over):
+    return assistant_over("social.md", SOCIAL)
 
 
 def _span(assistant, needle):
-    doc = assistant.document("social.md")
-    start = doc.text.index(needle)
-    index = assistant.snapshot.index
-    for row in index.sentences.rows_within("social.md", start, len(doc.text)):
-        return index, doc, (int(index.sentences.starts[row]), int(index.sentences.ends[row]))
+    return sentence_at(assistant, "social.md", needle)
 
 
 def _text(doc, span):
