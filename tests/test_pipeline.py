@@ -56,7 +56,7 @@ def test_worse_build_is_refused_and_live_keeps_serving(settings, fake_embedder, 
 
 
 def test_a_broken_model_is_refused_by_the_gate_in_dense_mode(settings, fake_embedder, gate_file, monkeypatch):
-    dense = settings.replace(retrieval="dense", rerank_coverage=0.0, embedding_cache=False)  # ranking by vectors alone
+    dense = settings.replace(retrieval="dense", rerank_coverage=0.0, amount_boost=0.0, embedding_cache=False)  # vectors alone
     good = rebuild(dense, fake_embedder, GOLD, gate_file)
     from rag.indexing import vectors as vectors_module
 
