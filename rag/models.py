@@ -47,10 +47,13 @@ class Document:
 
     def section_at(self, offset: int) -> tuple[str, ...]:
         """Heading path of the section holding `offset` (empty when none); a binary search over the sorted sections."""
+        i = self.section_index(offset)
+        return self.sections[i].path if i is not None else ()
+
+    def section_index(self, offset: int) -> int | None:
+        """Index in `sections` of the section holding `offset`, or None."""
         i = bisect.bisect_right(self._section_starts, offset) - 1
-        if i >= 0 and self.sections[i].start <= offset < self.sections[i].end:
-            return self.sections[i].path
-        return ()
+        return i if i >= 0 and self.sections[i].start <= offset < self.sections[i].end else None
 
     @cached_property
     def _section_starts(self) -> list[int]:

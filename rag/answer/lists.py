@@ -69,19 +69,22 @@ def _sentences(index: LoadedIndex, doc: Document, start: int, end: int) -> list[
 
 
 def _region(doc: Document, offset: int) -> Span:
-    """The span of the top-level section holding `offset` (its clauses included: 9.1.2 is a section of its own
-    beside 9.1), or the whole document when it has no sections."""
-    path = doc.section_at(offset)
-    same = [s for s in doc.sections if path and s.path[:1] == path[:1]]
-    return (min(s.start for s in same), max(s.end for s in same)) if same else (0, len(doc.text))
+    """The span of the run of sections around `offset` under the same top-level heading (its clauses included: 9.1.2
+    is a section of its own beside 9.1), or the whole document when `offset` lies in no section."""
+    i = doc.section_index(offset)
+    if i is None:
+        return 0, len(doc.text)
+    top, first, last = doc.sections[i].path[:1], i, i
+    while first > 0 and doc.sections[first - 1].path[:1] == top:
+        first -= 1
+    while last + 1 < len(doc.sections) and doc.sections[last + 1].path[:1] == top:
+        last += 1
+    return doc.sections[first].start, doc.sections[last].end
 
 
 def _section(doc: Document, offset: int) -> Span:
-    path = doc.section_at(offset)
-    for section in doc.sections:
-        if section.path == path and section.start <= offset < section.end:
-            return section.start, section.end
-    return 0, len(doc.text)
+    i = doc.section_index(offset)
+    return (doc.sections[i].start, doc.sections[i].end) if i is not None else (0, len(doc.text))
 
 
 def with_colon_tail(doc: Document, span: Span) -> Span:
