@@ -102,8 +102,8 @@ class Settings:
         0.1, "Added to the few passages carrying a quoted term or acronym the question names (0: off).", 0.0, 2.0
     )
     amount_boost: float = setting(
-        0.3, "Added to passages stating a range that holds a money amount the question names ('a gift worth £300' lifts "
-        "the 'More than £150 and up to £500' row; 0: off).", 0.0, 2.0
+        0.3, "Added to those of the top RAG_RERANK_DEPTH passages stating a range that holds a money amount the question "
+        "names ('a gift worth £300' lifts the 'More than £150 and up to £500' row; 0: off).", 0.0, 2.0
     )
     top_k: int = setting(5, "Passages returned by search and used by ask.", 1, 100)
     max_top_k: int = setting(50, "Largest `k` a request may ask for.", 1, 1000)

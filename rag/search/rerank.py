@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from rag.search.amounts import Interval, holds_amount, intervals
+from rag.search.amounts import Interval, holds_amount
 from rag.search.references import Reference
 
 Ranked = Sequence[tuple[int, float]]  # (chunk row, score), best first
@@ -52,13 +52,16 @@ def boost_references(ranked: Ranked, references: Sequence[Reference], text_of: C
     return _sorted(scores)
 
 
-def boost_amounts(ranked: Ranked, amounts: Sequence[Interval], text_of: Callable[[int], str], boost: float) -> list[tuple[int, float]]:
-    """Add `boost` to the candidates stating a range that holds an amount the question names (an approval or limit
-    table: 'a gift worth £300' meets 'More than £150 and up to £500'); the ranking unchanged when none does."""
+def boost_amounts(ranked: Ranked, amounts: Sequence[Interval], ranges_of: Callable[[int], list[Interval]], boost: float,
+                  depth: int) -> list[tuple[int, float]]:
+    """Add `boost` to the top `depth` candidates stating a range that holds an amount the question names (an approval
+    or limit table: 'a gift worth £300' meets 'More than £150 and up to £500'); `ranges_of(row)`: the amounts and
+    ranges a candidate states. The ranking unchanged when the question names no amount."""
     if not amounts or boost <= 0:
         return list(ranked)
-    scores = {row: score + (boost if holds_amount(amounts, intervals(text_of(row))) else 0.0) for row, score in ranked}
-    return _sorted(scores)
+    top, rest = list(ranked[:depth]), list(ranked[depth:])
+    scores = {row: score + (boost if holds_amount(amounts, ranges_of(row)) else 0.0) for row, score in top}
+    return _sorted(scores) + rest
 
 
 def sentence_rerank(ranked: Ranked, best_sentence: Callable[[int], float], config: RerankConfig) -> list[tuple[int, float]]:

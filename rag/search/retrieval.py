@@ -22,8 +22,8 @@ from rag.indexing.store import LoadedIndex
 from rag.models import Access, Passage
 from rag.search.fusion import convex_fusion, reciprocal_rank_fusion
 from rag.search.query_terms import question_words
+from rag.search.amounts import Interval, intervals
 from rag.search.references import Reference, extract_references
-from rag.search.amounts import intervals
 from rag.search.rerank import RerankConfig, boost_amounts, boost_references, normalised, sentence_rerank
 
 
@@ -103,6 +103,7 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings
         self.query_encoder = query_encoder  # embeds questions instead of the embedder (`RAG_QUERY_ENCODER`)
+        self._ranges: dict[int, list[Interval]] = {}  # amounts and ranges each chunk states, read once per build
 
     def search(self, question: str, k: int | None = None, filters: Filters | None = None) -> list[Passage]:
         cleaned = clean_question(question, self.settings)
@@ -165,7 +166,7 @@ class Retriever:
             out = self._with_named_clauses(out, references, vector, doc_ids)
         if references and (config.number_boost > 0 or config.term_boost > 0):
             out = boost_references(out, references, self._passage_text, config)
-        out = boost_amounts(out, intervals(question), self._passage_text, s.amount_boost)
+        out = boost_amounts(out, intervals(question), self._chunk_ranges, s.amount_boost, s.rerank_depth)
         return sentence_rerank(out, lambda row: self._best_sentence(vector, shares, row), config)
 
     def _with_named_clauses(self, ranked: list[tuple[int, float]], references: Sequence[Reference], vector: np.ndarray,
@@ -179,6 +180,12 @@ class Retriever:
         best = float(self.index.cosines(vector, [ranked[0][0]])[0]) or 1.0
         cosines = self.index.cosines(vector, extra)
         return ranked + [(row, max(0.0, float(c) / best) * ranked[0][1]) for row, c in zip(extra, cosines)]
+
+    def _chunk_ranges(self, row: int) -> list[Interval]:
+        """The amounts and ranges chunk `row` states (with its section path), parsed on first use."""
+        if row not in self._ranges:
+            self._ranges[row] = intervals(self._passage_text(row))
+        return self._ranges[row]
 
     def _passage_text(self, row: int) -> str:
         chunk = self.index.chunks[row]

@@ -42,8 +42,10 @@ def test_a_passage_stating_a_range_that_holds_the_amount_asked_about_moves_up():
 
     texts = {0: "Staff must never accept cash, whatever the value.", 1: "| Up to £50 | None |",
              2: "| More than £150 and up to £500 | Line manager, in advance |"}
+    ranges = lambda row: intervals(texts[row])  # noqa: E731
     ranked = [(0, 1.0), (1, 0.9), (2, 0.8)]
-    boosted = boost_amounts(ranked, intervals("a gift worth £300"), texts.__getitem__, 0.3)
+    boosted = boost_amounts(ranked, intervals("a gift worth £300"), ranges, 0.3, 30)
     assert boosted[0] == (2, pytest.approx(1.1))  # only the row whose range holds £300
-    assert boost_amounts(ranked, intervals("a gift from a supplier"), texts.__getitem__, 0.3) == ranked  # no amount asked
-    assert boost_amounts(ranked, intervals("a gift worth £300"), texts.__getitem__, 0.0) == ranked  # off
+    assert boost_amounts(ranked, intervals("a gift from a supplier"), ranges, 0.3, 30) == ranked  # no amount asked
+    assert boost_amounts(ranked, intervals("a gift worth £300"), ranges, 0.0, 30) == ranked  # off
+    assert boost_amounts(ranked, intervals("a gift worth £300"), ranges, 0.3, 2) == ranked  # below the depth: not read
