@@ -18,7 +18,6 @@ from typing import Collection, Sequence
 import numpy as np
 
 from rag.answer.abstention import AbstentionModel, Evidence, idf_share
-from rag.search.amounts import Interval, follow_up_intervals, holds_amount, intervals
 from rag.answer.antecedents import antecedent_span
 from rag.answer.lists import item_spans, lead_in_span
 from rag.config import Settings
@@ -26,6 +25,7 @@ from rag.indexing.store import LoadedIndex
 from rag.indexing.term_stats import TermStats
 from rag.ingest.text import content_words, is_table_header
 from rag.models import Answer, Citation, Passage, section_label
+from rag.search.amounts import Interval, follow_up_intervals, holds_amount, intervals
 from rag.search.query_terms import question_words
 from rag.search.references import Reference, extract_references, named_versions, names_version
 

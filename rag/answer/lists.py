@@ -58,8 +58,7 @@ def _follows(doc: Document, lead: str, prev: Span, span: Span, after_lead: bool)
     gap = doc.text[prev[1]:span[0]]
     if "\n" not in gap or not continues_list(lead, text):
         return False
-    own, number = clause_number(lead), clause_number(text)
-    marked = bool(_MARKER.match(text)) or (number is not None and ("." not in number or bool(own) and number.startswith(f"{own}.")))
+    marked = clause_number(text) is not None or bool(_MARKER.match(text))  # a number that continues the list marks it
     return after_lead or "\n\n" not in gap or marked  # a marked item may stand apart ('1.', '2.' a blank line apart in a PDF)
 
 
@@ -124,8 +123,8 @@ def lead_in_span(index: LoadedIndex, doc: Document, item: Span) -> Span | None:
     for span, before in reversed(_sentences(index, doc, _region(doc, item[0])[0], item[0])[-ITEMS_BACK:]):
         if is_table_header(doc.text, span[0]):
             continue
-        span = with_colon_tail(doc, span)
-        before = doc.text[span[0]:span[1]] if span[1] > span[0] + len(before) else before
+        extended = with_colon_tail(doc, span)
+        span, before = (extended, doc.text[extended[0]:extended[1]]) if extended != span else (span, before)
         if introduces_list(before):
             spans = [span, *reversed(chain)]
             ok = all(_follows(doc, before, a, b, a == span) for a, b in zip(spans, spans[1:]))
