@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from rag.access.audit import AuditLog, AuditRecord
 from rag.answer.extractive import ExtractiveAnswerer
+from rag.answer.reader import Reader
 from rag.chat.feedback import FeedbackStore
 from rag.chat.history import checked_history, latest_within
 from rag.chat.retrieval import ContextualRetrieval
@@ -122,10 +123,15 @@ class Assistant:
             return MicroBatcher(encoder or embedder, s.question_batch, lambda n: self.observe_batch and self.observe_batch(n))
         return encoder
 
+    @cached_property
+    def reader(self) -> Reader | None:
+        """The cross-encoder `RAG_READER` names, shared by every build this assistant loads (None: off, or none ships)."""
+        return Reader.from_settings(self.settings)
+
     def _bind(self, index: LoadedIndex) -> Snapshot:
         embedder, encoder = self._models(index.manifest.get("model", {}).get("adapter_path", ""))
         retriever = Retriever(index, embedder, self.settings, encoder)
-        answerer = ExtractiveAnswerer(self.settings, index.term_stats)
+        answerer = ExtractiveAnswerer(self.settings, index.term_stats, reader=self.reader)
         backend, rewriter = self._answering(answerer, retriever)
         return Snapshot(index, retriever, answerer, ContextualRetrieval(retriever, self.settings, rewriter), backend)
 

@@ -109,8 +109,21 @@ class Settings:
     max_top_k: int = setting(50, "Largest `k` a request may ask for.", 1, 1000)
     answer_sentences: int = setting(3, "Most sentences an extractive answer quotes.", 1, 10)
     answer_margin: float = setting(0.08, "Runner-up sentences are quoted when within this score of the best one.", 0.0, 1.0)
+    reader: str = setting(
+        "", "The reader, a cross-encoder mixed into the ranking of answer sentences: empty or `packaged` (the one in "
+        "rag/answer/reader_model/ when it ships; none otherwise), a folder written by scripts/train_reader.py, or `off`.",
+    )
+    reader_weight: float = setting(
+        -1.0, "Share of the reader's probability in a sentence's score (-1: the weight in the reader's card).", -1.0, 1.0
+    )
+    reader_depth: int = setting(0, "Best sentences the reader reads per question (0: the depth in the reader's card).", 0, 200)
     abstain_threshold: float = setting(
         0.0, "Refuse when the probability that the documents answer is below this (0: the cut calibrated with the model).", 0.0, 1.0
+    )
+    answer_threshold: float = setting(
+        0.0, "Quote as a confident answer only at or above this probability; between the refusal cut and it the quotes are "
+        "shown as 'These clauses may answer it' (status `uncertain`). 0: the cut calibrated with the model; 1e-9: never "
+        "uncertain.", 0.0, 1.0,
     )
     abstain_model: str = setting("", "Abstention model file written by `rag calibrate` (empty: the packaged rag/answer/abstention_model.json).")
     max_question_chars: int = setting(1000, "Longest question accepted, in characters.", 10, 100000)

@@ -227,12 +227,20 @@ class Answer:
     fallback: Notice | None = None  # why the extractive answer stands in for the model's
     stopped: Notice | None = None  # why the model's answer ended early (its verified sentences so far are the answer)
     sentences: tuple[SentenceCheck, ...] = ()  # every sentence the model wrote, verified, in order
+    uncertain: bool = False  # the quotes may answer: confidence between the refusal cut and the confident-answer cut
+
+    @property
+    def status(self) -> str:
+        """`answered` (confident), `uncertain` (the quoted clauses may answer: places to look) or `refused` (the
+        documents do not answer)."""
+        return "refused" if self.abstained else "uncertain" if self.uncertain else "answered"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "standalone_question": self.standalone_question or self.question,
             "answer": self.answer,
+            "status": self.status,
             "abstained": self.abstained,
             "confidence": round(self.confidence, 6),
             "citations": [c.to_dict() for c in self.citations],
@@ -253,7 +261,8 @@ class Answer:
                    standalone_question=data.get("standalone_question", ""), backend=data.get("backend", "extractive"),
                    model=data.get("model") or "", fallback=Notice.from_dict(data.get("fallback")),
                    stopped=Notice.from_dict(data.get("stopped")),
-                   sentences=tuple(SentenceCheck.from_dict(s) for s in data.get("sentences", ())))
+                   sentences=tuple(SentenceCheck.from_dict(s) for s in data.get("sentences", ())),
+                   uncertain=data.get("status") == "uncertain")
 
 
 ROLES = ("user", "assistant")

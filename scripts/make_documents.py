@@ -12,6 +12,7 @@ Each source is Markdown with a YAML front matter block::
     classification: Internal
     format: pdf            # or docx
     tags: [anti-bribery, corruption]
+    company: Meridian Harbour Group plc   # optional: the running header's organisation
     ---
 
 The body uses a small Markdown subset: `## 4. Heading` (level 1), `### 6.1 Heading`
@@ -208,7 +209,8 @@ def _pdf_col_widths(pdf, rows: list[list[str]], padding: float, short: int = 30)
 def render_pdf(src: Source, out: Path) -> int:
     from fpdf import FPDF, FontFace
 
-    header_text = f"{COMPANY} - {src.title}"
+    company = src.meta.get("company", COMPANY)
+    header_text = f"{company} - {src.title}"
     classification = str(src.meta["classification"])
 
     class PolicyPDF(FPDF):
@@ -235,7 +237,7 @@ def render_pdf(src: Source, out: Path) -> int:
     pdf.set_author(str(src.meta["owner"]))
     pdf.set_subject(str(src.meta.get("subject") or src.title))
     pdf.set_keywords(", ".join(src.tags))
-    pdf.set_creator(COMPANY)
+    pdf.set_creator(company)
     pdf.set_producer(PRODUCER)
     pdf.set_creation_date(src.fixed_datetime())
     pdf.set_lang("en-GB")

@@ -207,6 +207,9 @@ class AnswerOut(BaseModel):
     standalone_question: str = Field(description="What retrieval searched for: the question itself for a first turn; for a "
                                                  "follow-up, the question with the earlier user turns it needs in front.")
     answer: str = Field(description="Answer text; every sentence carries [n] citation markers.")
+    status: Literal["answered", "uncertain", "refused"] = Field(
+        description="`answered`: the quotes answer, confidently; `uncertain`: the quoted clauses may answer it, shown as "
+                    "places to look; `refused`: the documents do not answer (`abstained` is true).")
     abstained: bool = Field(description="True when the documents do not answer the question.")
     confidence: float
     citations: list[CitationOut]

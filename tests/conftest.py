@@ -80,7 +80,7 @@ def mini_corpus(tmp_path: Path) -> Path:
 @pytest.fixture
 def settings(tmp_path: Path, mini_corpus: Path) -> Settings:
     return Settings.from_env({}, corpus_dir=mini_corpus, index_dir=tmp_path / "index", state_dir=tmp_path / "state", chunk_tokens=60,
-                             chunk_overlap=10, abstain_threshold=0.3)
+                             chunk_overlap=10, abstain_threshold=0.3, reader="off")  # the reader is tested on its own
 
 
 @pytest.fixture

@@ -70,6 +70,7 @@ class AbstentionModel:
     threshold: float = 0.5
     note: str = ""
     follow_up_threshold: float | None = None  # the cut for a follow-up (None: `threshold`)
+    answer_threshold: float | None = None  # below it (and above the refusal cut) the quotes are shown as places to look
 
     def probability(self, evidence: Evidence) -> float:
         return float(self.probabilities(evidence.vector()[None, :])[0])
@@ -81,7 +82,7 @@ class AbstentionModel:
     def to_dict(self) -> dict[str, object]:
         return {"features": list(self.features), "mean": list(self.mean), "scale": list(self.scale),
                 "weights": list(self.weights), "bias": self.bias, "threshold": self.threshold, "note": self.note,
-                "follow_up_threshold": self.follow_up_threshold}
+                "follow_up_threshold": self.follow_up_threshold, "answer_threshold": self.answer_threshold}
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> "AbstentionModel":
@@ -90,7 +91,8 @@ class AbstentionModel:
             data = json.loads(path.read_text(encoding="utf-8"))
             model = cls(tuple(data["features"]), tuple(data["mean"]), tuple(data["scale"]), tuple(data["weights"]),
                         float(data["bias"]), float(data.get("threshold", 0.5)), str(data.get("note", "")),
-                        None if data.get("follow_up_threshold") is None else float(data["follow_up_threshold"]))
+                        None if data.get("follow_up_threshold") is None else float(data["follow_up_threshold"]),
+                        None if data.get("answer_threshold") is None else float(data["answer_threshold"]))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"abstention model {path} is unreadable ({exc}): refit it with `rag calibrate` or unset RAG_ABSTAIN_MODEL") from None
         if model.features != FEATURES:

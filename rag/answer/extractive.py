@@ -20,6 +20,7 @@ import numpy as np
 from rag.answer.abstention import AbstentionModel, Evidence, idf_share
 from rag.answer.antecedents import antecedent_span
 from rag.answer.lists import item_spans, lead_in_span
+from rag.answer.reader import Reader
 from rag.config import Settings
 from rag.indexing.store import LoadedIndex
 from rag.indexing.term_stats import TermStats
@@ -32,6 +33,7 @@ from rag.search.references import Reference, extract_references, named_versions,
 REFERRED_SENTENCES = 8  # a referred document is searched in the chunks holding its sentences closest to the question
 REFERRED_TOPIC_SHARE = 0.25  # IDF-weighted share of the referring sentence's words a referred sentence must hold
 ABSTAIN_TEXT = "The documents do not answer this question. The closest passages are listed below; check them or rephrase."
+UNCERTAIN_TEXT = "These clauses may answer it; check them:"
 NO_MATCH_TEXT = ("No document you can read matches these filters, so nothing was searched: check the document ids "
                  "(GET /v1/documents or `rag index status` lists them) and the metadata values, or drop the filters.")
 WEIGHTS = {"dense": 0.45, "coverage": 0.35, "passage": 0.20, "quantity": 0.05, "reference": 0.15, "amount": 0.10}
@@ -78,6 +80,7 @@ class Candidate:
     text: str = ""
     in_named_clause: bool = False  # the question names the clause or article (or version) this sentence belongs to
     typed: bool = True  # carries the kind of answer the question asks for (see `carries_answer_type`)
+    read: float | None = None  # the reader's probability that this sentence answers the question (None: not read)
 
 
 def expects_quantity(question: str) -> bool:
@@ -98,13 +101,16 @@ def carries_answer_type(text: str, doc_id: str, index: LoadedIndex) -> bool:
 
 
 class ExtractiveAnswerer:
-    def __init__(self, settings: Settings, stats: TermStats, model: AbstentionModel | None = None) -> None:
+    def __init__(self, settings: Settings, stats: TermStats, model: AbstentionModel | None = None,
+                 reader: Reader | None = None) -> None:
         self.settings = settings
         self.stats = stats
+        self.reader = reader
         self.model = model or AbstentionModel.load(settings.abstain_model or None)
         self.threshold = settings.abstain_threshold or self.model.threshold
         follow = self.model.follow_up_threshold
         self.follow_up_threshold = settings.abstain_threshold or (follow if follow is not None else self.model.threshold)
+        self.answer_threshold = settings.answer_threshold or self.model.answer_threshold or 0.0
 
     def candidates(self, question: str, vector: np.ndarray, passages: Sequence[Passage], index: LoadedIndex,
                    amounts: Sequence[Interval] | None = None) -> list[Candidate]:
@@ -169,15 +175,7 @@ class ExtractiveAnswerer:
         unsaid ('who runs it?') is judged by what it means in its conversation."""
         if allowed is not None and not allowed:  # a mistyped filter must not read as "the policies do not say"
             return Answer(question, NO_MATCH_TEXT, True, (), (), index.build_id, 0.0, ())
-        pool = list(passages) + _clause_passages(question, vector, passages, index)
-        # a follow-up's own amounts ('what if it's more, like 300?') come before those of the turns before it
-        amounts = follow_up_intervals(question, reading.text) if reading is not None else intervals(question)
-        ranked = self.candidates(question, vector, pool, index, amounts)
-        judged = ranked  # the ranking the refusal model judges
-        if reading is not None and reading.weight > 0:
-            theirs = self.candidates(reading.text, reading.vector, pool, index, amounts or None)
-            ranked, judged = _mixed(ranked, theirs, reading.weight), _mixed(ranked, theirs, 1.0)
-        ranked = self._named_clause_first(question, ranked, index)
+        ranked, judged = self.ranked(question, vector, passages, index, reading)
         evidence = self.evidence(question, judged, passages)
         confidence = self.model.probability(evidence) if ranked else 0.0
         features = tuple(evidence.to_dict().items())
@@ -192,8 +190,28 @@ class ExtractiveAnswerer:
         chosen += self._referred(question, vector, chosen, index, allowed)
         citations = tuple(_citation(n, c, index) for n, c in enumerate(chosen, start=1))
         text = " ".join(f"{cand.text} [{n}]" for n, cand in enumerate(chosen, start=1))
-        return Answer(question, text, False, citations, tuple(passages), index.build_id, confidence, features)
+        uncertain = confidence < self.answer_threshold and not named_hit
+        text = f"{UNCERTAIN_TEXT} {text}" if uncertain else text
+        return Answer(question, text, False, citations, tuple(passages), index.build_id, confidence, features, uncertain=uncertain)
 
+
+    def ranked(self, question: str, vector: np.ndarray, passages: Sequence[Passage], index: LoadedIndex,
+               reading: Reading | None = None) -> tuple[list[Candidate], list[Candidate]]:
+        """(the sentences to quote from, best first; the ranking the refusal model judges). With a reader, its
+        probability that a sentence answers is mixed into the quoting scores of the best `RAG_READER_DEPTH` sentences
+        (it reads a follow-up in its standalone form)."""
+        pool = list(passages) + _clause_passages(question, vector, passages, index)
+        # a follow-up's own amounts ('what if it's more, like 300?') come before those of the turns before it
+        amounts = follow_up_intervals(question, reading.text) if reading is not None else intervals(question)
+        ranked = self.candidates(question, vector, pool, index, amounts)
+        judged = ranked  # the ranking the refusal model judges
+        if reading is not None and reading.weight > 0:
+            theirs = self.candidates(reading.text, reading.vector, pool, index, amounts or None)
+            ranked, judged = _mixed(ranked, theirs, reading.weight), _mixed(ranked, theirs, 1.0)
+        if self.reader is not None and ranked:
+            asked = reading.text if reading is not None and reading.weight > 0 else question
+            ranked = self.reader.rerank(asked, [ranked], index)[0]  # the refusal model judges the scores it was fitted on
+        return self._named_clause_first(question, ranked, index), judged
 
     def _named_clause_first(self, question: str, ranked: list[Candidate], index: LoadedIndex) -> list[Candidate]:
         """'What does clause 6.4 say?' is answered from clause 6.4: its sentences go first, from the document

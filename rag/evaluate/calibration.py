@@ -85,6 +85,22 @@ def choose_cuts(probabilities: np.ndarray, answerable: np.ndarray, groups: np.nd
     return cut, choose_threshold(probabilities[follow_up], answerable[follow_up], groups[follow_up], max_false_refusal)
 
 
+def choose_answer_cut(probabilities: np.ndarray, right: np.ndarray, refusal_cut: float, precision: float) -> float:
+    """The lowest cut at or above the refusal cut at which the answers given at or above it cite the evidence at least
+    `precision` of the time (`right`: the answer cites a gold span; an answered unanswerable question is wrong); between
+    the two cuts the quotes are shown as clauses that may answer. 1.0 when no cut reaches the precision."""
+    order = np.argsort(-probabilities)
+    p, hits = probabilities[order], right[order].astype(np.float64)
+    share = np.cumsum(hits) / np.arange(1, len(p) + 1)  # precision of answering the top i+1
+    best = 1.0
+    for i in range(len(p)):
+        if p[i] < refusal_cut:
+            break
+        if share[i] >= precision and (i + 1 == len(p) or p[i + 1] < p[i]):
+            best = float(p[i])
+    return max(best, refusal_cut)
+
+
 def refused(probabilities: np.ndarray, follow_up: np.ndarray, cuts: tuple[float, float]) -> np.ndarray:
     return probabilities < np.where(follow_up, cuts[1], cuts[0])
 
@@ -112,6 +128,22 @@ def cross_validate(x: np.ndarray, answerable: np.ndarray, groups: np.ndarray, ma
             refusals.append(refused(model.probabilities(x[test]), follow_up[test], cuts))
             group_of.append(groups[test])
     return per_group(np.concatenate(truth), np.concatenate(refusals), np.concatenate(group_of))
+
+
+def leave_groups_out(x: np.ndarray, answerable: np.ndarray, groups: np.ndarray, max_false_refusal: float, l2: float = 1.0,
+                     columns: Sequence[int] | None = None, follow_up: np.ndarray | None = None) -> dict[str, dict[str, float]]:
+    """Each group's refusal metrics when the model and its cuts are fitted on every other group (whole organisations or
+    gold sets held out: how refusals transfer to documents and questions never seen)."""
+    follow_up = np.zeros(len(x), dtype=bool) if follow_up is None else follow_up
+    out = {}
+    for g in dict.fromkeys(groups.tolist()):
+        train, test = groups != g, groups == g
+        if not (~answerable[train].astype(bool)).any():
+            continue
+        model = fit(x[train], answerable[train], l2, columns)
+        cuts = choose_cuts(model.probabilities(x[train]), answerable[train], groups[train], follow_up[train], max_false_refusal)
+        out[str(g)] = abstention_metrics(list(zip(answerable[test].tolist(), refused(model.probabilities(x[test]), follow_up[test], cuts).tolist())))
+    return out
 
 
 @dataclass(frozen=True)

@@ -172,6 +172,28 @@ def abstention_metrics(outcomes: Sequence[tuple[bool, bool]]) -> dict[str, float
     }
 
 
+def state_metrics(outcomes: Sequence[tuple[str, bool, float | None]]) -> dict[str, float]:
+    """From (status, answerable, right citation) triples: how many answers are in each of the three states, and how often
+    each is right: a refusal when the question is unanswerable, a confident answer when it cites the evidence (an
+    answered unanswerable question is wrong), an uncertain one when the question is answerable (`may answer` is then
+    fair) and, stricter, when its places to look hold the evidence."""
+    def share(hits: int, n: int) -> float:
+        return hits / n if n else 0.0
+
+    refused = [a for s, a, _ in outcomes if s == "refused"]
+    answered = [(a, r) for s, a, r in outcomes if s == "answered"]
+    uncertain = [(a, r) for s, a, r in outcomes if s == "uncertain"]
+    return {
+        "refused": float(len(refused)),
+        "refused_precision": share(sum(1 for a in refused if not a), len(refused)),
+        "answered": float(len(answered)),
+        "answered_precision": share(sum(1 for a, r in answered if a and r), len(answered)),
+        "uncertain": float(len(uncertain)),
+        "uncertain_answerable": share(sum(1 for a, _ in uncertain if a), len(uncertain)),
+        "uncertain_right": share(sum(1 for a, r in uncertain if a and r), len(uncertain)),
+    }
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     if not values:
         return 0.0

@@ -28,13 +28,13 @@ def failure_reasons(r: QuestionResult) -> list[str]:
     return reasons
 
 
-_COUNTS = {"unanswerable", "answerable", "n"}  # shown as whole numbers
+_COUNTS = {"unanswerable", "answerable", "n", "refused", "answered", "uncertain"}  # shown as whole numbers
 
 
 def metrics_table(summary: dict[str, Any]) -> list[str]:
     lines = ["| group | metric | value | 95% CI |", "|---|---|---|---|"]
-    for group in ("retrieval", "answer", "abstention", "latency_ms"):
-        for key, value in summary[group].items():
+    for group in ("retrieval", "answer", "abstention", "states", "latency_ms"):
+        for key, value in summary.get(group, {}).items():
             ci = summary["ci"].get(f"{group}.{key}")
             shown = "n/a" if value is None else str(int(value)) if key in _COUNTS else f"{value:.3f}"
             lines.append(f"| {group} | {key} | {shown} | {'' if not ci else f'{ci[0]:.3f}-{ci[1]:.3f}'} |")

@@ -163,7 +163,12 @@ def _aggregate(results: Sequence[QuestionResult]) -> dict[str, dict[str, float |
         "retrieval": {k: _mean(results, "retrieval", k) for k in retrieval_keys},
         "answer": {k: _mean(results, "answer_scores", k) for k in answer_keys},
         "abstention": m.abstention_metrics([(r.row.answerable, r.abstained) for r in results]),
+        "states": m.state_metrics([(_status(r), r.row.answerable, r.answer_scores.get("right_citation")) for r in results]),
     }
+
+
+def _status(r: QuestionResult) -> str:
+    return "refused" if r.abstained else r.answer.status if r.answer else "refused"
 
 
 def _headline(results: Sequence[QuestionResult], dotted: str) -> float:
@@ -243,6 +248,8 @@ def question_record(r: QuestionResult) -> dict[str, Any]:
         "hit@10": r.retrieval.get("hit@10"),
         "rank": _first_hit_rank(r),
         "abstained": r.abstained,
+        "status": _status(r),
+        "right_citation": r.answer_scores.get("right_citation"),
         "confidence": r.answer.confidence if r.answer else None,
         "evidence": dict(r.answer.evidence) if r.answer else None,
         "containment": r.answer_scores.get("containment"),

@@ -111,8 +111,8 @@ class GenerativeBackend:
                allowed: Collection[str] | None, reading: Reading | None = None,
                history: Sequence[Message] = ()) -> Iterator[AnswerEvent]:
         quoted = self.answerer.answer(question, vector, passages, index, allowed=allowed, reading=reading)
-        if quoted.abstained or not passages:
-            yield from answer_events(quoted)  # the calibrated refusal: no model is asked
+        if quoted.abstained or quoted.uncertain or not passages:
+            yield from answer_events(quoted)  # the calibrated refusal, or clauses that may answer: no model is asked
             return
         flagged = flagged_reasons(index.manifest)
         given = self._for_model(passages, flagged)

@@ -47,7 +47,7 @@ def test_a_filter_that_matches_no_document_says_so_rather_than_that_the_policies
 
 def test_answer_json_has_the_documented_keys(assistant):
     data = assistant.ask("Who approves claims over 500 pounds?").to_dict()
-    assert set(data) == {"question", "standalone_question", "answer", "abstained", "confidence", "citations", "passages", "build_id",
+    assert set(data) == {"question", "standalone_question", "answer", "status", "abstained", "confidence", "citations", "passages", "build_id",
                          "backend", "model", "fallback", "stopped", "sentences"}
     assert (data["backend"], data["model"], data["fallback"], data["stopped"], data["sentences"]) == ("extractive", None, None, None, [])
     assert set(data["citations"][0]) == {"n", "doc_id", "title", "section", "page", "page_end", "pages", "start", "end",
@@ -249,3 +249,21 @@ def test_a_lead_in_ending_with_a_colon_is_quoted_with_the_list_it_introduces(ass
     assert quotes and quotes[0].endswith("at the following rates:"), answer.answer
     assert [q.split(":")[0] for q in quotes[1:]] == ["- Cars and vans", "- Motorcycles", "- Bicycles"]  # the list, whole
     assert not any("8.2" in q for q in quotes)  # the next numbered clause is not part of the list
+
+
+def test_an_answer_below_the_confident_cut_offers_its_clauses_as_places_to_look(assistant, monkeypatch):
+    question = "Who approves claims over 500 pounds?"
+    confident = assistant.ask(question)
+    assert confident.status == "answered" and not confident.uncertain
+    answerer = assistant.snapshot.answerer
+    monkeypatch.setattr(answerer, "answer_threshold", confident.confidence + 0.01)
+    unsure = assistant.ask(question)
+    assert unsure.status == "uncertain" and not unsure.abstained
+    assert unsure.answer.startswith("These clauses may answer it") and unsure.citations == confident.citations
+    assert unsure.to_dict()["status"] == "uncertain"
+    from rag.models import Answer
+
+    assert Answer.from_dict(unsure.to_dict()).status == "uncertain"
+    monkeypatch.setattr(answerer, "answer_threshold", 1.0)
+    monkeypatch.setattr(answerer, "threshold", 1.0)
+    assert assistant.ask(question).status == "refused"

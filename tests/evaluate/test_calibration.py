@@ -58,3 +58,33 @@ def test_follow_ups_get_a_cut_of_their_own_within_the_same_limit():
     for rows, cut in ((follow, model.follow_up_threshold), (~follow, model.threshold)):
         answerable = rows & y
         assert (p[answerable] < cut).mean() <= 0.05  # each kind keeps its false refusals within the limit
+
+
+def test_the_answer_cut_is_the_lowest_at_which_answers_are_right_often_enough():
+    import numpy as np
+
+    from rag.evaluate.calibration import choose_answer_cut
+
+    p = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3])
+    right = np.array([1, 1, 1, 0, 1, 0, 0])
+    assert choose_answer_cut(p, right, 0.35, 0.8) == 0.5  # top 5: 4 of 5 right
+    assert choose_answer_cut(p, right, 0.35, 1.0) == 0.7  # only the top 3 are all right
+    assert choose_answer_cut(p, right, 0.55, 0.5) == 0.6  # never below the refusal cut's rows
+    assert choose_answer_cut(p, np.zeros(7), 0.35, 0.85) == 1.0  # nothing reaches it: every answer is uncertain
+
+
+def test_leaving_a_group_out_judges_it_with_a_model_fitted_on_the_others():
+    import numpy as np
+
+    from rag.evaluate.calibration import leave_groups_out
+
+    rng = np.random.default_rng(0)
+    answerable = np.array([True, False] * 60)
+    signal = np.where(answerable, 0.7, 0.3) + rng.normal(0, 0.1, 120)
+    x = np.column_stack([signal, rng.normal(0, 1, 120)])
+    groups = np.array(["a", "b", "c"] * 40)
+    result = leave_groups_out(x, answerable, groups, 0.1, columns=[0])
+    assert set(result) == {"a", "b", "c"}
+    assert all(m["recall"] > 0.5 and m["false_refusal_rate"] <= 0.2 for m in result.values())
+    flipped = np.where(groups == "c", ~answerable, answerable)  # a group where the signal means the opposite
+    assert leave_groups_out(x, flipped, groups, 0.1, columns=[0])["c"]["recall"] < 0.5

@@ -78,11 +78,14 @@ export class TurnView {
       return;
     }
     this.text = answer.answer;
-    this.reply.className = "reply answered";
+    const uncertain = answer.status === "uncertain";
+    this.reply.className = uncertain ? "reply uncertain" : "reply answered";
+    if (uncertain) this.label.textContent = "May answer: check these clauses";
     this.textNode.replaceChildren(...markedUp(answer.answer, answer.citations));
-    if (answer.citations.length) this.reply.append(this.sources(answer));
+    if (answer.citations.length) this.reply.append(this.sources(answer, uncertain ? "Places to look" : "Sources"));
     const count = answer.citations.length;
-    this.say(` ${count} ${count === 1 ? "source is" : "sources are"} listed below the answer.`, { append: true });
+    this.say(uncertain ? ` Not certain: ${count} ${count === 1 ? "clause that may answer is" : "clauses that may answer are"} listed as places to look.`
+      : ` ${count} ${count === 1 ? "source is" : "sources are"} listed below the answer.`, { append: true });
   }
 
   showRefusal(answer) {
@@ -97,8 +100,8 @@ export class TurnView {
     this.say(` Not in the documents.${places.length ? " The closest passages are listed as places to look." : ""}`, { append: Boolean(this.text) });
   }
 
-  sources(answer) {
-    return el("section", { class: "sources" }, el("h4", { class: "sources-title", text: "Sources" }),
+  sources(answer, title = "Sources") {
+    return el("section", { class: "sources" }, el("h4", { class: "sources-title", text: title }),
       el("ol", { class: "source-list" }, answer.citations.map((c) => el("li", {}, this.citationButton(answer, c)))));
   }
 
