@@ -9,12 +9,16 @@ Steps, each cached under --work so a rerun redoes only what changed:
      score the held-out ones. Prints, per fold and for every --judge set, the share of answerable questions whose top
      candidate is right by today's ranking, by the reader alone and by mixes of the two, the reader's answerability
      AUC, and the spread of its scores within a question (a collapsed reader scores all candidates alike).
-  3. --export DIR: train on every organisation and write the int8 ONNX reader with its card.
+  3. --export DIR: train on every organisation but the --hold-out ones and write the reader with its card (the held-out
+     organisations' figures go in the card).
+--kind vectors (the default) trains the vector reader (seconds); --kind cross-encoder the MiniLM cross-encoder (hours on
+two cores).
 
 Usage:
   .venv/bin/python scripts/train_reader.py --folds 3 --judge eval/gold/docs_corpus_natural.jsonl --judge-corpus docs_corpus
   .venv/bin/python scripts/train_reader.py --export rag/answer/reader_model --weight 0.5
-Takes about 2 s per question-group step on two cores (one epoch of ~4,000 questions: ~35 minutes).
+Listing takes about a minute per organisation (cached under --work); the vector reader trains in about a minute; the
+cross-encoder takes 2-7 s per step of four questions on two cores.
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from rag.tune.reader import ReaderConfig, export_reader, score_lists, train_reader  # noqa: E402
-from rag.tune.reader_data import Listed, candidate_lists  # noqa: E402
+from rag.tune.reader_data import Listed, candidate_lists, save_vectors, with_vectors  # noqa: E402
+from rag.tune.reader_vectors import VectorReaderConfig, export_vector_reader, score_vector_lists, train_vector_reader  # noqa: E402
 
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
@@ -51,7 +56,8 @@ def lists_for(gold: Path, corpus: Path, group: str, work: Path, depth: int) -> l
     """Candidate lists of one gold file over one corpus (built and listed once per content)."""
     key = digest(gold, corpus)
     out = work / f"{group}-{key}.jsonl"
-    if not out.is_file():
+    arrays = out.with_suffix(".npz")
+    if not out.is_file() or not arrays.is_file():
         index_dir = work / f"index-{group}"
         rag = str(Path(sys.executable).with_name("rag"))
         subprocess.run([rag, "index", "build", "--corpus", str(corpus), "--index-dir", str(index_dir), "--no-gate"], check=True,
@@ -64,7 +70,8 @@ def lists_for(gold: Path, corpus: Path, group: str, work: Path, depth: int) -> l
         rows = load_gold(gold, assistant.snapshot.index.documents)
         listed = candidate_lists(assistant, rows, group, depth)
         out.write_text("".join(json.dumps(x.to_dict()) + "\n" for x in listed), encoding="utf-8")
-    return [Listed.from_dict(json.loads(line)) for line in out.read_text(encoding="utf-8").splitlines() if line]
+        save_vectors(listed, arrays)
+    return with_vectors([Listed.from_dict(json.loads(line)) for line in out.read_text(encoding="utf-8").splitlines() if line], arrays)
 
 
 def auc(pos: list[float], neg: list[float]) -> float:
@@ -125,6 +132,7 @@ def main() -> int:
     ap.add_argument("--epochs", type=float, default=1.0)
     ap.add_argument("--weight", type=float, default=0.5, help="the reader's share in a sentence's score, written to the card")
     ap.add_argument("--read-depth", type=int, default=12, help="sentences read per question at answer time, written to the card")
+    ap.add_argument("--kind", choices=("vectors", "cross-encoder"), default="vectors", help="which reader to train")
     ap.add_argument("--layers", type=int, default=6, help="transformer layers of MiniLM kept (fewer: faster)")
     ap.add_argument("--hold-out", nargs="*", default=None, help="organisations to hold out as one validation fold (instead of --folds)")
     ap.add_argument("--limit", type=int, default=0, help="questions per organisation (0: all; for a quick trial)")
@@ -137,25 +145,34 @@ def main() -> int:
         orgs = {k: v[: args.limit] for k, v in orgs.items()}
     judged = {g.stem: lists_for(g, c, g.stem, args.work, args.depth) for g, c in zip(args.judge, args.judge_corpus)}
     print(f"organisations: {len(orgs)}, questions: {sum(len(v) for v in orgs.values())}", flush=True)
-    config = ReaderConfig(epochs=args.epochs, layers=args.layers)
+    if args.kind == "vectors":
+        vconfig = VectorReaderConfig(epochs=int(max(1, args.epochs)))
+        train = lambda lists, label: train_vector_reader(lists, vconfig, progress_bar(label))  # noqa: E731
+        score = score_vector_lists
+        export = lambda model, facts: export_vector_reader(model, args.export, args.weight, args.read_depth, facts)  # noqa: E731
+    else:
+        config = ReaderConfig(epochs=args.epochs, layers=args.layers)
+        train = lambda lists, label: train_reader(lists, config, progress_bar(label))  # noqa: E731
+        score = lambda model, lists: score_lists(model, lists, config.window)  # noqa: E731
+        export = lambda model, facts: export_reader(model, args.export, config.window, args.weight, args.read_depth, facts)  # noqa: E731
     names = sorted(orgs)
     plans = [args.hold_out] if args.hold_out else [names[fold :: args.folds] for fold in range(args.folds)]
     for fold, held in enumerate(plans):
-        train = [x for n in names if n not in held for x in orgs[n]]
-        model, facts = train_reader(train, config, progress_bar(f"fold {fold + 1}/{len(plans)}"))
-        print(f"fold {fold + 1}: held out {held}; {facts['groups']} groups, {facts['steps']} steps, {facts['seconds']} s", flush=True)
+        model, facts = train([x for n in names if n not in held for x in orgs[n]], f"fold {fold + 1}/{len(plans)}")
+        print(f"fold {fold + 1}: held out {held}; {facts['steps']} steps, {facts['seconds']} s", flush=True)
         for n in held:
-            show(f"  held-out {n}", judge(orgs[n], score_lists(model, orgs[n], config.window)))
+            show(f"  held-out {n}", judge(orgs[n], score(model, orgs[n])))
         for n, lists in judged.items():
-            show(f"  judge {n}", judge(lists, score_lists(model, lists, config.window)))
+            show(f"  judge {n}", judge(lists, score(model, lists)))
     if args.export:
-        model, facts = train_reader([x for n in names for x in orgs[n]], config, progress_bar("all organisations"))
-        facts |= {"organisations": names, "questions": sum(len(orgs[n]) for n in names)}
-        for n, lists in judged.items():
-            figures = judge(lists, score_lists(model, lists, config.window))
+        trained_on = [n for n in names if n not in (args.hold_out or [])]
+        model, facts = train([x for n in trained_on for x in orgs[n]], "export")
+        facts |= {"organisations": trained_on, "held_out": args.hold_out or [], "questions": sum(len(orgs[n]) for n in trained_on)}
+        for n, lists in [*((n, orgs[n]) for n in (args.hold_out or [])), *judged.items()]:
+            figures = judge(lists, score(model, lists))
             show(f"  judge {n}", figures)
             facts[f"judge_{n}"] = {k: round(v, 4) for k, v in figures.items()}
-        export_reader(model, args.export, config.window, args.weight, args.read_depth, facts)
+        export(model, facts)
         print(f"reader written to {args.export}", flush=True)
     return 0
 

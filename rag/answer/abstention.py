@@ -28,8 +28,9 @@ import numpy as np
 from rag.errors import ConfigError
 
 MODEL_FILE = Path(__file__).with_name("abstention_model.json")
+PLAIN_MODEL_FILE = Path(__file__).with_name("abstention_model_plain.json")  # fitted without the reader's feature
 FEATURES = ("best_score", "best_cosine", "best_coverage", "passage_cosine", "missing_share", "unknown_share", "margin",
-            "type_gap")
+            "type_gap", "reader")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class Evidence:
     unknown_share: float
     margin: float
     type_gap: float  # how far below the best sentence is the best one carrying the kind of answer asked for
+    reader: float = 0.0  # the reader's best probability that a sentence it read answers (0 without a reader)
 
     def vector(self) -> np.ndarray:
         return np.array([getattr(self, name) for name in FEATURES], dtype=np.float64)
@@ -73,7 +75,12 @@ class AbstentionModel:
     answer_threshold: float | None = None  # below it (and above the refusal cut) the quotes are shown as places to look
 
     def probability(self, evidence: Evidence) -> float:
-        return float(self.probabilities(evidence.vector()[None, :])[0])
+        x = np.array([[getattr(evidence, name) for name in self.features]], dtype=np.float64)
+        return float(self.probabilities(x)[0])
+
+    @property
+    def uses_reader(self) -> bool:
+        return "reader" in self.features and bool(self.weights[self.features.index("reader")])
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         z = (x - np.asarray(self.mean)) / np.asarray(self.scale) @ np.asarray(self.weights) + self.bias
@@ -83,6 +90,11 @@ class AbstentionModel:
         return {"features": list(self.features), "mean": list(self.mean), "scale": list(self.scale),
                 "weights": list(self.weights), "bias": self.bias, "threshold": self.threshold, "note": self.note,
                 "follow_up_threshold": self.follow_up_threshold, "answer_threshold": self.answer_threshold}
+
+    @classmethod
+    def packaged(cls, reader: bool) -> "AbstentionModel":
+        """The shipped model for answering with the reader or without it (its own fit, when one ships)."""
+        return cls.load(MODEL_FILE if reader or not PLAIN_MODEL_FILE.is_file() else PLAIN_MODEL_FILE)
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> "AbstentionModel":
@@ -95,6 +107,6 @@ class AbstentionModel:
                         None if data.get("answer_threshold") is None else float(data["answer_threshold"]))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"abstention model {path} is unreadable ({exc}): refit it with `rag calibrate` or unset RAG_ABSTAIN_MODEL") from None
-        if model.features != FEATURES:
+        if not set(model.features) <= set(FEATURES) or not (len(model.features) == len(model.mean) == len(model.weights)):
             raise ConfigError(f"abstention model {path} uses features {model.features}, this code computes {FEATURES}: refit it with `rag calibrate`")
         return model

@@ -106,7 +106,8 @@ class ExtractiveAnswerer:
         self.settings = settings
         self.stats = stats
         self.reader = reader
-        self.model = model or AbstentionModel.load(settings.abstain_model or None)
+        self.model = model or (AbstentionModel.load(settings.abstain_model) if settings.abstain_model
+                               else AbstentionModel.packaged(reader is not None))
         self.threshold = settings.abstain_threshold or self.model.threshold
         follow = self.model.follow_up_threshold
         self.follow_up_threshold = settings.abstain_threshold or (follow if follow is not None else self.model.threshold)
@@ -148,7 +149,7 @@ class ExtractiveAnswerer:
                 out.append(Candidate(doc.doc_id, a, b, passage, dense, coverage, score, text, named, typed))
         return sorted(out, key=lambda c: c.score, reverse=True)
 
-    def evidence(self, question: str, ranked: Sequence[Candidate], passages: Sequence[Passage]) -> Evidence:
+    def evidence(self, question: str, ranked: Sequence[Candidate], passages: Sequence[Passage], read: float = 0.0) -> Evidence:
         """The abstention model's features for one answer attempt."""
         q_words = question_words(question)
         passage_words = set().union(*(content_words(p.chunk.text) for p in passages)) if passages else set()
@@ -163,6 +164,7 @@ class ExtractiveAnswerer:
             unknown_share=idf_share(q_words, unknown, self.stats.idf),
             margin=best - second,
             type_gap=max(0.0, best - max((c.score for c in ranked if c.typed), default=0.0)),
+            reader=read,
         )
 
     def answer(self, question: str, vector: np.ndarray, passages: Sequence[Passage], index: LoadedIndex, *,
@@ -176,7 +178,7 @@ class ExtractiveAnswerer:
         if allowed is not None and not allowed:  # a mistyped filter must not read as "the policies do not say"
             return Answer(question, NO_MATCH_TEXT, True, (), (), index.build_id, 0.0, ())
         ranked, judged = self.ranked(question, vector, passages, index, reading)
-        evidence = self.evidence(question, judged, passages)
+        evidence = self.evidence(question, judged, passages, max((c.read for c in ranked if c.read is not None), default=0.0))
         confidence = self.model.probability(evidence) if ranked else 0.0
         features = tuple(evidence.to_dict().items())
         # the clause the question names, found in the document it names: answer, whatever the model's doubt
@@ -209,8 +211,9 @@ class ExtractiveAnswerer:
             theirs = self.candidates(reading.text, reading.vector, pool, index, amounts or None)
             ranked, judged = _mixed(ranked, theirs, reading.weight), _mixed(ranked, theirs, 1.0)
         if self.reader is not None and ranked:
-            asked = reading.text if reading is not None and reading.weight > 0 else question
-            ranked = self.reader.rerank(asked, [ranked], index)[0]  # the refusal model judges the scores it was fitted on
+            followed = reading is not None and reading.weight > 0  # the reader reads a follow-up in its standalone form
+            asked, asked_vector = (reading.text, reading.vector) if followed else (question, vector)
+            ranked = self.reader.rerank(asked, asked_vector, [ranked], index)[0]
         return self._named_clause_first(question, ranked, index), judged
 
     def _named_clause_first(self, question: str, ranked: list[Candidate], index: LoadedIndex) -> list[Candidate]:

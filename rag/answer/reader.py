@@ -1,13 +1,17 @@
-"""The reader: a cross-encoder that reads a question beside a candidate sentence and gives the probability that the
-sentence answers it.
+"""The reader: a model that reads a question beside a candidate sentence and gives the probability that the sentence
+answers it.
 
-Owns loading a reader folder (`reader.json`, `model.onnx`, `tokenizer.json`; the packaged one is
-`rag/answer/reader_model/`, trained by `scripts/train_reader.py`), the text it reads for a candidate (document title and
-section path, the sentence's lead-in or antecedent, the sentence: `candidate_text`), and `rerank`: the best
-`RAG_READER_DEPTH` candidates of a ranking get the reader's probability, and their score becomes
-`(1 - w) * score + w * probability` (w = `RAG_READER_WEIGHT`); candidates below the depth keep their order after them.
-Leaves training to `rag.tune.reader` and the choice of sentences to `rag.answer.extractive`. Importing this module
-loads nothing; the ONNX session is made on first use.
+Owns loading a reader folder (`reader.json` says its kind; the packaged one is `rag/answer/reader_model/`, trained by
+`scripts/train_reader.py`), what a reader reads for a candidate, and `rerank`: the best `RAG_READER_DEPTH` candidates of
+a ranking get the reader's probability, and their score becomes `(1 - w) * score + w * probability`
+(w = `RAG_READER_WEIGHT`); candidates below the depth keep their order after them. Two kinds:
+  * `cross-encoder` (`model.onnx`, `tokenizer.json`): MiniLM layers reading the question and the candidate's text
+    together (document title and section path, the sentence's lead-in or antecedent, the sentence: `candidate_text`);
+  * `vectors` (`weights.npz`): a small network over the question's and the sentence's MiniLM vectors (their product and
+    difference) and the ranking's own evidence for the sentence (`candidate_features`); it costs well under a
+    millisecond and needs no model call, since the build stores every sentence's vector.
+Leaves training to `rag.tune` and the choice of sentences to `rag.answer.extractive`. Importing this module loads
+nothing; a model is loaded on first use.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ if TYPE_CHECKING:
 PACKAGED = Path(__file__).with_name("reader_model")
 CARD = "reader.json"
 MAX_CONTEXT = 400  # characters of lead-in or antecedent read before a sentence
+FEATURE_NAMES = ("score", "dense", "coverage", "passage", "typed", "named", "rank")
+RANK_SCALE = 20.0
 
 
 def question_text(question: str) -> str:
@@ -50,6 +56,19 @@ def candidate_text(index: LoadedIndex, doc_id: str, start: int, end: int, senten
     return f"{heading}: {before}{' '.join(sentence.split())}"
 
 
+def candidate_features(index: LoadedIndex, cands: Sequence[Candidate]) -> tuple[np.ndarray, np.ndarray]:
+    """(each candidate's sentence vector, its ranking evidence in `FEATURE_NAMES` order): what the vector reader reads."""
+    dim = index.sentences.vectors.shape[1]
+    vectors = np.zeros((len(cands), dim), dtype=np.float32)
+    for i, c in enumerate(cands):
+        rows = index.sentences.rows_within(c.doc_id, c.start, c.end)
+        if len(rows):
+            vectors[i] = index.sentences.vectors[int(rows[0])]
+    feats = np.array([[c.score, c.dense, c.coverage, c.passage.dense, float(c.typed), float(c.in_named_clause), i / RANK_SCALE]
+                      for i, c in enumerate(cands)], dtype=np.float32).reshape(len(cands), len(FEATURE_NAMES))
+    return vectors, feats
+
+
 @dataclass(frozen=True)
 class ReaderCard:
     """What a reader folder says of its model: the window it reads, how its scores are mixed, how it was trained."""
@@ -63,14 +82,14 @@ class ReaderCard:
     def load(cls, folder: Path) -> "ReaderCard":
         try:
             data = json.loads((folder / CARD).read_text(encoding="utf-8"))
-            return cls(int(data["window"]), float(data["weight"]), int(data["depth"]), data)
+            return cls(int(data.get("window", 0)), float(data["weight"]), int(data["depth"]), data)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"{folder} is not a reader folder ({CARD} unreadable: {exc}); set RAG_READER=off or point it "
                               "at a folder written by scripts/train_reader.py") from exc
 
 
 class Reader:
-    """Scores (question, sentence) pairs with an exported cross-encoder. Thread-safe."""
+    """A reader folder's model: probabilities for candidates, and the reranking that mixes them in. Thread-safe."""
 
     def __init__(self, folder: Path, weight: float | None = None, depth: int | None = None, threads: int = 1) -> None:
         self.folder = Path(folder)
@@ -79,6 +98,14 @@ class Reader:
         self.depth = self.card.depth if depth is None else depth
         self.threads = threads
         self._lock = threading.Lock()
+
+    @staticmethod
+    def open(folder: Path, weight: float | None = None, depth: int | None = None, threads: int = 1) -> "Reader":
+        """The reader of the kind the folder's card names."""
+        kind = ReaderCard.load(Path(folder)).facts.get("kind", "cross-encoder")
+        if kind not in READERS:
+            raise ConfigError(f"{folder}: unknown reader kind {kind!r} (known: {', '.join(READERS)}); set RAG_READER=off")
+        return READERS[kind](folder, weight, depth, threads)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Reader | None":
@@ -90,12 +117,38 @@ class Reader:
         if choice in ("", "packaged") and not (folder / CARD).is_file():
             return None  # no reader ships in this checkout: answers rank as without one
         weight = settings.reader_weight if settings.reader_weight >= 0 else None
-        return cls(folder, weight, settings.reader_depth or None, max(1, settings.threads))
+        return cls.open(folder, weight, settings.reader_depth or None, max(1, settings.threads))
 
     @property
     def identity(self) -> str:
         """What names this reader in a build manifest and in caches: the model file's hash from its card."""
         return str(self.card.facts.get("sha256", ""))[:16]
+
+    def scores(self, question: str, vector: np.ndarray, cands: Sequence[Candidate], index: LoadedIndex) -> np.ndarray:
+        raise NotImplementedError
+
+    def rerank(self, question: str, vector: np.ndarray, rankings: Sequence[list[Candidate]], index: LoadedIndex) -> list[list[Candidate]]:
+        """Each ranking with the reader's probability mixed into its best `depth` candidates (scored once for all
+        rankings, in the first ranking's order), best first."""
+        keys: dict[tuple[str, int], Candidate] = {}
+        for ranking in rankings:
+            for cand in ranking[: self.depth]:
+                keys.setdefault((cand.doc_id, cand.start), cand)
+        probs = self.scores(question, vector, list(keys.values()), index)
+        read = {key: float(p) for key, p in zip(keys, probs)}
+        return [self._mixed(ranking, read) for ranking in rankings]
+
+    def _mixed(self, ranking: list[Candidate], read: dict[tuple[str, int], float]) -> list[Candidate]:
+        w = self.weight
+        top = [replace(c, read=read[(c.doc_id, c.start)], score=(1 - w) * c.score + w * read[(c.doc_id, c.start)])
+               for c in ranking[: self.depth]]
+        floor = min((c.score for c in top), default=0.0)
+        rest = [replace(c, score=min(c.score, floor)) for c in ranking[self.depth:]]
+        return sorted(top, key=lambda c: c.score, reverse=True) + rest
+
+
+class CrossEncoderReader(Reader):
+    """Scores (question, sentence) pairs with an exported cross-encoder."""
 
     @cached_property
     def session(self) -> Any:
@@ -135,22 +188,34 @@ class Reader:
         logits = self.session.run(["logit"], {"input_ids": ids, "attention_mask": mask})[0].reshape(-1)
         return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
 
-    def rerank(self, question: str, rankings: Sequence[list[Candidate]], index: LoadedIndex) -> list[list[Candidate]]:
-        """Each ranking with the reader's probability mixed into its best `depth` candidates (scored once for all
-        rankings), best first."""
-        keys: dict[tuple[str, int], Candidate] = {}
-        for ranking in rankings:
-            for cand in ranking[: self.depth]:
-                keys.setdefault((cand.doc_id, cand.start), cand)
-        cands = list(keys.values())
-        probs = self.probabilities(question, [candidate_text(index, c.doc_id, c.start, c.end, c.text) for c in cands])
-        read = {key: float(p) for key, p in zip(keys, probs)}
-        return [self._mixed(ranking, read) for ranking in rankings]
+    def scores(self, question: str, vector: np.ndarray, cands: Sequence[Candidate], index: LoadedIndex) -> np.ndarray:
+        return self.probabilities(question, [candidate_text(index, c.doc_id, c.start, c.end, c.text) for c in cands])
 
-    def _mixed(self, ranking: list[Candidate], read: dict[tuple[str, int], float]) -> list[Candidate]:
-        w = self.weight
-        top = [replace(c, read=read[(c.doc_id, c.start)], score=(1 - w) * c.score + w * read[(c.doc_id, c.start)])
-               for c in ranking[: self.depth]]
-        floor = min((c.score for c in top), default=0.0)
-        rest = [replace(c, score=min(c.score, floor)) for c in ranking[self.depth:]]
-        return sorted(top, key=lambda c: c.score, reverse=True) + rest
+
+class VectorReader(Reader):
+    """Scores candidates with a small network over MiniLM vectors and the ranking's evidence (`weights.npz`)."""
+
+    @cached_property
+    def weights(self) -> dict[str, np.ndarray]:
+        try:
+            with np.load(self.folder / "weights.npz") as data:
+                return {k: data[k].astype(np.float32) for k in data.files}
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"cannot load the reader {self.folder / 'weights.npz'}: {exc}; set RAG_READER=off") from exc
+
+    def probabilities(self, question_vector: np.ndarray, vectors: np.ndarray, features: np.ndarray) -> np.ndarray:
+        w = self.weights
+        q = np.asarray(question_vector, dtype=np.float32)[None, :]
+        x = np.hstack([q * vectors, np.abs(q - vectors), (features - w["mean"]) / w["scale"]])
+        hidden = np.maximum(x @ w["w1"] + w["b1"], 0.0)
+        logits = hidden @ w["w2"] + w["b2"]
+        return (1.0 / (1.0 + np.exp(-logits.reshape(-1)))).astype(np.float32)
+
+    def scores(self, question: str, vector: np.ndarray, cands: Sequence[Candidate], index: LoadedIndex) -> np.ndarray:
+        if not cands:
+            return np.zeros(0, dtype=np.float32)
+        vectors, features = candidate_features(index, cands)
+        return self.probabilities(vector, vectors, features)
+
+
+READERS: dict[str, type[Reader]] = {"cross-encoder": CrossEncoderReader, "vectors": VectorReader}

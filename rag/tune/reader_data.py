@@ -10,10 +10,12 @@ the sentence overlaps an evidence span of the row. Evidence spans that no candid
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from rag.answer.reader import candidate_text
+import numpy as np
+
+from rag.answer.reader import candidate_features, candidate_text
 from rag.evaluate.gold import GoldRow
 from rag.search.retrieval import Filters, clean_question
 
@@ -31,6 +33,9 @@ class Listed:
     labels: tuple[int, ...]
     scores: tuple[float, ...]
     missed: tuple[str, ...] = ()  # evidence texts (as read) that no candidate overlaps
+    question_vector: np.ndarray | None = field(default=None, compare=False)  # what the vector reader reads (not in JSON)
+    vectors: np.ndarray | None = field(default=None, compare=False)  # each candidate's sentence vector
+    features: np.ndarray | None = field(default=None, compare=False)  # each candidate's ranking features
 
     @property
     def positives(self) -> list[int]:
@@ -46,6 +51,27 @@ class Listed:
         return cls(data["id"], data["group"], data["question"], bool(data["answerable"]), bool(data["follow_up"]),
                    tuple(data["texts"]), tuple(int(y) for y in data["labels"]), tuple(float(s) for s in data["scores"]),
                    tuple(data.get("missed", ())))
+
+
+def save_vectors(lists: Sequence[Listed], path: Any) -> None:
+    """The lists' vectors and features as one .npz beside their JSON lines (the same order)."""
+    np.savez_compressed(path, q=np.stack([x.question_vector for x in lists]).astype(np.float16),
+                        s=np.concatenate([x.vectors for x in lists]).astype(np.float16),
+                        f=np.concatenate([x.features for x in lists]).astype(np.float32))
+
+
+def with_vectors(lists: Sequence[Listed], path: Any) -> list[Listed]:
+    """The lists with the vectors `save_vectors` wrote."""
+    from dataclasses import replace
+
+    data = np.load(path)
+    out, at = [], 0
+    for i, x in enumerate(lists):
+        n = len(x.texts)
+        out.append(replace(x, question_vector=data["q"][i].astype(np.float32), vectors=data["s"][at : at + n].astype(np.float32),
+                           features=data["f"][at : at + n]))
+        at += n
+    return out
 
 
 def _overlaps(doc_id: str, start: int, end: int, row: GoldRow) -> bool:
@@ -69,9 +95,11 @@ def candidate_lists(assistant: Any, rows: Iterable[GoldRow], group: str, depth: 
         asked = found.reading.text if found.reading is not None and found.reading.weight > 0 else question
         labels = tuple(int(_overlaps(c.doc_id, c.start, c.end, row)) for c in top)
         missed = _missed(index, row, top)
+        vector = found.reading.vector if found.reading is not None and found.reading.weight > 0 else vectors[0]
+        vecs, feats = candidate_features(index, top)
         out.append(Listed(row.id, group, asked, row.answerable, bool(row.history),
                           tuple(candidate_text(index, c.doc_id, c.start, c.end, c.text) for c in top), labels,
-                          tuple(c.score for c in top), missed))
+                          tuple(c.score for c in top), missed, np.asarray(vector, dtype=np.float32), vecs, feats))
     return out
 
 

@@ -32,8 +32,9 @@ def test_model_file_round_trip_and_checks(tmp_path):
 
 
 def test_the_packaged_model_loads():
-    model = AbstentionModel.load()
-    assert model.features == FEATURES and 0.0 < model.threshold < 1.0
+    for model in (AbstentionModel.load(), AbstentionModel.packaged(reader=False), AbstentionModel.packaged(reader=True)):
+        assert set(model.features) <= set(FEATURES) and 0.0 < model.threshold < 1.0
+    assert not AbstentionModel.packaged(reader=False).uses_reader  # answering without the reader never needs its feature
 
 
 def test_idf_share_weights_rare_words():

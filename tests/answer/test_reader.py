@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from rag.answer.reader import CARD, Reader, candidate_text
+from rag.answer.reader import CARD, CrossEncoderReader, Reader, candidate_text
 from rag.errors import ConfigError
 from tests.answer import sentence_at
 
@@ -34,7 +34,7 @@ def _card(folder, **extra):
     return folder
 
 
-class ScriptedReader(Reader):
+class ScriptedReader(CrossEncoderReader):
     """A reader whose probabilities are given by a function of the text read (no ONNX model)."""
 
     def __init__(self, folder, judge, **kwargs):
@@ -66,7 +66,7 @@ def test_the_reader_reorders_the_best_candidates_and_keeps_the_rest_below(loaded
     assert len(ranked) > 4
     third = ranked[2].text
     reader = ScriptedReader(_card(tmp_path / "r"), lambda t: 0.99 if t.endswith(" ".join(third.split())) else 0.01)
-    mixed = reader.rerank(question, [ranked], snap.index)[0]
+    mixed = reader.rerank(question, vector, [ranked], snap.index)[0]
     assert len(reader.read_texts) == 3  # only the depth is read
     assert mixed[0].text == third and mixed[0].read == pytest.approx(0.99)  # the sentence the reader believes comes first
     top3 = {(c.doc_id, c.start) for c in ranked[:3]}
@@ -100,3 +100,23 @@ def test_the_reader_setting(tmp_path, settings, monkeypatch):
     assert (chosen.weight, chosen.depth) == (0.2, 7)
     defaults = Reader.from_settings(settings.replace(reader=str(folder)))
     assert (defaults.weight, defaults.depth) == (0.5, 3)
+
+
+def test_the_vector_reader_reads_each_candidates_own_sentence_vector(loaded, tmp_path):
+    from rag.answer.reader import FEATURE_NAMES, VectorReader
+
+    snap = loaded.snapshot
+    question = "can my kids use my work laptop"
+    vector = snap.retriever.embed(question)
+    ranked, _ = snap.answerer.ranked(question, vector, snap.retriever.retrieve(question, vector, None, None), snap.index)
+    dim, f = len(vector), len(FEATURE_NAMES)
+    w1 = np.zeros((2 * dim + f, 1), dtype=np.float32)
+    w1[:dim] = 1.0  # one hidden unit: the sum of the product of unit vectors, their cosine
+    folder = _card(tmp_path / "v", kind="vectors")
+    np.savez(folder / "weights.npz", w1=w1, b1=np.ones(1, np.float32), w2=np.full((1, 1), 10.0, np.float32),
+             b2=np.full(1, -15.0, np.float32), mean=np.zeros(f, np.float32), scale=np.ones(f, np.float32))
+    reader = Reader.open(folder)
+    assert isinstance(reader, VectorReader)
+    probs = reader.scores(question, vector, ranked[:5], snap.index)
+    expected = 1 / (1 + np.exp(-(10 * (1 + np.array([c.dense for c in ranked[:5]])) - 15)))
+    assert np.allclose(probs, expected, atol=1e-4)
