@@ -158,7 +158,8 @@ def check_org(folder: Path, seen_questions: Counter[str], gold_q: set[str], shin
             problems.append(f"{where}: duplicate id")
         problems += [f"{where}: {p}" for p in check_row(rec, slug, corpus)]
         key = norm_question(rec.get("question") or "")
-        seen_questions[key] += 1
+        context = norm_question(" ".join(t.get("content", "") for t in rec.get("history") or [] if isinstance(t, dict)))
+        seen_questions[f"{key}|{context}"] += 1  # a follow-up is the same question only after the same conversation
         if key in gold_q:
             problems.append(f"{where}: equals a gold question")
         for ev in rec.get("evidence") or []:
@@ -200,7 +201,7 @@ def main() -> int:
         if info:
             all_rows += info["rows"]
             lines += summary(folder.resolve().name, info["rows"], info["doc_words"])
-    problems += [f"question appears {c} times: {q[:60]!r}" for q, c in seen.items() if c > 1 and q]
+    problems += [f"question appears {c} times: {q.split('|')[0][:60]!r}" for q, c in seen.items() if c > 1 and q.split('|')[0]]
     print("\n".join(lines))
     if len(folders) > 1:
         print(f"all: {len(folders)} organisations, {len(all_rows)} rows")
