@@ -129,7 +129,7 @@ def main() -> int:
     ap.add_argument("--judge", type=Path, nargs="*", default=[], help="gold sets to judge on, never trained on")
     ap.add_argument("--judge-corpus", type=Path, nargs="*", default=[], help="the corpus of each --judge set")
     ap.add_argument("--export", type=Path, default=None, help="train on every organisation and write the reader here")
-    ap.add_argument("--epochs", type=float, default=1.0)
+    ap.add_argument("--epochs", type=float, default=0, help="passes over the data (0: the kind's default: 12 for vectors, 1 for the cross-encoder)")
     ap.add_argument("--weight", type=float, default=0.5, help="the reader's share in a sentence's score, written to the card")
     ap.add_argument("--read-depth", type=int, default=12, help="sentences read per question at answer time, written to the card")
     ap.add_argument("--kind", choices=("vectors", "cross-encoder"), default="vectors", help="which reader to train")
@@ -146,17 +146,17 @@ def main() -> int:
     judged = {g.stem: lists_for(g, c, g.stem, args.work, args.depth) for g, c in zip(args.judge, args.judge_corpus)}
     print(f"organisations: {len(orgs)}, questions: {sum(len(v) for v in orgs.values())}", flush=True)
     if args.kind == "vectors":
-        vconfig = VectorReaderConfig(epochs=int(max(1, args.epochs)))
+        vconfig = VectorReaderConfig(epochs=int(args.epochs)) if args.epochs >= 1 else VectorReaderConfig()
         train = lambda lists, label: train_vector_reader(lists, vconfig, progress_bar(label))  # noqa: E731
         score = score_vector_lists
         export = lambda model, facts: export_vector_reader(model, args.export, args.weight, args.read_depth, facts)  # noqa: E731
     else:
-        config = ReaderConfig(epochs=args.epochs, layers=args.layers)
+        config = ReaderConfig(epochs=args.epochs or 1.0, layers=args.layers)
         train = lambda lists, label: train_reader(lists, config, progress_bar(label))  # noqa: E731
         score = lambda model, lists: score_lists(model, lists, config.window)  # noqa: E731
         export = lambda model, facts: export_reader(model, args.export, config.window, args.weight, args.read_depth, facts)  # noqa: E731
     names = sorted(orgs)
-    plans = [args.hold_out] if args.hold_out else [names[fold :: args.folds] for fold in range(args.folds)]
+    plans = [names[fold :: args.folds] for fold in range(args.folds)] or ([args.hold_out] if args.hold_out and not args.export else [])
     for fold, held in enumerate(plans):
         model, facts = train([x for n in names if n not in held for x in orgs[n]], f"fold {fold + 1}/{len(plans)}")
         print(f"fold {fold + 1}: held out {held}; {facts['steps']} steps, {facts['seconds']} s", flush=True)

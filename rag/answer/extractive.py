@@ -81,6 +81,7 @@ class Candidate:
     in_named_clause: bool = False  # the question names the clause or article (or version) this sentence belongs to
     typed: bool = True  # carries the kind of answer the question asks for (see `carries_answer_type`)
     read: float | None = None  # the reader's probability that this sentence answers the question (None: not read)
+    base: float | None = None  # the score before the reader's probability was mixed in (None: not read)
 
 
 def expects_quantity(question: str) -> bool:
@@ -188,7 +189,8 @@ class ExtractiveAnswerer:
         if not ranked or (confidence < cut and not named_hit):
             return Answer(question, ABSTAIN_TEXT, True, (), tuple(passages), index.build_id, confidence, features)
         limit = self.settings.answer_sentences
-        chosen = _with_lists(_select(ranked, limit, self.settings.answer_margin), ranked, index, limit)
+        chosen = _with_lists(_select(ranked, limit, self.settings.answer_margin, _quota(ranked, limit, self.settings.answer_margin)),
+                             ranked, index, limit)
         chosen += self._referred(question, vector, chosen, index, allowed)
         citations = tuple(_citation(n, c, index) for n, c in enumerate(chosen, start=1))
         text = " ".join(f"{cand.text} [{n}]" for n, cand in enumerate(chosen, start=1))
@@ -319,13 +321,24 @@ def _in_named_clause(clauses: Sequence[Reference], section: tuple[str, ...], raw
     return any(ref.defined_by(raw) or any(ref.defined_by(label) for label in section) for ref in clauses)
 
 
-def _select(ranked: list[Candidate], limit: int, margin: float) -> list[Candidate]:
-    """The best sentence first, then close runners-up in score order; a named clause is quoted in text order
-    (its first sentences, whatever their scores)."""
+def _quota(ranked: list[Candidate], limit: int, margin: float) -> int | None:
+    """How many sentences the ranking without the reader would quote (None when the reader read none): the reader
+    chooses which sentences, not how many, since its probabilities spread the scores wider than the margin was set for."""
+    if not any(c.read is not None for c in ranked):
+        return None
+    before = sorted((replace(c, score=c.base if c.base is not None else c.score) for c in ranked), key=lambda c: c.score, reverse=True)
+    return len(_select(before, limit, margin))
+
+
+def _select(ranked: list[Candidate], limit: int, margin: float, quota: int | None = None) -> list[Candidate]:
+    """The best sentence first, then close runners-up in score order (the best `quota` when given); a named clause is
+    quoted in text order (its first sentences, whatever their scores)."""
     best = ranked[0]
     if best.in_named_clause:
         clause = [c for c in ranked if c.in_named_clause and c.doc_id == best.doc_id]
         return sorted(clause, key=lambda c: c.start)[:limit]
+    if quota is not None:
+        return ranked[:quota]
     chosen = [best]
     for cand in ranked[1:]:
         if len(chosen) >= limit or cand.score < best.score - margin:

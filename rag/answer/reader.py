@@ -140,10 +140,10 @@ class Reader:
 
     def _mixed(self, ranking: list[Candidate], read: dict[tuple[str, int], float]) -> list[Candidate]:
         w = self.weight
-        top = [replace(c, read=read[(c.doc_id, c.start)], score=(1 - w) * c.score + w * read[(c.doc_id, c.start)])
+        top = [replace(c, read=read[(c.doc_id, c.start)], base=c.score, score=(1 - w) * c.score + w * read[(c.doc_id, c.start)])
                for c in ranking[: self.depth]]
         floor = min((c.score for c in top), default=0.0)
-        rest = [replace(c, score=min(c.score, floor)) for c in ranking[self.depth:]]
+        rest = [replace(c, base=c.score, score=min(c.score, floor)) for c in ranking[self.depth:]]
         return sorted(top, key=lambda c: c.score, reverse=True) + rest
 
 

@@ -64,12 +64,12 @@ def with_vectors(lists: Sequence[Listed], path: Any) -> list[Listed]:
     """The lists with the vectors `save_vectors` wrote."""
     from dataclasses import replace
 
-    data = np.load(path)
+    with np.load(path) as data:  # each access to an .npz member reads it whole: read each once
+        q, s, f = data["q"].astype(np.float32), data["s"].astype(np.float32), data["f"]
     out, at = [], 0
     for i, x in enumerate(lists):
         n = len(x.texts)
-        out.append(replace(x, question_vector=data["q"][i].astype(np.float32), vectors=data["s"][at : at + n].astype(np.float32),
-                           features=data["f"][at : at + n]))
+        out.append(replace(x, question_vector=q[i], vectors=s[at : at + n], features=f[at : at + n]))
         at += n
     return out
 

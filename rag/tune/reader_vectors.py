@@ -28,11 +28,11 @@ from rag.tune.reader_data import Listed
 @dataclass(frozen=True)
 class VectorReaderConfig:
     hidden: int = 256
-    epochs: int = 6
+    epochs: int = 12
     batch: int = 64  # questions per step
     lr: float = 1e-3
     weight_decay: float = 1e-4
-    dropout: float = 0.1
+    dropout: float = 0.2
     pointwise: float = 0.3  # share of the pointwise loss
     seed: int = 13
 

@@ -120,3 +120,17 @@ def test_the_vector_reader_reads_each_candidates_own_sentence_vector(loaded, tmp
     probs = reader.scores(question, vector, ranked[:5], snap.index)
     expected = 1 / (1 + np.exp(-(10 * (1 + np.array([c.dense for c in ranked[:5]])) - 15)))
     assert np.allclose(probs, expected, atol=1e-4)
+
+
+def test_the_reader_chooses_which_sentences_are_quoted_not_how_many(loaded, tmp_path):
+    settings = loaded.settings.replace(answer_sentences=3, answer_margin=0.5)
+    from rag.assistant import Assistant
+
+    wide = Assistant(settings, embedder=loaded.snapshot.retriever.embedder)
+    before = wide.ask("can my kids use my work laptop")
+    answerer = wide.snapshot.answerer
+    answerer.reader = ScriptedReader(_card(tmp_path / "r", depth=30), lambda t: 0.999 if "overnight" in t else 0.0, weight=0.9)
+    after = wide.ask("can my kids use my work laptop")
+    counted = lambda a: [c for c in a.citations if not c.quote.rstrip().endswith(":")]  # lead-ins are context
+    assert len(counted(after)) == len(counted(before)) >= 2  # the scores spread wider; the count does not change
+    assert "overnight" in after.citations[0].quote or any("overnight" in c.quote for c in after.citations[:2])
