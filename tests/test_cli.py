@@ -68,7 +68,7 @@ def test_strict_build_fails_before_embedding_and_names_each_bad_file(tmp_path):
 
 
 def test_build_report_lists_reuse_and_every_problem():
-    from rag.cli import build_report
+    from rag.cli.index import build_report
 
     manifest = {
         "counts": {"documents": 2, "chunks": 9, "tokens": 900, "chunks_over_window": 0},

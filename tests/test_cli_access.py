@@ -8,7 +8,7 @@ import pytest
 
 from rag.access.audit import AuditLog
 from rag.assistant import Assistant
-from rag.cli_access import audited, key_access
+from rag.cli.shared import audited, key_access
 from rag.errors import AuthError
 from tests.server.access_corpus import HR_WORD, build_with_keys
 
@@ -62,7 +62,7 @@ def test_rag_chat_with_a_key_stays_in_scope_and_is_audited(settings, fake_embedd
     import io
 
     from rag.search.retrieval import Filters
-    from rag.terminal import run_chat
+    from rag.cli.chat import run_chat
 
     keys = build_with_keys(settings, fake_embedder)
     staff = settings.replace(api_key=keys.staff)

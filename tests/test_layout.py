@@ -31,7 +31,7 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("rag.assistant",),
     ("rag.evaluate",),
     ("rag.pipeline", "rag.tune", "rag.progress"),
-    ("rag.cli", "rag.cli_eval", "rag.cli_tune", "rag.cli_feedback", "rag.cli_access", "rag.terminal", "server"),
+    ("rag.cli", "server"),
 )
 
 

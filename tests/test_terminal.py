@@ -5,7 +5,7 @@ import json
 
 from rag.assistant import Assistant
 from rag.search.retrieval import Filters
-from rag.terminal import run_chat
+from rag.cli.chat import run_chat
 
 FIRST = "Do claims over 500 pounds need approval?"
 
