@@ -4,9 +4,13 @@ Stages, earliest first: the kernel's data types (`rag`, `config`, `errors`, `mod
 groups, the audit trail: kernel only, so every stage may apply a scope), `ingest`, `indexing`,
 `search`, `answer`, `chat`, `generate` (a language model's answers, which implement chat's interfaces), the assistant
 facade, `evaluate`, the workflows over them (`pipeline`, `tune`,
-`progress`), then the front ends (`cli`, `terminal` and `server/`, which `rag serve` starts). A module may import its
+`progress`), then the front ends (the `rag/cli/` package and `server/`, which `rag serve` starts). A module may import its
 own stage or an earlier one, never a later one, so only the CLI may import `server/`, and the server imports no CLI.
 Imports inside functions count too: a lazy import is still a dependency.
+
+Inside `rag/cli/`: `__init__.py` only builds the `rag` group from the command modules; each command module imports
+`rag.cli.shared` and no other module of the CLI; `shared` imports none of them. The top level of `rag/` holds only
+the kernel (config, errors, models, progress, the assistant facade, pipeline); everything else is a subpackage.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("rag.assistant",),
     ("rag.evaluate",),
     ("rag.pipeline", "rag.tune", "rag.progress"),
-    ("rag.cli", "rag.cli_eval", "rag.cli_tune", "rag.cli_feedback", "rag.cli_access", "rag.terminal", "server"),
+    ("rag.cli", "server"),
 )
 
 
@@ -99,7 +103,55 @@ def test_the_check_catches_a_later_stage_import() -> None:
     assert stage_of("rag.evaluate.calibration") > stage_of("rag.answer.abstention")
     assert stage_of("rag") == stage_of("rag.models") == 0
     assert stage_of("server.app") > stage_of("rag.pipeline") and stage_of("server.app") == stage_of("rag.cli")
+    assert stage_of("rag.cli.shared") == stage_of("rag.cli.chat") == stage_of("rag.cli") > stage_of("rag.assistant")
     assert stage_of("rag.answer.extractive") < stage_of("rag.chat.history") < stage_of("rag.assistant")
     assert stage_of("rag.chat.streaming") < stage_of("rag.generate.backend") < stage_of("rag.assistant")
     with pytest.raises(AssertionError, match="no stage"):
         stage_of("rag.dialogue")
+
+
+CLI = RAG / "cli"
+SHARED = "rag.cli.shared"
+COMMAND_MODULES = sorted(p for p in CLI.glob("*.py") if p.name not in ("__init__.py", "__main__.py", "shared.py"))
+KERNEL = {"__init__", "config", "errors", "models", "progress", "assistant", "pipeline"}
+
+
+def cli_imports(path: Path) -> set[str]:
+    """The modules of `rag.cli` (the package itself included) that a file imports."""
+    return {name for _, name in imported_modules(path) if name == "rag.cli" or name.startswith("rag.cli.")}
+
+
+def test_the_kernel_of_rag_holds_only_its_modules() -> None:
+    assert {p.stem for p in RAG.glob("*.py")} == KERNEL, "a new top-level module of rag/ belongs in a subpackage"
+
+
+def test_command_modules_import_the_shared_module_and_no_other_cli_module() -> None:
+    assert {p.stem for p in COMMAND_MODULES} >= {"index", "ask", "chat", "eval", "tune", "keys", "feedback", "serve", "settings"}
+    for path in COMMAND_MODULES:
+        found = cli_imports(path)
+        assert SHARED in found, f"{path.relative_to(ROOT)} should take its options and helpers from {SHARED}"
+        assert found == {SHARED}, f"{path.relative_to(ROOT)} imports {sorted(found - {SHARED})}: share it through {SHARED}"
+
+
+def test_the_shared_module_imports_no_command_module() -> None:
+    assert not cli_imports(CLI / "shared.py"), "rag/cli/shared.py must not import the commands that import it"
+
+
+def test_the_cli_package_only_builds_the_group() -> None:
+    """`rag/cli/__init__.py`: imports of click and the command modules, the `cli` group, the loop that adds the
+    commands, and `main`; no helper, class or option of its own. `__main__.py` only runs `main`."""
+    init = CLI / "__init__.py"
+    tree = ast.parse(init.read_text(encoding="utf-8"))
+    functions = [node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    assert functions == ["cli", "main"]
+    assert not [node for node in tree.body if isinstance(node, ast.ClassDef)]
+    modules = {name for _, name in imported_modules(init)}
+    assert modules == {f"rag.cli.{p.stem}" for p in COMMAND_MODULES} | {SHARED}, "every command module, and only them"
+    assert all(name == "click" for node in tree.body if isinstance(node, ast.Import) for name in (a.name for a in node.names))
+    assert cli_imports(CLI / "__main__.py") == {"rag.cli"}
+
+
+def test_nothing_outside_the_cli_imports_it() -> None:
+    outside = [p for p in LIBRARY if CLI not in p.parents]
+    found = {str(p.relative_to(ROOT)): sorted(cli_imports(p)) for p in outside if cli_imports(p)}
+    assert not found, f"the library and the server import the CLI: {found}"

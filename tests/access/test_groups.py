@@ -37,7 +37,7 @@ def test_an_access_sees_documents_sharing_a_group():
 
 
 def test_a_build_records_groups_and_flags_planted_instructions(settings, fake_embedder):
-    from rag.cli import build_report
+    from rag.cli.index import build_report
     from rag.indexing import builds
     from rag.indexing.store import LoadedIndex
     from tests.server.access_corpus import write_corpus

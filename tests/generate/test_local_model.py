@@ -20,7 +20,7 @@ from rag.indexing import builds
 from rag.indexing.embedding import SentenceTransformerEmbedder
 from rag.models import Message
 from rag.search.retrieval import Filters
-from rag.terminal import run_chat
+from rag.cli.chat import run_chat
 from server.app import create_app
 from tests.conftest import FIXTURES
 from tests.local_llm import MODEL, local_llm_server

@@ -1,4 +1,8 @@
-"""`rag tune`: the command line of `rag.tune.workflow.tune` (a progress bar while it trains, then what the gate said)."""
+"""`rag tune`: the command line of `rag.tune.workflow.tune` (a progress bar while it trains, then what the gate said).
+
+Owns its options and output; leaves training and the gated rebuild to `rag.tune`, the gold sets of the gate and the
+report of a refusal to `rag.cli.shared`.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,13 @@ from typing import Any
 
 import click
 
+from rag.cli.shared import common_options, default_golds, format_headline, make_settings, report_refusal
+
 
 @click.command("tune")
 @click.option("--gold", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True,
               help="Your gold questions (JSONL, see README 'Evaluating'); a share is held out and never trained on.")
-@click.option("--corpus", type=click.Path(path_type=Path), help="Corpus folder [default: docs_corpus/, RAG_CORPUS_DIR].")
-@click.option("--index-dir", type=click.Path(path_type=Path), help="Index folder [default: index/, RAG_INDEX_DIR].")
+@common_options
 @click.option("--scope-field", default=None, help="Row field naming the one document a question is about, e.g. meta.scope_doc.")
 @click.option("--holdout", type=click.FloatRange(0.05, 0.9), default=0.3, show_default=True, help="Share of the rows held out.")
 @click.option("--minutes", type=click.FloatRange(min=0.1), default=30.0, show_default=True, help="Training stops after this long.")
@@ -23,14 +28,11 @@ def tune_command(gold: Path, corpus: Path | None, index_dir: Path | None, scope_
     """Train an adapter on your gold questions; a build made with it goes live only if the gate passes."""
     from tqdm import tqdm
 
-    from rag.cli import default_golds, report_refusal
-    from rag.cli_eval import format_headline
-    from rag.config import Settings
     from rag.progress import TqdmProgress
     from rag.tune.train import TrainConfig
     from rag.tune.workflow import tune
 
-    settings = Settings.from_env(corpus_dir=corpus, index_dir=index_dir)
+    settings = make_settings(corpus, index_dir)
     bar: Any = None
 
     def on_step(step: int, steps: int, loss: float) -> None:

@@ -1,46 +1,31 @@
-"""`rag keys` and `rag audit`: managing API keys and reading the audit trail; `key_access`: the access a `rag`
-command acts with (`RAG_API_KEY`, else every document).
+"""`rag keys` and `rag audit`: managing API keys and reading the audit trail.
 
 `rag keys add NAME --groups hr,staff [--admin]` prints the new key alone on its last line, once; only its salted hash
 is kept. `rag audit tail` prints the latest records, `rag audit search --doc ID` every record that returned that
-document (who saw it, when, through which route).
+document (who saw it, when, through which route). Owns these commands and their output; leaves the key store and the
+trail to `rag.access`, and the access a `rag` command acts with (`RAG_API_KEY`) to `rag.cli.shared.key_access`.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
+from rag.cli.shared import json_option
 from rag.config import Settings
-from rag.models import Access
 
-
-def key_access(settings: Settings, route: str) -> Access | None:
-    """The access of `RAG_API_KEY` (verified like a request's; a revoked key fails), or None (every document)."""
-    if not settings.api_key:
-        return None
-    from rag.access.keys import KeyStore
-
-    return KeyStore(settings).verify(settings.api_key).access(route)
-
-
-def audited(assistant: Any, access: Access | None) -> Any:
-    """The assistant, recording into the audit trail when a key is in use."""
-    if access is not None:
-        from rag.access.audit import AuditLog
-
-        assistant.audit = AuditLog(assistant.settings)
-    return assistant
+if TYPE_CHECKING:
+    from rag.access.audit import AuditRecord
 
 
 @click.group("keys")
-def keys() -> None:
+def keys_group() -> None:
     """API keys: each reads the documents of its groups; admin keys may also call the admin routes."""
 
 
-@keys.command("add")
+@keys_group.command("add")
 @click.argument("name")
 @click.option("--groups", default="", help="Comma-separated groups whose documents the key reads (`*`: every document).")
 @click.option("--admin", is_flag=True, help="May call admin routes (reload, metrics).")
@@ -54,8 +39,8 @@ def keys_add(name: str, groups: str, admin: bool) -> None:
     click.echo(key)
 
 
-@keys.command("list")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per key.")
+@keys_group.command("list")
+@json_option("One JSON object per key.")
 def keys_list(as_json: bool) -> None:
     """Every key: name, id, groups, admin, when made and revoked (never the key)."""
     from rag.access.keys import KeyStore
@@ -71,7 +56,7 @@ def keys_list(as_json: bool) -> None:
         click.echo(f"{r.name}\t{r.key_id}\t{','.join(r.groups) or '-'}\t{'admin' if r.admin else '-'}\t{r.created_at}\t{state}")
 
 
-@keys.command("revoke")
+@keys_group.command("revoke")
 @click.argument("name")
 def keys_revoke(name: str) -> None:
     """Revoke a key for good (a running server refuses it within a second)."""
@@ -82,11 +67,11 @@ def keys_revoke(name: str) -> None:
 
 
 @click.group("audit")
-def audit() -> None:
+def audit_group() -> None:
     """The audit trail: who was shown which documents (RAG_STATE_DIR/audit.jsonl)."""
 
 
-def _print(records: list[Any], as_json: bool) -> None:
+def _print(records: list[AuditRecord], as_json: bool) -> None:
     for r in records:
         if as_json:
             click.echo(json.dumps(r.to_dict(), ensure_ascii=False))
@@ -95,9 +80,9 @@ def _print(records: list[Any], as_json: bool) -> None:
         click.echo(f"{r.time}\t{r.key}\t{r.route}\t{r.status}\t{r.build_id}\t{','.join(r.documents) or '-'}{asked}")
 
 
-@audit.command("tail")
+@audit_group.command("tail")
 @click.option("-n", "n", type=click.IntRange(min=1), default=20, show_default=True, help="Records to show.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per record.")
+@json_option("One JSON object per record.")
 def audit_tail(n: int, as_json: bool) -> None:
     """The latest records, oldest first."""
     from rag.access.audit import AuditLog
@@ -105,10 +90,10 @@ def audit_tail(n: int, as_json: bool) -> None:
     _print(AuditLog(Settings.from_env()).tail(n), as_json)
 
 
-@audit.command("search")
+@audit_group.command("search")
 @click.option("--doc", "doc_id", default=None, help="Records that returned this document.")
 @click.option("--key", "key_name", default=None, help="Records of this key's name.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per record.")
+@json_option("One JSON object per record.")
 def audit_search(doc_id: str | None, key_name: str | None, as_json: bool) -> None:
     """Who saw a document (or what a key saw), oldest first."""
     from rag.access.audit import AuditLog

@@ -8,7 +8,7 @@ from rag.chat.feedback import FeedbackStore
 from rag.chat.store import ConversationStore
 from rag.config import Settings
 from rag.models import Answer, Citation
-from tests.test_cli import rag
+from tests.cli import rag
 
 
 def test_export_writes_the_gold_rows_and_says_what_to_do_with_them(tmp_path):

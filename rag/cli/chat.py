@@ -1,30 +1,50 @@
 """`rag chat`: a conversation in the terminal, over the same assistant as `rag ask` and the server.
 
-Owns the read-answer loop: each line typed is a question asked after the conversation so far (kept in memory, within
-the history limits), its answer printed as it is written, sentence by sentence, then its numbered sources (document,
-section, page, quote) and its confidence; `/new` forgets the conversation, `/sources` prints the last sources again, `/quit` or the end
-of input stops. A bad question prints its error and the loop goes on. With `--json`, one JSON line per answer (the
-object `rag ask --json` prints). Leaves answering to `rag.assistant` and argument parsing to `rag.cli`.
+Owns the command and its read-answer loop (`run_chat`): each line typed is a question asked after the conversation so
+far (kept in memory, within the history limits), its answer printed as it is written, sentence by sentence, then its
+numbered sources (document, section, page, quote) and its confidence; `/new` forgets the conversation, `/sources`
+prints the last sources again, `/quit` or the end of input stops. A bad question prints its error and the loop goes
+on. With `--json`, one JSON line per answer (the object `rag ask --json` prints). Leaves answering to `rag.assistant`
+and the shared options, settings and source formatting to `rag.cli.shared`; the assistant and the chat modules are
+imported when a conversation starts, so `rag --help` loads no model.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import IO, Iterator
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Iterator
 
 import click
 
-from rag.assistant import Assistant
-from rag.chat.history import latest_within
-from rag.chat.streaming import Completed, TextDelta
+from rag.cli.shared import audited, format_sources, generation_note, key_access, make_settings, parse_filters, query_options
 from rag.config import Settings
 from rag.errors import RagError
 from rag.models import Access, Answer, Message
-from rag.search.retrieval import Filters
+
+if TYPE_CHECKING:
+    from rag.assistant import Assistant
+    from rag.search.retrieval import Filters
 
 HELP = "Ask a question. /new starts a new conversation, /sources shows the last sources again, /quit ends."
 PROMPT = "you> "
+
+
+@click.command("chat")
+@query_options
+def chat_command(corpus: Path | None, index_dir: Path | None, k: int | None, as_json: bool, doc: tuple[str, ...],
+                 meta: tuple[str, ...]) -> None:
+    """A conversation in the terminal: follow-ups are answered in the light of the earlier turns.
+
+    Type a question and press Enter; the answer appears sentence by sentence, then its numbered sources.
+    /new starts a new conversation, /sources shows the last answer's sources again, /quit (or Ctrl-D) ends.
+    With --json, each answer is one line of JSON (the object `rag ask --json` prints)."""
+    from rag.assistant import Assistant
+
+    settings = make_settings(corpus, index_dir)
+    access = key_access(settings, "cli chat")
+    run_chat(settings, k, parse_filters(doc, meta), as_json, assistant=audited(Assistant(settings), access), access=access)
 
 
 def lines_of(stream: IO[str]) -> Iterator[str]:
@@ -43,6 +63,9 @@ def run_chat(settings: Settings, k: int | None, filters: Filters, as_json: bool,
              assistant: Assistant | None = None, access: Access | None = None) -> None:
     """The loop over typed lines (standard input unless `stream` is given), until /quit or the end of input; with
     `access`, every answer stays within its groups."""
+    from rag.assistant import Assistant
+    from rag.chat.history import latest_within
+
     assistant = assistant or Assistant(settings)
     history: tuple[Message, ...] = ()
     last: Answer | None = None
@@ -72,6 +95,8 @@ def run_chat(settings: Settings, k: int | None, filters: Filters, as_json: bool,
 def _turn(assistant: Assistant, question: str, k: int | None, filters: Filters, history: tuple[Message, ...],
           as_json: bool, access: Access | None = None) -> Answer | None:
     """Ask one question; print the answer as it comes, then its sources. None when the question was refused as bad."""
+    from rag.chat.streaming import Completed, TextDelta
+
     try:
         events = assistant.stream(question, k, filters, history, access)
         answer = None
@@ -94,8 +119,6 @@ def _turn(assistant: Assistant, question: str, k: int | None, filters: Filters, 
 
 
 def _sources(answer: Answer | None, as_json: bool) -> None:
-    from rag.cli import format_sources
-
     if as_json:
         click.echo(json.dumps({"citations": [c.to_dict() for c in answer.citations] if answer else []}, ensure_ascii=False))
     elif answer is None:
@@ -108,8 +131,6 @@ def _sources(answer: Answer | None, as_json: bool) -> None:
             pages = f", {p.to_dict()['pages']}" if p.chunk.page else ""
             click.echo(f"  - {p.chunk.title} ({p.chunk.doc_id}, {' > '.join(p.chunk.section)}{pages}): {' '.join(p.chunk.text.split())[:160]}")
     else:
-        from rag.cli import generation_note
-
         note = generation_note(answer)
         confidence = f"(confidence {answer.confidence:.2f}: under about 0.3, check the quotes)"
         click.echo("\n".join(["", "Sources:", *format_sources(answer), *([note] if note else []), confidence]))

@@ -3,9 +3,13 @@
 import io
 import json
 
+from rag.access.audit import AuditLog
 from rag.assistant import Assistant
+from rag.cli.chat import run_chat
+from rag.cli.shared import audited, key_access
 from rag.search.retrieval import Filters
-from rag.terminal import run_chat
+from tests.cli import rag
+from tests.server.access_corpus import HR_WORD, build_with_keys
 
 FIRST = "Do claims over 500 pounds need approval?"
 
@@ -56,3 +60,19 @@ def test_rag_chat_with_a_language_model_prints_verified_sentences_and_who_wrote_
     assert f"{true}. [1]" in first and "A manager may also approve it" not in out
     assert "fake-model: 1 of 2 sentences verified against their sources)" in second
     assert "(extractive answer: the language model at" in second and "the extractive answer is given instead)" in second
+
+
+def test_rag_chat_with_a_key_stays_in_scope_and_is_audited(settings, fake_embedder, capsys):
+    keys = build_with_keys(settings, fake_embedder)
+    staff = settings.replace(api_key=keys.staff)
+    access = key_access(staff, "cli chat")
+    assistant = audited(Assistant(staff, embedder=fake_embedder), access)
+    run_chat(staff, None, Filters(), True, io.StringIO(f"What do {HR_WORD} hearings review?\n"), assistant, access)
+    out = capsys.readouterr().out
+    assert out and "Quokkaplan hearings" not in out and "hr/casework.md" not in out
+    assert [(r.key, r.route) for r in AuditLog(staff).tail()] == [("staffer", "cli chat")]
+
+
+def test_chat_is_listed_with_its_commands():
+    result = rag("chat", "--help")
+    assert result.returncode == 0 and "/new" in result.stdout and "/sources" in result.stdout and "--json" in result.stdout

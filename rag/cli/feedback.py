@@ -6,7 +6,8 @@ documents, not by who rated: that is the promise an auditor checks ("a key sees 
 nothing else"), and a row quotes its documents whoever rated it, so a row of the key's own could still quote a
 document its groups no longer reach; while a reviewer responsible for some documents wants everyone's ratings of
 them, not only their own. Rows left out are counted, never named; the export is one record of the audit trail
-(route `rag feedback export`, the documents the written rows quote).
+(route `rag feedback export`, the documents the written rows quote). Owns this command, its output and the scoping
+of an export; leaves storing and writing the feedback to `rag.chat.feedback`.
 """
 
 from __future__ import annotations
@@ -16,16 +17,17 @@ from pathlib import Path
 
 import click
 
+from rag.cli.shared import key_access
 from rag.config import Settings
 from rag.models import Access
 
 
 @click.group("feedback")
-def feedback_command() -> None:
+def feedback_group() -> None:
     """Feedback left on answers (thumbs up or down, with comments) in the state folder."""
 
 
-@feedback_command.command("export")
+@feedback_group.command("export")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="JSONL file to write (replaced whole): one gold row per rating, to review before it joins a gold set.")
 @click.option("--rating", type=click.Choice(["up", "down"]), default=None, help="Only thumbs up, or only thumbs down [default: both].")
@@ -35,7 +37,6 @@ def export_command(out: Path, rating: str | None, state_dir: Path | None) -> Non
     """Write the feedback as gold rows: the question, its history, and the cited evidence of a thumbs up. With
     RAG_API_KEY, only the rows whose documents that key may read."""
     from rag.chat.feedback import FeedbackStore
-    from rag.cli_access import key_access
 
     settings = Settings.from_env(state_dir=state_dir)
     access = key_access(settings, "rag feedback export")

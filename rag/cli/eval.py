@@ -1,26 +1,24 @@
 """`rag eval` and `rag calibrate`: the evaluation commands of the command line.
 
 Owns their options and output (the metrics table, the headline figures, the JSON and Markdown reports, the fitted
-refusal model); the evaluation itself is `rag.pipeline.evaluate_corpus` and `rag.evaluate`. Registered on the `rag`
-group by `rag.cli`.
+refusal model); the evaluation itself is `rag.pipeline.evaluate_corpus` and `rag.evaluate`, the headline line
+`rag.cli.shared.format_headline` (a build's gate prints it too).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import click
 
-from rag.cli_access import key_access
+from rag.cli.shared import build_embedder, common_options, format_headline, key_access, make_settings, meta_option, parse_filters
 from rag.errors import ConfigError
 
 
 @click.command("eval")
 @click.option("--gold", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True, help="Gold JSONL file (see README 'Evaluating').")
-@click.option("--corpus", type=click.Path(path_type=Path), help="Corpus folder [default: docs_corpus/, RAG_CORPUS_DIR].")
-@click.option("--index-dir", type=click.Path(path_type=Path), help="Index folder [default: index/, RAG_INDEX_DIR].")
+@common_options
 @click.option("--index", "eval_index", type=click.Path(path_type=Path), help="Evaluate this index folder (default: live if it holds the corpus, else a throw-away build).")
 @click.option("--scope-field", default=None, help="Row field naming the one document to search, e.g. meta.scope_doc.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N rows, in file order.")
@@ -29,12 +27,11 @@ from rag.errors import ConfigError
 @click.option("--report", type=click.Path(path_type=Path), help="Write a Markdown report of failed questions here.")
 @click.option("--calibrate", "max_false_refusal", type=float, default=None, metavar="RATE",
               help="Also print the abstention threshold with the best refusal F1 at false refusals <= RATE.")
-@click.option("--meta", multiple=True, metavar="KEY=VALUE", help="Search only documents whose metadata matches (repeatable).")
+@meta_option("Search only documents whose metadata matches (repeatable).")
 def eval_command(gold: Path, corpus: Path | None, index_dir: Path | None, eval_index: Path | None, scope_field: str | None,
                  limit: int | None, seed: int, json_out: Path | None, report: Path | None, max_false_refusal: float | None,
                  meta: tuple[str, ...]) -> None:
     """Score retrieval, answers and abstention on a gold set."""
-    from rag.cli import _filters, build_embedder, make_settings
     from rag.evaluate.report import metrics_table, render_report
     from rag.pipeline import evaluate_corpus
     from rag.progress import TqdmProgress
@@ -44,7 +41,7 @@ def eval_command(gold: Path, corpus: Path | None, index_dir: Path | None, eval_i
         if out is not None and not out.parent.is_dir():
             raise ConfigError(f"cannot write {out}: folder {out.parent} does not exist")
     with TqdmProgress() as progress:
-        metadata = dict(_filters((), meta).metadata)
+        metadata = dict(parse_filters((), meta).metadata)
         run = evaluate_corpus(settings, build_embedder(settings), gold, eval_index, scope_field, limit, seed, progress, metadata,
                               key_access(settings, "cli eval"))
     click.echo("\n".join(metrics_table(run.summary)))
@@ -109,13 +106,3 @@ def calibrate_command(eval_files: tuple[Path, ...], max_false_refusal: float, fe
         out.write_text(json.dumps(model.to_dict(), indent=2) + "\n", encoding="utf-8")
         click.echo(f"wrote {out}" + ("" if out.resolve() == MODEL_FILE.resolve() else f"; use it with RAG_ABSTAIN_MODEL={out}"))
 
-
-def format_headline(summary: dict[str, Any]) -> str:
-    r, a, ab = summary["retrieval"], summary["answer"], summary["abstention"]
-
-    def f(v: Any) -> str:
-        return "n/a" if v is None else f"{v:.3f}"
-
-    return (f"n={summary['n']} hit@1={f(r['hit@1'])} hit@10={f(r['hit@10'])} mrr@10={f(r['mrr@10'])} ndcg@10={f(r['ndcg@10'])} "
-            f"containment={f(a['containment'])} citation_precision={f(a['citation_precision'])} "
-            f"abstention_f1={f(ab['f1'])} false_refusals={f(ab['false_refusal_rate'])} p50={summary['latency_ms']['p50']:.0f}ms")
