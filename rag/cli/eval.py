@@ -8,6 +8,7 @@ refusal model); the evaluation itself is `rag.pipeline.evaluate_corpus` and `rag
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -73,14 +74,19 @@ def eval_command(gold: Path, corpus: Path | None, index_dir: Path | None, eval_i
 @click.option("--features", default="best_score,best_cosine,passage_cosine,type_gap", show_default=True,
               help="Comma-separated evidence features the model may weight (see rag.answer.abstention.FEATURES).")
 @click.option("--l2", type=click.FloatRange(min=0), default=1.0, show_default=True, help="L2 penalty on the weights.")
+@click.option("--answer-precision", type=click.FloatRange(0, 1), default=None,
+              help="Also choose the confident-answer cut: the lowest at which answers cite the evidence at least this share of "
+                   "the time over all files (below it, above the refusal cut, answers are 'These clauses may answer it').")
+@click.option("--leave-groups-out", is_flag=True, help="Also print each file's figures with the model fitted on the other files.")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Write the fitted model here (rag/answer/abstention_model.json is the packaged one; use it via RAG_ABSTAIN_MODEL).")
-def calibrate_command(eval_files: tuple[Path, ...], max_false_refusal: float, features: str, l2: float, out: Path | None) -> None:
+def calibrate_command(eval_files: tuple[Path, ...], max_false_refusal: float, features: str, l2: float,
+                      answer_precision: float | None, leave_groups_out: bool, out: Path | None) -> None:
     """Fit the abstention model on the evidence features of `rag eval --json` files; print cross-validated figures."""
     import numpy as np
 
     from rag.answer.abstention import FEATURES, MODEL_FILE
-    from rag.evaluate.calibration import calibrate, load_eval_rows
+    from rag.evaluate.calibration import calibrate, choose_answer_cut, leave_groups_out as held_out_figures, load_eval_rows, load_right
 
     names = [f.strip() for f in features.split(",") if f.strip()]
     unknown = [n for n in names if n not in FEATURES]
@@ -94,8 +100,19 @@ def calibrate_command(eval_files: tuple[Path, ...], max_false_refusal: float, fe
     if answerable.all():
         raise ConfigError("no unanswerable questions in these eval files: include a gold set with answerable=false rows")
     note = f"rag calibrate {' '.join(map(str, eval_files))} --max-false-refusal {max_false_refusal} --features {','.join(names)} --l2 {l2}"
+    note += f" --answer-precision {answer_precision}" if answer_precision is not None else ""
     result = calibrate(x, answerable, groups, max_false_refusal, l2, [FEATURES.index(n) for n in names], note, follow_up)
     model = result.model
+    columns = [FEATURES.index(n) for n in names]
+    if answer_precision is not None:
+        right = np.concatenate([load_right(path) for path in eval_files])
+        model = replace(model, answer_threshold=choose_answer_cut(model.probabilities(x), right, model.threshold, answer_precision))
+        click.echo(f"answer confidently when p(answerable) >= {model.answer_threshold:.4f} (answers cite the evidence "
+                   f">= {answer_precision:.2f} of the time above it)")
+    if leave_groups_out:
+        for path, m in held_out_figures(x, answerable, groups, max_false_refusal, l2, columns, follow_up).items():
+            click.echo(f"left out: {path}: refusal F1 {m['f1']:.3f}, precision {m['precision']:.3f}, recall {m['recall']:.3f}, "
+                       f"false refusals {m['false_refusal_rate']:.3f}")
     click.echo("weights: " + ", ".join(f"{f}={w / s:+.3f}" for f, w, s in zip(model.features, model.weights, model.scale) if w)
                + f"; refuse when p(answerable) < {model.threshold:.4f} (a follow-up: < {model.follow_up_threshold:.4f})")
     for label, table in (("fitted", result.fitted), ("cross-validated (5-fold x 10)", result.cross_validated)):

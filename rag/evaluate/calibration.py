@@ -173,3 +173,10 @@ def load_eval_rows(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise ConfigError(f"{path} has no evidence features for {FEATURES}: re-run `rag eval --json` with this version")
     return (np.array([[q["evidence"][f] for f in FEATURES] for q in rows]), np.array([bool(q["answerable"]) for q in rows]),
             np.array([bool(q.get("follow_up")) for q in rows]))
+
+
+def load_right(path: Path) -> np.ndarray:
+    """Per question of a `rag eval --json` file (the rows `load_eval_rows` reads): whether it was answerable and its
+    answer cited the evidence."""
+    questions = json.loads(Path(path).read_text(encoding="utf-8"))["questions"]
+    return np.array([bool(q["answerable"]) and bool(q.get("right_citation")) for q in questions if q.get("evidence")])
