@@ -51,7 +51,8 @@ def main() -> None:
     reading = Assistant(base.replace(reader=args.reader), embedder=plain.embedder)
     plain.warm_up()
     reading.warm_up()
-    load_ms, _ = timed(lambda: reading.reader.session if reading.reader else None)
+    reader = reading.reader
+    load_ms, _ = timed(lambda: (reader.weights if hasattr(reader, "weights") else reader.session) if reader else None)
     rows = load_gold(args.gold, plain.snapshot.index.documents)
     rows = rows[: args.limit] if args.limit else rows
     off, on, extra, changed = [], [], [], 0
