@@ -68,10 +68,7 @@ ANSWERABLE = [
 ]
 
 UNANSWERABLE = [
-    pytest.param("How many days of annual leave do employees get each year?", marks=pytest.mark.xfail(
-        strict=False, reason="known near miss: the remote-working '20 working days abroad' sentence scores above the "
-        "cut calibrated for <= 10% false refusals on each gold set; telling them apart needs entailment, which no "
-        "offline model offers")),
+    "How many days of annual leave do employees get each year?",  # a near miss (remote working's '20 working days')
     "Can I bring my dog to the office?",
     "What is the dress code for the office?",
 ]
@@ -97,10 +94,13 @@ def test_clause_answers_carry_their_section(assistant):
 
 
 @pytest.mark.parametrize("question", UNANSWERABLE)
-def test_abstains_when_the_corpus_does_not_answer(assistant, question):
+def test_a_question_the_corpus_does_not_answer_is_never_answered_confidently(assistant, question):
     answer = assistant.ask(question)
-    assert answer.abstained, answer.answer
-    assert answer.citations == () and "do not answer" in answer.answer and answer.passages
+    assert answer.status in ("refused", "uncertain"), answer.answer
+    if answer.abstained:  # "the documents do not answer", with the closest passages
+        assert answer.citations == () and "do not answer" in answer.answer and answer.passages
+    else:  # the clauses nearest it, offered as places to look, never as the answer
+        assert answer.answer.startswith("These clauses may answer it") and answer.citations
 
 
 @pytest.mark.parametrize("question, fact", [
