@@ -10,7 +10,7 @@ from tests.conftest import ROOT
 
 ARTIFACTS = ROOT / "tests" / "artifacts" / "web"  # git-ignored: screenshots and the measured figures
 
-FINISHED = ".reply.answered .feedback, .reply.refusal .feedback, .reply.failed"
+FINISHED = ".reply.answered .feedback, .reply.uncertain .feedback, .reply.refusal .feedback, .reply.failed"
 
 
 def ask(page: Any, question: str, *, type_it: bool = False) -> Any:

@@ -196,3 +196,15 @@ def test_a_conversation_restricted_to_one_document_cites_only_it(open_page, web_
     page.reload()  # the scope is kept with the conversation
     page.locator(".turn").first.wait_for()
     assert "1 document" in page.locator("#scope-summary").text_content()
+
+
+def test_an_uncertain_answer_offers_its_clauses_as_places_to_look(open_page, web_settings, tmp_path):
+    with served(web_settings, tmp_path / "state", {"RAG_ANSWER_THRESHOLD": "0.99"}) as base:  # every answer below the cut
+        page = open_page(width=1280, base=base)
+        turn = ask(page, "How long are job applicant records kept?")
+        reply = turn.locator(".reply")
+        assert "uncertain" in reply.get_attribute("class") and "answered" not in reply.get_attribute("class")
+        assert turn.locator(".reply-label").text_content() == "May answer: check these clauses"
+        assert turn.locator(".answer-text").text_content().startswith("These clauses may answer it")
+        assert turn.locator(".sources-title").first.text_content() == "Places to look"
+        assert turn.locator(".source").count() >= 1  # each clause opens at its span, as a citation does
