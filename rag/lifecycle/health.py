@@ -139,7 +139,7 @@ def health_lines(report: dict[str, Any], shown: int = SHOWN) -> list[str]:
                      + (f"; current copy {s['current']}" if s["current"] else ""))
     for n, c in enumerate(report["conflicts"][:shown], 1):
         values = " vs ".join(", ".join(v) for v in c["values"])
-        lines.append(f"  conflict {n} ({'/'.join(c['kinds'])}: {values}; similarity {c['score']:.2f}):")
+        lines.append(f"  conflict {n} ({'/'.join(c['kinds'])}: {values}; score {c['score']:.2f}{', cites the clause' if c['cited'] else ''}):")
         lines.append(f"    {_where(c['a'])}: {c['a']['quote'][:200]!r}")
         lines.append(f"    {_where(c['b'])}: {c['b']['quote'][:200]!r}")
     if len(report["conflicts"]) > shown:
