@@ -16,7 +16,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from rag.ingest.text import content_words, stem
+from rag.ingest.text import content_words, is_table_row, stem
 from rag.lifecycle.facts import Span
 from rag.lifecycle.values import Values, differing, extract_values
 from rag.models import Document
@@ -70,7 +70,7 @@ def find_conflicts(documents: Mapping[str, Document], rows: Sequence[SentenceRow
         doc = documents.get(row.doc_id)
         if doc is None or _HISTORY.search(" ".join(doc.section_at(row.start))) or (not doc.section_at(row.start) and _HEADER.match(row.text)):
             continue
-        found = extract_values(row.text)
+        found = extract_values(row.text, is_table_row(doc.text[row.start : row.end]))
         if found:
             values[i] = found
     candidates = np.array(sorted(values), dtype=np.int64)

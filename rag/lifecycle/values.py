@@ -3,14 +3,18 @@
 Owns reading, from one sentence, its durations ('within 30 days', '72 hours'; working days kept apart), frequencies
 ('quarterly', 'every six months', 'twice a year': counts per year), money amounts ('£500'), percentages, counted
 things ('12 characters', '6 digits'), the roles that approve something ('with the approval of their line manager'),
-and its modality (`prohibit`: must not, not permitted; `permit`: may, allowed; `oblige`: must, required). Two
-sentences disagree on a kind when both state it and their values share nothing (`differing`).
+and its modality (`prohibit`: must not, not permitted; `permit`: may, allowed; `oblige`: must, required; none for a
+sentence that both allows and forbids, or allows only some). Two
+sentences disagree on a kind when both state it and their values share nothing, yet lie within an order of magnitude (`differing`): a value of a
+row of a threshold table holds for its band only and counts for nothing.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from rag.ingest.text import is_table_row
 
 _WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
           "eleven": 11, "twelve": 12, "fourteen": 14, "fifteen": 15, "twenty": 20, "thirty": 30, "sixty": 60, "ninety": 90}
@@ -36,6 +40,7 @@ _APPROVAL = re.compile(r"\bapprov|\bauthori[sz]|\bsign[- ]off|\bconsent", re.IGN
 _PROHIBIT = re.compile(r"\b(must not|shall not|may not|cannot|can't|must never|should not|not (?:be )?permitted|not allowed|"
                        r"prohibited|forbidden|banned|never (?:be )?(?:used|allowed)|are blocked|is blocked)\b", re.IGNORECASE)
 _PERMIT = re.compile(r"\b(may|can|are permitted|is permitted|are allowed|is allowed)\b", re.IGNORECASE)
+_RESTRICTED = re.compile(r"\bonly\b(?:\s+\S+){0,5}?\s+may\b|\bmay\s+only\b", re.IGNORECASE)
 _OBLIGE = re.compile(r"\b(must|shall|are required|is required|have to|has to)\b", re.IGNORECASE)
 KINDS = ("duration", "frequency", "amount", "percent", "count", "approver", "modality")
 
@@ -67,8 +72,10 @@ def _fmt(value: float) -> str:
     return f"{value:g}"
 
 
-def extract_values(sentence: str) -> Values:
-    """The values `sentence` states, by kind."""
+def extract_values(sentence: str, table_row: bool | None = None) -> Values:
+    """The values `sentence` states, by kind; `table_row` says whether it is a row of a table (default: whether it
+    looks like one; a row shown with its header labels does not)."""
+    table_row = is_table_row(sentence) if table_row is None else table_row
     found: dict[str, set[str]] = {kind: set() for kind in KINDS}
     lowered = sentence.lower()
     for name, per_year in _NAMED_FREQ.items():
@@ -91,7 +98,9 @@ def extract_values(sentence: str) -> Values:
         found["duration"].add(f"{_fmt(round(_number(match.group(1)) * _UNIT_DAYS[unit], 3))} {working}days")
     for match in _AMOUNT.finditer(sentence):
         if _BAND.search(sentence[max(0, match.start() - 12) : match.start()]) or _BAND_AFTER.match(sentence[match.end():]):
-            continue  # a band of a threshold table ('up to £1,000', '£50 or less'): a range, not a rule's value
+            if table_row:  # a row of a threshold table ('Up to £1,000 | Head of Department | ...'): every
+                return Values({})       # value in it holds for that band only, so it states no rule of its own
+            continue  # 'more than £500': a range, not a rule's value
         scale = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6}.get((match.group(3) or "").lower(), 1.0)
         found["amount"].add(f"{match.group(1)}{_fmt(float(match.group(2).replace(',', '')) * scale)}")
     found["percent"] = {m.group(1) for m in _PERCENT.finditer(sentence)}
@@ -103,10 +112,14 @@ def extract_values(sentence: str) -> Values:
 
 
 def modality(sentence: str) -> str:
-    """`prohibit`, `permit`, `oblige`, or '' when the sentence states none; a prohibition wins over the others."""
-    if _PROHIBIT.search(sentence):
+    """`prohibit`, `permit`, `oblige`, or '' when the sentence states none or both allows and forbids ('may use social
+    media but must not disclose ...'), or allows only some ('Only the X team may', 'may only be given with ...')."""
+    prohibits, permits = bool(_PROHIBIT.search(sentence)), bool(_PERMIT.search(_PROHIBIT.sub(" ", sentence)))
+    if prohibits and permits or (permits and _RESTRICTED.search(sentence)):
+        return ""
+    if prohibits:
         return "prohibit"
-    if _PERMIT.search(sentence):
+    if permits:
         return "permit"
     return "oblige" if _OBLIGE.search(sentence) else ""
 
@@ -121,7 +134,25 @@ def differing(a: Values, b: Values) -> list[str]:
             continue
         if kind == "modality" and x | y != {"permit", "prohibit"}:
             continue  # 'must do X' and 'must not do Y' are usually two rules; 'may' against 'must not' is the clash
+        if kind in _MAGNITUDES and not _comparable(x, y):
+            continue  # an order of magnitude apart: a deadline and a retention period, not two answers to one question
         if kind == "count" and not ({v.split(" ", 1)[1] for v in x} & {v.split(" ", 1)[1] for v in y}):
             continue
         kinds.append(kind)
     return kinds
+
+
+_MAGNITUDES = ("duration", "frequency", "amount", "count")
+MAX_RATIO = 12.0
+
+
+def _magnitude(value: str) -> float | None:
+    found = re.search(r"\d+(?:\.\d+)?(?:e[+-]?\d+)?", value)
+    return float(found.group(0)) if found else None
+
+
+def _comparable(x: frozenset[str], y: frozenset[str]) -> bool:
+    """Whether some value of `x` and some of `y` are within `MAX_RATIO` of each other."""
+    a = [m for m in map(_magnitude, x) if m]
+    b = [m for m in map(_magnitude, y) if m]
+    return any(max(p, q) / min(p, q) <= MAX_RATIO for p in a for q in b)

@@ -34,6 +34,9 @@ def test_modality_a_prohibition_wins():
     assert modality("Removable media | Not permitted") == "prohibit"
     assert modality("Staff must lock laptops.") == "oblige"
     assert modality("Laptops are issued by IT.") == ""
+    assert modality("Users may use social media but must not disclose Confidential information.") == ""  # both
+    assert modality("Only the Communications team may speak for the Group.") == ""  # a restriction, not a permission
+    assert modality("Gifts may only be given with the approval of Compliance.") == ""
 
 
 def test_differing_needs_the_same_kind_with_nothing_in_common():
