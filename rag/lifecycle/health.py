@@ -96,9 +96,12 @@ def check_corpus(index: LoadedIndex, today: date | None = None) -> CorpusHealth:
             spans.setdefault(row.doc_id, []).append((row.start, row.end))
     references = [r for doc_id, doc in documents.items() for r in broken_references(doc, spans.get(doc_id, []), resolver)]
     row_at = {(row.doc_id, row.start): n for n, row in enumerate(rows)}
+    rows_of: dict[str, list[int]] = {}
+    for n, row in enumerate(rows):
+        rows_of.setdefault(row.doc_id, []).append(n)
     cited = [(row_at[(doc_id, a)], n) for doc_id, doc in documents.items()
              for a, _, target, clause in cited_clauses(doc, spans.get(doc_id, []), resolver)
-             for n, row in enumerate(rows) if row.doc_id == target and clause_of_section(documents[target].section_at(row.start), clause)]
+             for n in rows_of.get(target, []) if clause_of_section(documents[target].section_at(rows[n].start), clause)]
     out_of_force = {s.doc_id for s in superseded}  # a superseded or future copy is reported as such, not set against others
     conflicts = [c for c in (find_conflicts(documents, rows, table.vectors, lambda d: family_of.get(d, "doc:" + d), cited=cited)
                              if rows else []) if c.a.doc_id not in out_of_force and c.b.doc_id not in out_of_force]
