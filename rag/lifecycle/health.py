@@ -141,7 +141,8 @@ def health_lines(report: dict[str, Any], shown: int = SHOWN) -> list[str]:
         lines.append(f"  {s['standing']}: {s['doc_id']} (version {s['version'] or '?'}, effective {s['effective'] or '?'})"
                      + (f"; current copy {s['current']}" if s["current"] else ""))
     for n, c in enumerate(report["conflicts"][:shown], 1):
-        values = " vs ".join(", ".join(v) for v in c["values"])
+        per = " a year" if c["kinds"][0] == "frequency" else ""
+        values = " vs ".join(", ".join(v) + per for v in c["values"])
         lines.append(f"  conflict {n} ({'/'.join(c['kinds'])}: {values}; score {c['score']:.2f}{', cites the clause' if c['cited'] else ''}):")
         lines.append(f"    {_where(c['a'])}: {c['a']['quote'][:200]!r}")
         lines.append(f"    {_where(c['b'])}: {c['b']['quote'][:200]!r}")

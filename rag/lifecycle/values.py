@@ -63,6 +63,13 @@ def _number(text: str) -> float:
     return float(_WORDS[text]) if text in _WORDS else float(text.replace(",", ""))
 
 
+def _duration(days: float, working: str) -> str:
+    """One spelling per length of time: hours under a day ('1 hours', '30 minutes' is '0.5 hours'), else days."""
+    if days < 1 and not working:
+        return f"{_fmt(round(days * 24, 3))} hours"
+    return f"{_fmt(round(days, 3))} {working}days"
+
+
 def _per_year(value: float) -> str:
     """Times a year, whole when at least once a year ('every 90 days' and 'quarterly' are both 4)."""
     return _fmt(round(value) if value >= 1 else round(value, 2))
@@ -95,7 +102,7 @@ def extract_values(sentence: str, table_row: bool | None = None) -> Values:
             continue
         unit = match.group(3).lower()
         working = "working " if match.group(2) and match.group(2).strip().lower() in ("working", "business") else ""
-        found["duration"].add(f"{_fmt(round(_number(match.group(1)) * _UNIT_DAYS[unit], 3))} {working}days")
+        found["duration"].add(_duration(_number(match.group(1)) * _UNIT_DAYS[unit], working))
     for match in _AMOUNT.finditer(sentence):
         if _BAND.search(sentence[max(0, match.start() - 12) : match.start()]) or _BAND_AFTER.match(sentence[match.end():]):
             if table_row:  # a row of a threshold table ('Up to £1,000 | Head of Department | ...'): every
@@ -148,7 +155,9 @@ MAX_RATIO = 12.0
 
 def _magnitude(value: str) -> float | None:
     found = re.search(r"\d+(?:\.\d+)?(?:e[+-]?\d+)?", value)
-    return float(found.group(0)) if found else None
+    if not found:
+        return None
+    return float(found.group(0)) / (24.0 if value.endswith(" hours") else 1.0)
 
 
 def _comparable(x: frozenset[str], y: frozenset[str]) -> bool:

@@ -10,6 +10,7 @@ def kinds(sentence: str) -> dict[str, set[str]]:
 def test_durations_frequencies_amounts_and_counts():
     assert kinds("Claims must be submitted within 30 days.") == {"duration": {"30 days"}, "modality": {"oblige"}}
     assert kinds("Leavers are disabled within 24 hours.")["duration"] == {"1 days"}
+    assert kinds("Posts are paused within 30 minutes.")["duration"] == {"0.5 hours"}
     assert kinds("Equipment is returned within 10 working days.")["duration"] == {"10 working days"}
     assert kinds("Access is reviewed quarterly.")["frequency"] == kinds("Access is reviewed every 90 days.")["frequency"] == {"4"}
     assert kinds("Owners review access every six months.")["frequency"] == {"2"}
@@ -46,4 +47,6 @@ def test_differing_needs_the_same_kind_with_nothing_in_common():
     assert differing(a, extract_values("The hotel limit is £180.")) == []  # no kind in common
     assert differing(extract_values("Passwords must be at least 14 characters."), extract_values("Names are at most 20 words.")) == []
     assert differing(extract_values("Staff may use personal laptops."), extract_values("Personal laptops must not be used.")) == ["modality"]
+    assert differing(extract_values("Incidents are reported within 1 hour."), extract_values("Incident records are kept for 6 years.")) == []
+    assert differing(extract_values("Incidents are reported within 1 hour."), extract_values("Incidents are reported within 30 minutes.")) == ["duration"]
     assert differing(extract_values("Staff must lock laptops."), extract_values("Laptops must not be shared.")) == []  # must / must not: two rules
