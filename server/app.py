@@ -36,7 +36,7 @@ from rag.chat.streaming import final_answer
 from rag.config import Settings
 from rag.errors import RagError
 from rag.indexing.originals import MEDIA_TYPES
-from rag.lifecycle.health import check_corpus
+from rag.lifecycle.health import health_report
 from rag.models import Document
 from server.auth import Authenticator, access_of
 from server.conversations import add_conversation_routes
@@ -267,7 +267,7 @@ def add_routes(app: FastAPI, assistant: Assistant, QueryIn: Any, AskIn: Any) -> 
              summary="Corpus health (admin keys): overdue reviews, broken references, superseded copies, candidate conflicts")
     async def corpus_health(today: date | None = None) -> JSONResponse:
         index = (await run_in_threadpool(lambda: assistant.snapshot)).index
-        return JSONResponse((await run_in_threadpool(check_corpus, index, today)).to_dict())
+        return JSONResponse(await run_in_threadpool(health_report, index, today))
 
     @app.get("/healthz", summary="The process is up")
     async def healthz() -> dict[str, str]:

@@ -44,7 +44,8 @@ class Conflict:
     b: Span
 
     def to_dict(self) -> dict[str, object]:
-        return {"score": round(self.score, 3), "cited": self.cited, "kinds": list(self.kinds), "values": [list(v) for v in self.values],
+        return {"score": round(self.score, 3), "cited": self.cited, "kinds": list(self.kinds),
+                "values": [list(v) for v in self.values],
                 "a": self.a.to_dict(), "b": self.b.to_dict()}
 
 
@@ -68,8 +69,9 @@ def find_conflicts(documents: Mapping[str, Document], rows: Sequence[SentenceRow
     values: dict[int, Values] = {}
     for i, row in enumerate(rows):
         doc = documents.get(row.doc_id)
-        if doc is None or _HISTORY.search(" ".join(doc.section_at(row.start))) or (not doc.section_at(row.start) and _HEADER.match(row.text)):
-            continue
+        section = doc.section_at(row.start) if doc is not None else ()
+        if doc is None or _HISTORY.search(" ".join(section)) or (not section and _HEADER.match(row.text)):
+            continue  # a change log quotes old values on purpose; header lines ('Approved by: ...') state no rule
         found = extract_values(row.text, is_table_row(doc.text[row.start : row.end]))
         if found:
             values[i] = found
@@ -103,7 +105,8 @@ def find_conflicts(documents: Mapping[str, Document], rows: Sequence[SentenceRow
         if kinds:
             first = kinds[0]
             overlap = shared / max(1, len(words_a | words_b))
-            out.append(Conflict(float(sim) + overlap, (i, j) in cited_pairs, tuple(kinds), (tuple(sorted(values[i].get(first))), tuple(sorted(values[j].get(first)))),
+            differ = (tuple(sorted(values[i].get(first))), tuple(sorted(values[j].get(first))))
+            out.append(Conflict(float(sim) + overlap, (i, j) in cited_pairs, tuple(kinds), differ,
                                 Span.of(documents[a.doc_id], a.start, a.end), Span.of(documents[b.doc_id], b.start, b.end)))
     return sorted(out, key=lambda c: (not c.cited, -c.score, c.a.doc_id, c.a.start))  # a cited clause that disagrees first
 

@@ -1,6 +1,7 @@
 """The corpus health report: overdue reviews, broken references, versions and superseded copies, candidate conflicts.
 
-Owns gathering the findings of one loaded build on a given day (`check_corpus`; `today` is a parameter so a test or
+Owns gathering the findings of one loaded build on a given day (`check_corpus`, or the build's stored report of that
+day: `health_report`; `today` is a parameter so a test or
 `rag corpus check --today` can fix it), their JSON form (the same for `rag corpus check --json`, the build folder's
 `health.json` and `GET /v1/corpus/health`), the short summary a build's manifest keeps, and the text lines the CLI and
 the build report print. Leaves each kind of finding to its module (`facts`, `references`, `conflicts`).
@@ -82,13 +83,14 @@ def check_corpus(index: LoadedIndex, today: date | None = None) -> CorpusHealth:
                for f in facts.values() if f.next_review and f.next_review < today]
     families = version_families(list(facts.values()), today)
     family_of = {s.facts.doc_id: str(n) for n, members in enumerate(families) for s in members}
-    superseded = [Superseded(s.facts.doc_id, s.facts.title, s.facts.version, s.facts.effective.isoformat() if s.facts.effective else None,
-                             s.standing, s.current) for members in families for s in members if s.standing != "current"]
-    superseded += [Superseded(f.doc_id, f.title, f.version, f.effective.isoformat() if f.effective else None, f.status.lower(), "")
-                   for f in facts.values() if f.status.lower() in INACTIVE_STATUS and f.doc_id not in family_of]
+    superseded = [_superseded(s.facts, s.standing, s.current) for members in families for s in members if s.standing != "current"]
+    superseded += [_superseded(f, f.status.lower(), "") for f in facts.values()
+                   if f.status.lower() in INACTIVE_STATUS and f.doc_id not in family_of]
     table = index.sentences
-    rows = [SentenceRow(table.doc_ids[int(d)], int(a), int(b), sentence_display(documents[table.doc_ids[int(d)]].text, int(a), int(b)))
-            for d, a, b in zip(table.doc_index, table.starts, table.ends)]
+    rows = []
+    for d, a, b in zip(table.doc_index, table.starts, table.ends):
+        doc_id = table.doc_ids[int(d)]
+        rows.append(SentenceRow(doc_id, int(a), int(b), sentence_display(documents[doc_id].text, int(a), int(b))))
     resolver = Resolver(documents.values(), facts)
     spans: dict[str, list[tuple[int, int]]] = {}
     for row in rows:
@@ -109,10 +111,24 @@ def check_corpus(index: LoadedIndex, today: date | None = None) -> CorpusHealth:
                         tuple(superseded), tuple(conflicts))
 
 
+def _superseded(facts: DocumentFacts, standing: str, current: str) -> Superseded:
+    effective = facts.effective.isoformat() if facts.effective else None
+    return Superseded(facts.doc_id, facts.title, facts.version, effective, standing, current)
+
+
 def write_health(folder: Path, health: CorpusHealth) -> dict[str, Any]:
     """Store the report in a build folder; returns the summary a manifest keeps."""
     (folder / HEALTH).write_text(json.dumps(health.to_dict(), indent=2), encoding="utf-8")
     return {"today": health.today.isoformat(), **health.counts()}
+
+
+def health_report(index: LoadedIndex, today: date | None = None) -> dict[str, Any]:
+    """The report of `index` on `today` as JSON: the one its build stored when it was made that day, else checked now."""
+    day = today or date.today()
+    stored = read_health(index.folder)
+    if stored is not None and stored.get("today") == day.isoformat():
+        return stored
+    return check_corpus(index, day).to_dict()
 
 
 def read_health(folder: Path) -> dict[str, Any] | None:

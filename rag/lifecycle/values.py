@@ -5,8 +5,8 @@ Owns reading, from one sentence, its durations ('within 30 days', '72 hours'; wo
 things ('12 characters', '6 digits'), the roles that approve something ('with the approval of their line manager'),
 and its modality (`prohibit`: must not, not permitted; `permit`: may, allowed; `oblige`: must, required; none for a
 sentence that both allows and forbids, or allows only some). Two
-sentences disagree on a kind when both state it and their values share nothing, yet lie within an order of magnitude (`differing`): a value of a
-row of a threshold table holds for its band only and counts for nothing.
+sentences disagree on a kind when both state it and their values share nothing, yet lie within an order of magnitude
+(`differing`); a value of a row of a threshold table holds for its band only and counts for nothing.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import pytest
 
 from rag.indexing import builds
 from rag.indexing.store import LoadedIndex
-from rag.lifecycle.health import HEALTH, check_corpus, health_lines, read_health
+from rag.lifecycle.health import HEALTH, check_corpus, health_lines, health_report, read_health
 from rag.pipeline import rebuild
 from tests.conftest import FIXTURES
 
@@ -66,3 +66,13 @@ def test_the_json_report_cites_spans_and_lists_every_document(planted):
     assert set(ref["span"]) == {"doc_id", "title", "section", "start", "end", "quote"} and ref["span"]["doc_id"] == "expenses-policy.md"
     password = next(d for d in report["documents"] if d["doc_id"] == "password-policy-v3.md")
     assert password["code"] == "ACME-PWD-002" and password["effective"] == "2025-03-01" and len(password["history"]) == 2
+
+
+def test_the_stored_report_of_the_day_is_served_and_another_day_is_checked_afresh(planted):
+    settings, outcome = planted
+    index = builds.load_current(settings)
+    stored = read_health(index.folder)
+    assert health_report(index, date.fromisoformat(stored["today"])) is not None
+    (index.folder / HEALTH).write_text(json.dumps({**stored, "marker": True}), encoding="utf-8")
+    assert health_report(index, date.fromisoformat(stored["today"]))["marker"] is True  # read, not recomputed
+    assert "marker" not in health_report(index, date(2025, 6, 1)) and health_report(index, date(2025, 6, 1))["today"] == "2025-06-01"
