@@ -3,7 +3,7 @@
 Owns `evaluate_corpus` (pick the live index when it holds exactly this corpus,
 else a given index folder, else build a throw-away one) and `rebuild` (build a
 candidate, evaluate it on every gold set that gates the corpus, let the gate
-decide, then promote or keep the live build). A build's evals are stored in its
+decide, then promote or keep the live build), with the corpus health report of every build (`record_health`). A build's evals are stored in its
 `eval.json` by gold set, named by the gold file's stem. The pieces live in `rag.indexing.builds`, `rag.evaluate.runner` and
 `rag.evaluate.gate`; this module only sequences them.
 """
@@ -14,6 +14,7 @@ import json
 import shutil
 import tempfile
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -27,6 +28,7 @@ from rag.indexing import builds
 from rag.indexing.embedding import Embedder
 from rag.indexing.store import LoadedIndex, check_manifest, read_manifest, write_manifest
 from rag.ingest.corpus import load_corpus
+from rag.lifecycle.health import check_corpus, write_health
 from rag.models import Access
 
 EVAL_FILE = "eval.json"
@@ -115,12 +117,14 @@ def rebuild(settings: Settings, embedder: Embedder, golds: Sequence[Path] | Path
     sets = {} if no_gate else gold_sets(golds)
     config = load_gate_config(gate_file) if sets else None  # fail before building, not after
     result = builds.build(settings, embedder, progress, strict)
+    index = LoadedIndex.load(result.folder, settings)
+    health = record_health(result.folder, index)
     if not sets or config is None:
         reason = "--no-gate given" if no_gate else "no gold set for this corpus (pass --gold FILE to gate)"
         note = {"gate": {"status": "skipped", "reason": reason}}
         builds.promote(settings.index_dir, result.build_id, note)
-        return RebuildOutcome(result.build_id, True, None, None, {**result.manifest, **note})
-    assistant = Assistant(settings, embedder, LoadedIndex.load(result.folder, settings))
+        return RebuildOutcome(result.build_id, True, None, None, {**result.manifest, "health": health, **note})
+    assistant = Assistant(settings, embedder, index)
     runs = {name: _gate_eval(assistant, gold, name, progress) for name, gold in sets.items()}
     live = comparable_evals(live_eval(settings) or {}, sets, progress)
     live.update(baselines or {})
@@ -133,6 +137,16 @@ def rebuild(settings: Settings, embedder: Embedder, golds: Sequence[Path] | Path
         builds.promote(settings.index_dir, result.build_id)
     summaries = {name: run.summary for name, run in runs.items()}
     return RebuildOutcome(result.build_id, decision.passed, decision, summaries, read_manifest(result.folder))
+
+
+def record_health(folder: Path, index: LoadedIndex, today: date | None = None) -> dict[str, Any]:
+    """Check the build's corpus (`rag.lifecycle.health`) and keep the report with it: `health.json`, and its counts in
+    the manifest."""
+    summary = write_health(folder, check_corpus(index, today))
+    manifest = read_manifest(folder)
+    manifest["health"] = summary
+    write_manifest(folder, manifest)
+    return summary
 
 
 def comparable_evals(live: dict[str, dict[str, Any]], sets: dict[str, Path], progress: builds.BuildProgress) -> dict[str, dict[str, Any]]:

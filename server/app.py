@@ -19,6 +19,7 @@ import asyncio
 import logging
 import os
 from contextlib import asynccontextmanager
+from datetime import date
 from typing import Any, AsyncIterator
 from urllib.parse import quote
 
@@ -35,6 +36,7 @@ from rag.chat.streaming import final_answer
 from rag.config import Settings
 from rag.errors import RagError
 from rag.indexing.originals import MEDIA_TYPES
+from rag.lifecycle.health import health_report
 from rag.models import Document
 from server.auth import Authenticator, access_of
 from server.conversations import add_conversation_routes
@@ -260,6 +262,12 @@ def add_routes(app: FastAPI, assistant: Assistant, QueryIn: Any, AskIn: Any) -> 
     async def reload() -> dict[str, Any]:
         changed = await run_in_threadpool(assistant.reload)
         return {"reloaded": changed, "build_id": assistant.build_id}
+
+    @app.get("/v1/corpus/health", responses=ERRORS,
+             summary="Corpus health (admin keys): overdue reviews, broken references, superseded copies, candidate conflicts")
+    async def corpus_health(today: date | None = None) -> JSONResponse:
+        index = (await run_in_threadpool(lambda: assistant.snapshot)).index
+        return JSONResponse(await run_in_threadpool(health_report, index, today))
 
     @app.get("/healthz", summary="The process is up")
     async def healthz() -> dict[str, str]:

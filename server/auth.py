@@ -5,7 +5,7 @@ every document, as the owner its `X-Rag-Owner` header names (the server then lis
 `check_bind`); once a key exists, every route but the public ones (health, readiness, the schema, the web page and
 its `/static/` files, which hold no document text) needs `Authorization: Bearer <key>` and sees only its key's
 groups, as the key's name. Admin routes (`/v1/admin/...`,
-`/metrics`) need an admin key. `TokenBucket` paces each key (`RAG_RATE_LIMIT`, `RAG_RATE_BURST`). Checked keys are
+`/metrics`, `/v1/corpus/health`) need an admin key. `TokenBucket` paces each key (`RAG_RATE_LIMIT`, `RAG_RATE_BURST`). Checked keys are
 remembered for a second, so a revocation takes effect within one. Errors never repeat the key sent. Leaves storing
 keys to `rag.access.keys` and applying the access to the assistant.
 """
@@ -31,7 +31,7 @@ log = logging.getLogger("rag.server")
 OWNER_HEADER = "X-Rag-Owner"
 PUBLIC = ("/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/", "/favicon.ico")
 PUBLIC_PREFIXES = ("/static/",)  # the web page's own files: no document text, and the page must load to ask for a key
-ADMIN_PREFIXES = ("/v1/admin/", "/metrics")
+ADMIN_PREFIXES = ("/v1/admin/", "/metrics", "/v1/corpus/")  # the corpus health report names every document
 REMEMBER_S = 1.0  # how long a checked key, or whether keys exist, is trusted before the store is read again
 
 

@@ -1,8 +1,8 @@
 """The library's layout stays true: every import in `rag/` runs from a later pipeline stage to an earlier one.
 
 Stages, earliest first: the kernel's data types (`rag`, `config`, `errors`, `models`), `access` (keys, document
-groups, the audit trail: kernel only, so every stage may apply a scope), `ingest`, `indexing`,
-`search`, `answer`, `chat`, `generate` (a language model's answers, which implement chat's interfaces), the assistant
+groups, the audit trail: kernel only, so every stage may apply a scope), `ingest`, `indexing`, `lifecycle` (what a
+build's documents say about themselves: versions, reviews, references, conflicts), `search`, `answer`, `chat`, `generate` (a language model's answers, which implement chat's interfaces), the assistant
 facade, `evaluate`, the workflows over them (`pipeline`, `tune`,
 `progress`), then the front ends (the `rag/cli/` package and `server/`, which `rag serve` starts). A module may import its
 own stage or an earlier one, never a later one, so only the CLI may import `server/`, and the server imports no CLI.
@@ -28,6 +28,7 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("rag.access",),
     ("rag.ingest",),
     ("rag.indexing",),
+    ("rag.lifecycle",),
     ("rag.search",),
     ("rag.answer",),
     ("rag.chat",),

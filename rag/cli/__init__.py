@@ -2,7 +2,7 @@
 
 Owns the `rag` group and `main` (the console script `rag = "rag.cli:main"`, and `python -m rag.cli`), nothing else:
 each command lives in its own module (`index`: index build, status, list, rollback; `ask`: ask and search; `chat`;
-`eval`: eval and calibrate; `tune`; `keys`: keys and audit; `feedback`; `serve`; `settings`), and what they share
+`eval`: eval and calibrate; `tune`; `corpus`: corpus check; `keys`: keys and audit; `feedback`; `serve`; `settings`), and what they share
 (the common options, settings from options, the one place a library error becomes `error: ...` and exit code 1,
 output formatting) lives in `shared`. Imports run from this package to the command modules and from them to
 `shared`, never back. Leaves everything else to the library: heavy imports (torch, FAISS, the server) happen inside
@@ -15,6 +15,7 @@ import click
 
 from rag.cli.ask import ask_command, search_command
 from rag.cli.chat import chat_command
+from rag.cli.corpus import corpus_group
 from rag.cli.eval import calibrate_command, eval_command
 from rag.cli.feedback import feedback_group
 from rag.cli.index import index_group
@@ -32,7 +33,7 @@ def cli() -> None:
 
 
 for _command in (index_group, search_command, ask_command, chat_command, serve_command, settings_command, eval_command,
-                 calibrate_command, tune_command, feedback_group, keys_group, audit_group):
+                 calibrate_command, tune_command, feedback_group, keys_group, audit_group, corpus_group):
     cli.add_command(_command)
 
 

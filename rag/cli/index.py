@@ -1,7 +1,7 @@
 """`rag index build`, `status`, `list` and `rollback`: making, inspecting and switching index builds.
 
 Owns their options and output: what a build did (`build_report`: counts, vectors reused, every file skipped, noted or
-changed), the gate's figures and refusal, the live manifest (`status --json`). Leaves the build, its gate and its
+changed), its corpus health section (`health_report`), the gate's figures and refusal, the live manifest (`status --json`). Leaves the build, its gate and its
 promotion to `rag.pipeline.rebuild` and `rag.indexing.builds`.
 """
 
@@ -40,6 +40,7 @@ def index_build(corpus: Path | None, index_dir: Path | None, gold: tuple[Path, .
     with TqdmProgress() as progress:
         outcome = rebuild(settings, build_embedder(settings), golds, settings.gate_file, no_gate, progress, strict)
     click.echo("\n".join(build_report(outcome.build_id, outcome.manifest)))
+    click.echo("\n".join(health_report(Path(settings.index_dir) / builds.BUILDS / outcome.build_id)))
     for name, summary in (outcome.summaries or {}).items():
         click.echo(f"{name}: {format_headline(summary)}")
     if not outcome.promoted:
@@ -73,6 +74,15 @@ def build_report(build_id: str, manifest: dict[str, Any]) -> list[str]:
     lines += [f"  reads as instructions to a model {row['doc_id']} (chunk {row['chunk_id']}): {'; '.join(row['reasons'])}: {row['excerpt']!r}"
               for row in manifest.get("injection") or []]
     return lines
+
+
+def health_report(folder: Path) -> list[str]:
+    """The build's corpus health section: counts, overdue reviews, broken references, superseded copies and the first
+    candidate conflicts (all of them: `rag corpus check --all`)."""
+    from rag.lifecycle.health import health_lines, read_health
+
+    report = read_health(folder)
+    return health_lines(report) if report else []
 
 
 @index_group.command("status")

@@ -5,7 +5,7 @@ it) prints over the mini corpus, compared with the snapshots taken before the CL
 recursively, terminal 100 columns wide). `output_snapshot.json` holds the exit code, standard output and standard
 error of commands run in-process over a build of the mini corpus made with the fake embedder (`Assistant` and the
 passage embedder patched to use it): what varies from run to run (the temporary folder, build ids, times, key ids,
-latencies) is replaced by a placeholder. A change to the CLI that is meant rewrites them:
+latencies, the day a build's corpus health is judged on) is replaced by a placeholder. A change to the CLI that is meant rewrites them:
 
     RAG_UPDATE_CLI_SNAPSHOT=1 .venv/bin/python -m pytest -q tests/cli/test_snapshot.py
 """
@@ -108,6 +108,7 @@ class Scrub:
             text = text.replace(word, self.words[word])
         text = re.sub(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?", "<time>", text)
         text = re.sub(r'("(?:p50|p95|p99|mean|\w*seconds|\w*_ms)": )[-0-9.e]+', r"\1<n>", text)
+        text = re.sub(r'("today": "|corpus health on )\d{4}-\d{2}-\d{2}', r"\1<today>", text)  # the build's day
         text = re.sub(r"(\| latency_ms \| p\d+ \| )[0-9.]+", r"\1<n>", text)
         return re.sub(r"p50=\d+ms", "p50=<n>ms", text)
 

@@ -122,6 +122,9 @@ def test_admin_routes_need_an_admin_key(setup):
     assert refused.status_code == 403 and refused.json()["error"]["type"] == "forbidden"
     assert call(base, keys.admin, "POST", "/v1/admin/reload").status_code == 200
     assert call(base, keys.hr, "GET", "/metrics").status_code == 403
+    assert call(base, keys.hr, "GET", "/v1/corpus/health").status_code == 403  # the report names every document
+    health = call(base, keys.admin, "GET", "/v1/corpus/health")
+    assert health.status_code == 200 and health.json()["counts"]["documents"] >= 1
 
 
 def test_the_audit_trail_says_who_saw_what_and_never_holds_a_key(setup, caplog):

@@ -143,3 +143,21 @@ def test_metadata_filter_matches_one_item_of_a_list_value(settings, fake_embedde
         body = c.post("/v1/search", json={"question": "locked drawer", "filters": {"metadata": {"tags": "Paper"}}}).json()
         assert {p["doc_id"] for p in body["passages"]} == {"desk.md"}
         assert c.post("/v1/search", json={"question": "locked drawer", "filters": {"metadata": {"tags": "travel"}}}).json()["passages"] == []
+
+
+def test_corpus_health_is_the_cli_report(client, built, settings):
+    from datetime import date
+
+    from rag.indexing.builds import load_current
+    from rag.lifecycle.health import check_corpus
+
+    response = client.get("/v1/corpus/health", params={"today": "2030-01-01"})
+    assert response.status_code == 200
+    assert response.json() == json_round_trip(check_corpus(load_current(settings), date(2030, 1, 1)).to_dict())
+    assert_error(client.get("/v1/corpus/health", params={"today": "next week"}), 422, "invalid_request")
+
+
+def json_round_trip(value):  # type: ignore[no-untyped-def]
+    import json
+
+    return json.loads(json.dumps(value))
