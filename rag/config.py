@@ -228,7 +228,18 @@ class Settings:
     )
     state_dir: Path = setting(
         Path("state"), "Folder of the service's own state: stored conversations (conversations.sqlite), answer "
-        "feedback (feedback.sqlite), API keys (keys.sqlite) and the audit trail (audit.jsonl).",
+        "feedback (feedback.sqlite), API keys (keys.sqlite), rate-limit buckets (rate.sqlite) and the audit trail "
+        "(audit.jsonl); with RAG_DATABASE_URL set, they live in that database instead.",
+    )
+    database_url: str = setting(
+        "", "PostgreSQL database of the service's state, shared by every replica and worker (e.g. "
+        "postgresql://rag@db.internal:5432/rag): conversations, feedback, API keys, rate-limit buckets and the audit "
+        "trail. Empty: SQLite files and audit.jsonl in RAG_STATE_DIR (one machine).",
+    )
+    database_pool_size: int = setting(10, "Most connections each server process holds to RAG_DATABASE_URL.", 1, 1000)
+    workers: int = setting(
+        1, "Server processes `rag serve` runs on its port (each loads the index and model; /metrics adds them up). "
+        "Above 1, rate limits hold across them only with RAG_DATABASE_URL.", 1, 256,
     )
     conversation_max_turns: int = setting(
         50, "Most turns (question and answer) one stored conversation keeps; the next is refused (start a new one).", 1, 10000

@@ -101,7 +101,7 @@ class ConversationFullError(RagError):
 
 
 class StateError(RagError):
-    """The state folder (stored conversations) cannot be opened or written."""
+    """The state (SQLite files or the PostgreSQL database) cannot be opened, written, or is newer than the code."""
 
     status = 503
     kind = "state_error"

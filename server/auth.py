@@ -5,8 +5,10 @@ every document, as the owner its `X-Rag-Owner` header names (the server then lis
 `check_bind`); once a key exists, every route but the public ones (health, readiness, the schema, the web page and
 its `/static/` files, which hold no document text) needs `Authorization: Bearer <key>` and sees only its key's
 groups, as the key's name. Admin routes (`/v1/admin/...`,
-`/metrics`, `/v1/corpus/health`) need an admin key. `TokenBucket` paces each key (`RAG_RATE_LIMIT`, `RAG_RATE_BURST`). Checked keys are
-remembered for a second, so a revocation takes effect within one. Errors never repeat the key sent. Leaves storing
+`/metrics`, `/v1/corpus/health`) need an admin key. `TokenBucket` paces each key (`RAG_RATE_LIMIT`, `RAG_RATE_BURST`) in this process; with
+`RAG_DATABASE_URL` set, the buckets live in the database (`rag.access.rate.StoredBuckets`), so the rate holds across
+replicas and workers. Checked keys are remembered for a second on SQLite, so a revocation takes effect within one; on
+a shared database every request reads the key, so a revocation on any replica is refused by all at once. Errors never repeat the key sent. Leaves storing
 keys to `rag.access.keys` and applying the access to the assistant.
 """
 
@@ -22,6 +24,7 @@ import time
 from starlette.requests import Request
 
 from rag.access.keys import INVALID, KeyStore
+from rag.access.rate import StoredBuckets
 from rag.chat.store import DEFAULT_OWNER
 from rag.config import Settings
 from rag.errors import AuthError, ConfigError, ForbiddenError, RateLimitedError
@@ -86,14 +89,18 @@ class TokenBucket:
 class Authenticator:
     def __init__(self, settings: Settings, store: KeyStore | None = None) -> None:
         self.store = store or KeyStore(settings)
-        self.bucket = TokenBucket(settings.rate_limit, settings.rate_burst) if settings.rate_limit > 0 else None
+        self.bucket: TokenBucket | StoredBuckets | None = None
+        if settings.rate_limit > 0:
+            self.bucket = (StoredBuckets(settings, settings.rate_limit, settings.rate_burst) if settings.database_url
+                           else TokenBucket(settings.rate_limit, settings.rate_burst))
+        self.remember = 0.0 if settings.database_url else REMEMBER_S  # shared: another replica may revoke at any time
         self._active: tuple[float, bool] = (-math.inf, False)
         self._checked: dict[bytes, tuple[float, ApiKey]] = {}
 
     def keys_required(self) -> bool:
         when, active = self._active
         now = time.monotonic()
-        if now - when > REMEMBER_S:
+        if now - when > self.remember or not self.remember:
             active = self.store.active()
             self._active = (now, active)
         return active
@@ -123,7 +130,7 @@ class Authenticator:
         fingerprint = hashlib.sha256(key.strip().encode("utf-8", "replace")).digest()
         now = time.monotonic()
         seen = self._checked.get(fingerprint)
-        if seen is not None and now - seen[0] <= REMEMBER_S:
+        if seen is not None and now - seen[0] <= self.remember:
             return seen[1]
         record = self.store.verify(key.strip())
         if len(self._checked) > 10_000:

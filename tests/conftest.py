@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import pytest
@@ -106,3 +106,42 @@ def assistant_over(settings: Settings, mini_corpus: Path, fake_embedder: FakeEmb
         return Assistant(settings.replace(abstain_threshold=0.001, answer_sentences=1), embedder=fake_embedder)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def postgres_server():  # type: ignore[no-untyped-def]
+    """A real PostgreSQL server for the session (tests/postgres.py); skips, saying why, where no server can be had."""
+    from tests.postgres import start_server
+
+    try:
+        server = start_server()
+    except LookupError as exc:
+        pytest.skip(str(exc))
+    yield server
+    from rag.state.database import close_pools
+
+    close_pools()
+    server.stop()
+    shutil.rmtree(server.root, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The state backends the store tests run against: "" (SQLite files in the state folder), then a fresh database
+    of the session's PostgreSQL server."""
+    if request.param == "sqlite":
+        yield ""
+        return
+    from rag.state.database import close_pools
+
+    yield request.getfixturevalue("postgres_server").new_database()
+    close_pools()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """A fresh database of the session's PostgreSQL server (for a test that runs on it alone or picks its backend)."""
+    from rag.state.database import close_pools
+
+    yield postgres_server.new_database()
+    close_pools()

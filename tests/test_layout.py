@@ -1,7 +1,8 @@
 """The library's layout stays true: every import in `rag/` runs from a later pipeline stage to an earlier one.
 
-Stages, earliest first: the kernel's data types (`rag`, `config`, `errors`, `models`), `access` (keys, document
-groups, the audit trail: kernel only, so every stage may apply a scope), `ingest`, `indexing`, `lifecycle` (what a
+Stages, earliest first: the kernel's data types (`rag`, `config`, `errors`, `models`), `state` (the state database:
+SQLite or PostgreSQL, migrations), `access` (keys, document groups, rate buckets, the audit trail: kernel and state
+only, so every stage may apply a scope), `ingest`, `indexing`, `lifecycle` (what a
 build's documents say about themselves: versions, reviews, references, conflicts), `search`, `answer`, `chat`, `generate` (a language model's answers, which implement chat's interfaces), the assistant
 facade, `evaluate`, the workflows over them (`pipeline`, `tune`,
 `progress`), then the front ends (the `rag/cli/` package and `server/`, which `rag serve` starts). A module may import its
@@ -25,6 +26,7 @@ from tests.conftest import ROOT
 RAG = ROOT / "rag"
 STAGES: tuple[tuple[str, ...], ...] = (
     ("rag", "rag.config", "rag.errors", "rag.models"),
+    ("rag.state",),
     ("rag.access",),
     ("rag.ingest",),
     ("rag.indexing",),

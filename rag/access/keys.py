@@ -1,6 +1,7 @@
 """API keys: created at random, shown once, stored only as salted hashes, verified in constant time.
 
-Owns `keys.sqlite` in `RAG_STATE_DIR` (one row a key: its name, a short public id, a random salt, the HMAC-SHA256 of
+Owns the store `keys` (`keys.sqlite` in `RAG_STATE_DIR`, or its table in `RAG_DATABASE_URL`, shared by every
+replica; one row a key: its name, a short public id, a random salt, the HMAC-SHA256 of
 the key's secret under that salt, its groups, whether it is an admin's, when it was made and revoked). A key reads
 `rag_<id>_<secret>`: the id finds the row, the secret is compared by `hmac.compare_digest`, and an unknown id is
 compared against a dummy hash so that a miss takes as long as a wrong secret. Keys are 256-bit random, so one fast
@@ -13,26 +14,26 @@ import hashlib
 import hmac
 import re
 import secrets
-import sqlite3
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
 from rag.config import Settings
-from rag.errors import AuthError, InvalidRequestError, NotFoundError, StateError
+from rag.errors import AuthError, InvalidRequestError, NotFoundError
 from rag.models import ApiKey
+from rag.state.database import Migration, Tx, open_database
 
 FILE = "keys.sqlite"
 PREFIX = "rag_"
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 GROUP = re.compile(r"^(\*|[a-z0-9][a-z0-9_.-]{0,63})$")
 KEY = re.compile(r"^rag_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
-SCHEMA = """
+MIGRATIONS = (Migration(1, """
 CREATE TABLE IF NOT EXISTS keys (
-    name TEXT PRIMARY KEY, key_id TEXT NOT NULL UNIQUE, salt BLOB NOT NULL, digest BLOB NOT NULL, groups TEXT NOT NULL,
+    name TEXT PRIMARY KEY, key_id TEXT NOT NULL UNIQUE, salt {BLOB} NOT NULL, digest {BLOB} NOT NULL, groups TEXT NOT NULL,
     admin INTEGER NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT);
-"""
+"""),)
 _DUMMY_SALT = secrets.token_bytes(16)
 INVALID = ("the API key is missing, malformed, unknown or revoked; send it as the header `Authorization: Bearer <key>` "
            "(an admin makes one with `rag keys add NAME --groups GROUP,...`)")
@@ -58,26 +59,17 @@ def _now() -> str:
 
 class KeyStore:
     def __init__(self, settings: Settings) -> None:
-        self.path = Path(settings.state_dir) / FILE
+        self.path = Path(settings.state_dir) / FILE  # the SQLite file, when RAG_DATABASE_URL is not set
+        self.database = open_database(settings, "keys", FILE, MIGRATIONS, "key store")
 
     @contextmanager
-    def _db(self, create: bool = False) -> Iterator[sqlite3.Connection | None]:
-        if not create and not self.path.exists():
+    def _db(self, create: bool = False) -> Iterator[Tx | None]:
+        """A transaction; None for a read of a store that holds nothing yet (a read creates no SQLite file)."""
+        if not create and not self.database.exists():
             yield None
             return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=10)
-        except (OSError, sqlite3.Error) as exc:
-            raise StateError(f"cannot open {self.path} ({exc}): set RAG_STATE_DIR to a writable folder") from None
-        try:
-            with db:
-                db.executescript(SCHEMA)
-                yield db
-        except sqlite3.Error as exc:
-            raise StateError(f"key store {self.path} failed ({exc}): check the disk and RAG_STATE_DIR") from None
-        finally:
-            db.close()
+        with self.database.transaction() as tx:
+            yield tx
 
     def add(self, name: str, groups: str | list[str] | tuple[str, ...], admin: bool = False) -> tuple[ApiKey, str]:
         """A new key: its record and the key itself, which is shown once and never stored."""
@@ -93,8 +85,10 @@ class KeyStore:
             if db.execute("SELECT 1 FROM keys WHERE name = ?", (name,)).fetchone():  # revoked ones too: a name is one
                 raise InvalidRequestError(f"a key named {name!r} exists (or existed): pick another name; "  # key for good, so
                                           "`rag keys list` shows them all")  # its conversations and audit records stay its own
-            db.execute("INSERT INTO keys VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
-                       (name, key_id, salt, _digest(salt, secret), ",".join(chosen), int(admin), record.created_at))
+            added = db.execute("INSERT INTO keys VALUES (?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT (name) DO NOTHING",
+                               (name, key_id, salt, _digest(salt, secret), ",".join(chosen), int(admin), record.created_at))
+            if added.rowcount != 1:  # another replica added the name between the check and the insert
+                raise InvalidRequestError(f"a key named {name!r} exists (or existed): pick another name")
         return record, f"{PREFIX}{key_id}_{secret}"
 
     def list(self) -> list[ApiKey]:
@@ -126,7 +120,7 @@ class KeyStore:
             with self._db() as db:
                 row = db.execute("SELECT name, key_id, groups, admin, created_at, revoked_at, salt, digest FROM keys "
                                  "WHERE key_id = ?", (key_id,)).fetchone() if db else None
-        salt, digest = (row[6], row[7]) if row else (_DUMMY_SALT, b"\0" * 32)
+        salt, digest = (bytes(row[6]), bytes(row[7])) if row else (_DUMMY_SALT, b"\0" * 32)
         same = hmac.compare_digest(_digest(salt, secret), digest)
         if row is None or not same or row[5] is not None:
             raise AuthError(INVALID)

@@ -1,7 +1,7 @@
 """Feedback on answers, and turning it into gold questions for the gate.
 
-Owns the file `feedback.sqlite` in `RAG_STATE_DIR` (created on first use; apart from the conversations, so a
-conversation that expires or is deleted keeps its feedback), recording a thumbs up or down with an optional comment
+Owns the store `feedback` (`feedback.sqlite` in `RAG_STATE_DIR`, created on first use, or its table in
+`RAG_DATABASE_URL`; apart from the conversations, so a conversation that expires or is deleted keeps its feedback), recording a thumbs up or down with an optional comment
 on one turn of a stored conversation (`FeedbackStore.rate`: the question, the conversation before it, the whole
 answer object and its build are copied in; rating the same turn again replaces the rating), checking it (the rating,
 the comment's length against `RAG_FEEDBACK_MAX_COMMENT_CHARS`, the turn), and the export (`export`, `gold_row`): one
@@ -19,26 +19,25 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ContextManager, Iterable
 
-from rag.chat.sqlite import StateFile
 from rag.chat.store import ConversationStore, checked_owner, now
 from rag.config import Settings
 from rag.errors import InvalidRequestError, NotFoundError
 from rag.models import RATINGS, Answer, Conversation, Feedback, Message
+from rag.state.database import Migration, Tx, open_database
 
 FILE = "feedback.sqlite"
-SCHEMA = """
+MIGRATIONS = (Migration(1, """
 CREATE TABLE IF NOT EXISTS feedback (
     id TEXT PRIMARY KEY, owner TEXT NOT NULL, conversation_id TEXT NOT NULL, turn INTEGER NOT NULL,
     rating TEXT NOT NULL, comment TEXT NOT NULL, question TEXT NOT NULL, history TEXT NOT NULL, answer TEXT NOT NULL,
     build_id TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
     UNIQUE (owner, conversation_id, turn));
 CREATE INDEX IF NOT EXISTS feedback_by_time ON feedback (created_at);
-"""
+"""),)
 COLUMNS = "id, owner, conversation_id, turn, rating, comment, question, history, answer, created_at, updated_at"
 REVIEW_UP = ("thumbs up: check that the evidence answers the question, add the short expected answers to `answers`, "
              "then move the row into a gold set")
@@ -48,15 +47,15 @@ REVIEW_DOWN = ("thumbs down: write the evidence the answer should have quoted ({
 
 
 class FeedbackStore:
-    """Every owner's feedback in one SQLite file; safe to share between threads (one connection per call)."""
+    """Every owner's feedback; safe to share between threads (one connection per call)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.path = Path(settings.state_dir) / FILE
-        self._file = StateFile(self.path, SCHEMA, "feedback store")
+        self.path = Path(settings.state_dir) / FILE  # the SQLite file, when RAG_DATABASE_URL is not set
+        self.database = open_database(settings, "feedback", FILE, MIGRATIONS, "feedback store")
 
-    def _db(self) -> ContextManager[sqlite3.Connection]:
-        return self._file.transaction()
+    def _db(self) -> ContextManager[Tx]:
+        return self.database.transaction()
 
     def rate(self, conversation: Conversation, turn: int, rating: str, comment: str = "") -> Feedback:
         """Record the owner's rating of turn `turn` of `conversation` (replacing an earlier rating of that turn)."""

@@ -1,6 +1,7 @@
-"""Stored conversations: SQLite (WAL) in the state folder, so they survive a restart.
+"""Stored conversations: in the state database, so they survive a restart and every replica sees them.
 
-Owns the file `conversations.sqlite` in `RAG_STATE_DIR` (created on first use), its two tables (conversations: id,
+Owns the store `conversations` (`conversations.sqlite` in `RAG_STATE_DIR`, created on first use, or the tables in
+`RAG_DATABASE_URL`; `rag.state.database`), its migrations and SQL, its two tables (conversations: id,
 owner, title, times; turns: the question, the whole answer object as JSON and the build that answered), and the
 bounds: `RAG_CONVERSATION_MAX_TURNS` turns per conversation (the next is refused), `RAG_CONVERSATION_MAX_AGE_DAYS`
 since a conversation was last used (older ones are deleted as others are written), `RAG_CONVERSATIONS_PER_OWNER`
@@ -13,20 +14,19 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import ContextManager
 
-from rag.chat.sqlite import StateFile
 from rag.config import Settings
 from rag.errors import ConversationFullError, InvalidRequestError, NotFoundError
 from rag.models import Answer, Conversation, Turn
+from rag.state.database import Migration, Tx, open_database
 
 FILE = "conversations.sqlite"
 DEFAULT_OWNER = "anonymous"  # whoever a request does not name; API keys will name owners (the access-control issue)
 TITLE_CHARS = 80
-SCHEMA = """
+MIGRATIONS = (Migration(1, """
 CREATE TABLE IF NOT EXISTS conversations (
     id TEXT PRIMARY KEY, owner TEXT NOT NULL, title TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS conversations_by_owner ON conversations (owner, updated_at);
@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS turns (
     conversation_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE, n INTEGER NOT NULL,
     question TEXT NOT NULL, answer TEXT NOT NULL, build_id TEXT NOT NULL, created_at TEXT NOT NULL,
     PRIMARY KEY (conversation_id, n));
-"""
+"""),)
 
 
 def now() -> str:
@@ -43,15 +43,15 @@ def now() -> str:
 
 
 class ConversationStore:
-    """Conversations of every owner in one SQLite file; safe to share between threads (one connection per call)."""
+    """Conversations of every owner; safe to share between threads (one connection per call)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.path = Path(settings.state_dir) / FILE
-        self._file = StateFile(self.path, SCHEMA, "conversation store")
+        self.path = Path(settings.state_dir) / FILE  # the SQLite file, when RAG_DATABASE_URL is not set
+        self.database = open_database(settings, "conversations", FILE, MIGRATIONS, "conversation store")
 
-    def _db(self) -> ContextManager[sqlite3.Connection]:
-        return self._file.transaction()
+    def _db(self) -> ContextManager[Tx]:
+        return self.database.transaction()
 
     def create(self, owner: str, title: str = "") -> Conversation:
         """A new, empty conversation; the owner's least recently used ones go beyond `RAG_CONVERSATIONS_PER_OWNER`."""
@@ -60,7 +60,7 @@ class ConversationStore:
             self._expire(db)
             db.execute("INSERT INTO conversations VALUES (?, ?, ?, ?, ?)", (conversation_id, checked_owner(owner), title[:TITLE_CHARS], stamp, stamp))
             db.execute("DELETE FROM conversations WHERE id IN (SELECT id FROM conversations WHERE owner = ? "
-                       "ORDER BY updated_at DESC, created_at DESC LIMIT -1 OFFSET ?)", (owner, self.settings.conversations_per_owner))
+                       "ORDER BY updated_at DESC, created_at DESC LIMIT 1000000000 OFFSET ?)", (owner, self.settings.conversations_per_owner))
         return Conversation(conversation_id, owner, title[:TITLE_CHARS], stamp, stamp)
 
     def get(self, owner: str, conversation_id: str) -> Conversation:
@@ -103,23 +103,23 @@ class ConversationStore:
                        (stamp, " ".join(question.split())[:TITLE_CHARS], conversation_id))
         return Turn(n, question, answer, stamp)
 
-    def _head(self, db: sqlite3.Connection, owner: str, conversation_id: str) -> tuple[str, str, str, str, str]:
+    def _head(self, db: Tx, owner: str, conversation_id: str) -> tuple[str, str, str, str, str]:
         self._expire(db)
-        row = db.execute("SELECT id, owner, title, created_at, updated_at FROM conversations WHERE id = ? AND owner = ?",
-                         (conversation_id, owner)).fetchone()
+        row = db.execute("SELECT id, owner, title, created_at, updated_at FROM conversations WHERE id = ? AND owner = ?"
+                         + db.for_update, (conversation_id, owner)).fetchone()  # appends to one conversation queue
         if row is None:
             raise NotFoundError(f"no conversation {conversation_id!r}: list yours with GET /v1/conversations, or start one with "
                                 "POST /v1/conversations")
         return row
 
-    def _next_turn(self, db: sqlite3.Connection, conversation_id: str) -> int:
+    def _next_turn(self, db: Tx, conversation_id: str) -> int:
         count = db.execute("SELECT COUNT(*) FROM turns WHERE conversation_id = ?", (conversation_id,)).fetchone()[0]
         if count >= self.settings.conversation_max_turns:
             raise ConversationFullError(f"conversation {conversation_id} has {count} turns, the most one keeps "
                                         "(RAG_CONVERSATION_MAX_TURNS): start a new one with POST /v1/conversations")
         return count + 1
 
-    def _expire(self, db: sqlite3.Connection) -> None:
+    def _expire(self, db: Tx) -> None:
         days = self.settings.conversation_max_age_days
         if days > 0:
             cutoff = (datetime.now(timezone.utc) - timedelta(days=days)).isoformat(timespec="milliseconds")

@@ -1,4 +1,7 @@
-"""The audit trail: appended, rotated by size, searched by document, questions left out on request."""
+"""The audit trail: appended, rotated by size, searched by document, questions left out on request; the same reads
+from the JSONL file (SQLite settings) and from the table of a real PostgreSQL database."""
+
+import pytest
 
 from rag.access.audit import AuditLog, AuditRecord
 
@@ -21,11 +24,26 @@ def test_records_are_kept_rotated_and_searchable(settings):
     assert [r.key for r in log.search(key="key39")] == ["key39"]
 
 
-def test_questions_can_be_left_out(settings):
+def test_both_backends_keep_search_and_tail_the_same_records(settings, database_url):
+    log = AuditLog(settings.replace(database_url=database_url))
+    for n in range(6):
+        log.record(record(n, "a.md" if n % 2 else "b.md", question=f"q{n}?"))
+    again = AuditLog(settings.replace(database_url=database_url))  # another process, another replica
+    assert [r.key for r in again.records()] == [f"key{n}" for n in range(6)]
+    assert [r.key for r in again.tail(2)] == ["key4", "key5"] and again.tail(1)[0].question == "q5?"
+    assert [r.key for r in again.search("a.md")] == ["key1", "key3", "key5"]
+    assert [r.key for r in again.search("b.md", key="key2")] == ["key2"] and again.search(key="nobody") == []
+    assert again.tail(1)[0].chunks == ("a.md#0",) and again.tail(1)[0].status == 200
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_questions_can_be_left_out(settings, backend, request):
+    if backend == "postgresql":
+        settings = settings.replace(database_url=request.getfixturevalue("postgres_url"))
     log = AuditLog(settings.replace(audit_questions=False))
     log.record(record(1, question="who is being disciplined?"))
     assert log.tail(1)[0].question is None
-    assert "disciplined" not in log.path.read_text()
+    assert "disciplined" not in (log.path.read_text() if log.table is None else repr(log.tail(5)))
 
 
 def test_a_torn_line_is_skipped(settings):

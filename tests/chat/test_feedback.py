@@ -1,4 +1,4 @@
-"""Feedback on stored turns in a real SQLite file, and its export as gold rows that `rag.evaluate.gold` loads."""
+"""Feedback on stored turns on both state backends (a SQLite file, a real PostgreSQL database), and its export as gold rows that `rag.evaluate.gold` loads."""
 
 import json
 import sqlite3
@@ -27,8 +27,8 @@ def refused(question: str) -> Answer:
 
 
 @pytest.fixture
-def settings(tmp_path):
-    return Settings.from_env({}, state_dir=tmp_path / "state", feedback_max_comment_chars=50)
+def settings(tmp_path, database_url):
+    return Settings.from_env({}, state_dir=tmp_path / "state", feedback_max_comment_chars=50, database_url=database_url)
 
 
 @pytest.fixture
@@ -52,8 +52,9 @@ def test_a_rating_keeps_the_question_its_history_the_answer_and_the_build(settin
     assert feedback.to_dict()["build_id"] == "B2" and "answer" not in feedback.to_dict()
     reopened = FeedbackStore(settings).list("alice", conversation.conversation_id)
     assert [f.feedback_id for f in reopened] == [feedback.feedback_id]
-    with sqlite3.connect(tmp_path / "state" / FILE) as db:
-        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    if not settings.database_url:
+        with sqlite3.connect(tmp_path / "state" / FILE) as db:
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_rating_a_turn_again_replaces_the_rating(settings, conversation):

@@ -1,4 +1,4 @@
-"""Stored conversations in a real SQLite file: owners, bounds, restarts."""
+"""Stored conversations on both state backends (a SQLite file, a real PostgreSQL database): owners, bounds, restarts."""
 
 import sqlite3
 
@@ -15,8 +15,9 @@ def _answer(question: str, build_id: str = "B1") -> Answer:
 
 
 @pytest.fixture
-def store(tmp_path):
-    return ConversationStore(Settings.from_env({}, state_dir=tmp_path / "state", conversation_max_turns=3, conversations_per_owner=2))
+def store(tmp_path, database_url):
+    return ConversationStore(Settings.from_env({}, state_dir=tmp_path / "state", conversation_max_turns=3, conversations_per_owner=2,
+                                               database_url=database_url))
 
 
 def test_turns_keep_the_answer_and_the_build_and_survive_a_restart(store, tmp_path):
@@ -27,8 +28,9 @@ def test_turns_keep_the_answer_and_the_build_and_survive_a_restart(store, tmp_pa
     assert [(t.n, t.question, t.answer.build_id) for t in reopened.turns] == [(1, "How long is CCTV kept?", "B1"), (2, "and payroll?", "B2")]
     assert reopened.title == "How long is CCTV kept?" and reopened.turns[0].answer.answer == "An answer to How long is CCTV kept? [1]"
     assert [m.role for m in reopened.history()] == ["user", "assistant", "user", "assistant"]
-    with sqlite3.connect(tmp_path / "state" / FILE) as db:
-        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    if not store.settings.database_url:
+        with sqlite3.connect(tmp_path / "state" / FILE) as db:
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_another_owner_never_sees_a_conversation(store):
@@ -61,7 +63,7 @@ def test_an_owner_keeps_their_most_recently_used_conversations(store):
 
 def test_old_conversations_expire_and_deleted_ones_are_gone(store, tmp_path):
     old, kept = store.create("alice"), store.create("bob")
-    with sqlite3.connect(tmp_path / "state" / FILE) as db:
+    with store.database.transaction() as db:
         db.execute("UPDATE conversations SET updated_at = '2020-01-01T00:00:00.000+00:00' WHERE id = ?", (old.conversation_id,))
     with pytest.raises(NotFoundError):
         store.get("alice", old.conversation_id)

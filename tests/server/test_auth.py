@@ -18,8 +18,15 @@ def test_without_keys_only_loopback_may_be_served(settings):
     assert "API keys required" in check_bind(settings.replace(host="0.0.0.0"), store)
 
 
-def test_the_bucket_allows_a_burst_then_paces():
-    bucket = TokenBucket(rate=2.0, burst=3)
+@pytest.mark.parametrize("kept", ["memory", "database"])
+def test_the_bucket_allows_a_burst_then_paces(kept, settings, request):
+    """The same pacing in one process's memory and in the state database (both backends), which replicas share."""
+    if kept == "memory":
+        bucket = TokenBucket(rate=2.0, burst=3)
+    else:
+        from rag.access.rate import StoredBuckets
+
+        bucket = StoredBuckets(settings.replace(database_url=request.getfixturevalue("postgres_url")), rate=2.0, burst=3)
     assert [bucket.take("a", now=10.0) for _ in range(3)] == [0.0, 0.0, 0.0]
     assert bucket.take("a", now=10.0) == pytest.approx(0.5)
     assert bucket.take("b", now=10.0) == 0.0  # its own bucket
