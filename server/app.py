@@ -148,9 +148,36 @@ def worker_threads(settings: Settings) -> int:
     return settings.server_threads or 2 * (os.cpu_count() or 1)
 
 
+def check_state(settings: Settings) -> None:
+    """Apply or check every store's schema before serving: a database newer than this code stops the server here,
+    saying what to do (SQLite files that do not exist yet are created on first use instead)."""
+    from rag.access.keys import KeyStore
+    from rag.access.rate import StoredBuckets
+    from rag.chat.feedback import FeedbackStore
+    from rag.chat.store import ConversationStore
+
+    for database in (ConversationStore(settings).database, FeedbackStore(settings).database, KeyStore(settings).database):
+        database.check()
+    if settings.database_url:
+        StoredBuckets(settings, settings.rate_limit, settings.rate_burst).database.check()
+        AuditLog(settings)  # its table, migrated on opening
+
+
+def served_app() -> FastAPI:
+    """The app one `rag serve --workers N` process serves (uvicorn's factory): settings from the `RAG_*` variables
+    `rag serve` set, and the request log on standard error."""
+    access = logging.getLogger("rag.access")  # one JSON line per request (replaces uvicorn's access log)
+    access.setLevel(logging.INFO)
+    if not access.handlers:
+        access.addHandler(logging.StreamHandler())
+    access.propagate = False
+    return create_app(Settings.from_env(), announce_access=False)
+
+
 def create_app(settings: Settings | None = None, assistant: Assistant | None = None, announce_access: bool = True) -> FastAPI:
     """The HTTP app; it logs at start whether keys are required unless its caller has said so (`rag serve` does)."""
     settings = settings or Settings.from_env()
+    check_state(settings)
     assistant = assistant or Assistant(settings, batch_questions=True)
     telemetry = Telemetry(settings, assistant)
     assistant.observe, assistant.observe_batch = telemetry.observe_stage, telemetry.observe_batch

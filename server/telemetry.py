@@ -5,13 +5,16 @@ and latency per route template and status, seconds spent in each step of answeri
 retrieval, answering; reported by the assistant through its `observe` hook), the sizes of the question
 micro-batches, and the live build's id and age; and the access log: logger `rag.access`, one JSON object per
 request with time, method, route, status, latency and the build that answered, never the question unless
-`RAG_LOG_QUESTIONS=true`. Leaves routes and errors to `server.app`.
+`RAG_LOG_QUESTIONS=true`. Under `rag serve --workers N` (`PROMETHEUS_MULTIPROC_DIR` set) every worker writes its
+counts into that folder and a scrape of any worker adds up all of them (prometheus-client's multiprocess mode).
+Leaves routes and errors to `server.app`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from datetime import datetime, timezone
 from typing import Any
@@ -71,6 +74,13 @@ class Telemetry:
         self.batches.observe(size)
 
     def exposition(self) -> Response:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # several workers: the counts of all, from their files
+            from prometheus_client import multiprocess
+
+            every = CollectorRegistry()
+            multiprocess.MultiProcessCollector(every)
+            every.register(BuildCollector(self.assistant))  # type: ignore[arg-type]
+            return Response(generate_latest(every), media_type=CONTENT_TYPE_LATEST)
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
     def install(self, app: FastAPI) -> None:

@@ -67,6 +67,12 @@ class Database:
         """Whether the store holds anything yet (a missing SQLite file holds nothing and is not created by a read)."""
         return True
 
+    def check(self) -> None:
+        """Apply or check the store's migrations now (start-up), so a newer schema stops a server before it serves."""
+        if self.exists():
+            with self.transaction():
+                pass
+
     def version(self, store: str) -> int:
         with self.transaction() as tx:
             row = tx.execute("SELECT version FROM schema_versions WHERE store = ?", (store,)).fetchone()
@@ -161,10 +167,16 @@ class PostgresDatabase(Database):
             pool = self._pools.get(url)
             if pool is None:
                 try:
+                    import psycopg
                     from psycopg_pool import ConnectionPool
                 except ImportError:
                     raise StateError("RAG_DATABASE_URL is set but psycopg is not installed: pip install 'psycopg[binary]' "
                                      "psycopg-pool (or unset RAG_DATABASE_URL to keep state in SQLite)") from None
+                try:  # one plain connection first: an unreachable server fails now, not after the pool's retries
+                    psycopg.connect(url, connect_timeout=10).close()
+                except psycopg.Error as exc:
+                    raise StateError(f"cannot connect to {self.where} ({str(exc).strip()}): check RAG_DATABASE_URL and "
+                                     "that the server is up and reachable") from None
                 pool = ConnectionPool(url, min_size=1, max_size=max(1, size), open=False, timeout=30,
                                       name="rag-state", kwargs={"connect_timeout": 10})
                 try:
