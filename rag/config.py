@@ -228,8 +228,8 @@ class Settings:
     )
     state_dir: Path = setting(
         Path("state"), "Folder of the service's own state: stored conversations (conversations.sqlite), answer "
-        "feedback (feedback.sqlite), API keys (keys.sqlite), rate-limit buckets (rate.sqlite) and the audit trail "
-        "(audit.jsonl); with RAG_DATABASE_URL set, they live in that database instead.",
+        "feedback (feedback.sqlite), API keys (keys.sqlite) and the audit trail (audit.jsonl); with RAG_DATABASE_URL "
+        "set, they and the rate-limit buckets live in that database instead.",
     )
     database_url: str = setting(
         "", "PostgreSQL database of the service's state, shared by every replica and worker (e.g. "
