@@ -127,7 +127,7 @@ class AuditLog:
 
     def tail(self, n: int = 20) -> list[AuditRecord]:
         if self.table is not None:
-            return self._rows(last=max(1, n))
+            return self._rows(last=n) if n > 0 else []
         return list(deque(self.records(), maxlen=n))
 
     def search(self, doc_id: str | None = None, key: str | None = None) -> list[AuditRecord]:
