@@ -29,6 +29,7 @@ import numpy as np
 from rag.answer.antecedents import antecedent_span
 from rag.answer.lists import lead_in_span
 from rag.errors import ConfigError, ModelError
+from rag.indexing.onnx_export import padded
 from rag.models import section_label
 
 if TYPE_CHECKING:
@@ -180,12 +181,7 @@ class CrossEncoderReader(Reader):
         q = question_text(question)
         with self._lock:
             encodings = self.tokenizer.encode_batch([(q, t) for t in texts])
-        width = max(len(e.ids) for e in encodings)
-        ids = np.zeros((len(encodings), width), dtype=np.int64)
-        mask = np.zeros_like(ids)
-        for row, e in enumerate(encodings):
-            ids[row, : len(e.ids)] = e.ids
-            mask[row, : len(e.ids)] = 1
+        ids, mask = padded(encodings)
         logits = self.session.run(["logit"], {"input_ids": ids, "attention_mask": mask})[0].reshape(-1)
         return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
 

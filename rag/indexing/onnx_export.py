@@ -112,13 +112,19 @@ class OnnxModel:
 
     def run(self, encodings: Sequence[Any], outputs: Sequence[str] = ("embedding",)) -> list[np.ndarray]:
         """The named outputs for one batch of tokenizer encodings, padded to the longest."""
-        width = max(len(e.ids) for e in encodings)
-        ids = np.zeros((len(encodings), width), dtype=np.int64)
-        mask = np.zeros_like(ids)
-        for row, encoding in enumerate(encodings):
-            ids[row, : len(encoding.ids)] = encoding.ids
-            mask[row, : len(encoding.ids)] = 1
+        ids, mask = padded(encodings)
         return list(self.session.run(list(outputs), {"input_ids": ids, "attention_mask": mask}))
+
+
+def padded(encodings: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(token ids, attention mask) of tokenizer encodings, zero-padded to the longest."""
+    width = max(len(e.ids) for e in encodings)
+    ids = np.zeros((len(encodings), width), dtype=np.int64)
+    mask = np.zeros_like(ids)
+    for row, encoding in enumerate(encodings):
+        ids[row, : len(encoding.ids)] = encoding.ids
+        mask[row, : len(encoding.ids)] = 1
+    return ids, mask
 
 
 def ensure_export(embedder: SentenceTransformerEmbedder, cache_root: Path, variant: str, setting: str = "RAG_QUERY_ENCODER") -> Path:
