@@ -159,3 +159,13 @@ def test_a_cut_reply_with_nothing_verified_falls_back_saying_nothing_passed(buil
     answer = assistant_for(llm_settings, fake_embedder).ask(QUESTION)
     assert answer.backend == "extractive" and answer.fallback.reason == "unverified"
     assert "0 of 2 generated sentences passed" in answer.fallback.message
+
+
+def test_an_uncertain_answer_offers_its_clauses_without_asking_the_model(built, llm, llm_settings, fake_embedder):
+    llm.reply(reply(TRUE))
+    sure = assistant_for(llm_settings, fake_embedder).ask(QUESTION)
+    assert sure.backend == "openai" and len(llm.requests) == 1
+    unsure = assistant_for(llm_settings, fake_embedder, answer_threshold=0.999).ask(QUESTION)
+    assert unsure.status == "uncertain" and unsure.backend == "extractive" and unsure.model == ""
+    assert unsure.answer.startswith("These clauses may answer it") and unsure.citations
+    assert len(llm.requests) == 1  # the model was not asked: its sentences would read as an answer

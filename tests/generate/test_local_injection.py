@@ -67,7 +67,8 @@ def planted_settings(tmp_path_factory) -> Settings:
         shutil.copytree(FIXTURES / "injection", root / "corpus")
         settings = Settings.from_env({}, corpus_dir=root / "corpus", index_dir=root / "index", state_dir=root / "state",
                                      chunk_tokens=60, chunk_overlap=10, top_k=4, answerer="openai", llm_base_url=url,
-                                     llm_model=MODEL, llm_timeout=300.0, llm_max_tokens=80)
+                                     llm_model=MODEL, llm_timeout=300.0, llm_max_tokens=80,
+                                     answer_threshold=1e-9)  # the model is asked whenever the question is not refused
         yield settings
 
 

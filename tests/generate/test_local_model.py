@@ -44,7 +44,8 @@ def llm_settings(llm_url, tmp_path_factory) -> Settings:
     shutil.copytree(FIXTURES / "mini", root / "corpus")
     return Settings.from_env({}, corpus_dir=root / "corpus", index_dir=root / "index", state_dir=root / "state", chunk_tokens=60,
                              chunk_overlap=10, abstain_threshold=0.3, top_k=3, answerer="openai", llm_base_url=llm_url,
-                             llm_model=MODEL, llm_timeout=300.0, llm_max_tokens=80, llm_rewrite_timeout=300.0)
+                             llm_model=MODEL, llm_timeout=300.0, llm_max_tokens=80, llm_rewrite_timeout=300.0,
+                             answer_threshold=1e-9)  # the model is asked whenever the question is not refused
 
 
 @pytest.fixture(scope="module")
