@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from rag.answer.reader import Reader
 from rag.assistant import Assistant
 from rag.config import Settings
 from rag.errors import InvalidRequestError, RagError
@@ -119,11 +120,12 @@ def rebuild(settings: Settings, embedder: Embedder, golds: Sequence[Path] | Path
     result = builds.build(settings, embedder, progress, strict)
     index = LoadedIndex.load(result.folder, settings)
     health = record_health(result.folder, index)
+    reader = record_reader(result.folder, settings)
     if not sets or config is None:
         reason = "--no-gate given" if no_gate else "no gold set for this corpus (pass --gold FILE to gate)"
         note = {"gate": {"status": "skipped", "reason": reason}}
         builds.promote(settings.index_dir, result.build_id, note)
-        return RebuildOutcome(result.build_id, True, None, None, {**result.manifest, "health": health, **note})
+        return RebuildOutcome(result.build_id, True, None, None, {**result.manifest, "health": health, "reader": reader, **note})
     assistant = Assistant(settings, embedder, index)
     runs = {name: _gate_eval(assistant, gold, name, progress) for name, gold in sets.items()}
     live = comparable_evals(live_eval(settings) or {}, sets, progress)
@@ -147,6 +149,17 @@ def record_health(folder: Path, index: LoadedIndex, today: date | None = None) -
     manifest["health"] = summary
     write_manifest(folder, manifest)
     return summary
+
+
+def record_reader(folder: Path, settings: Settings) -> dict[str, Any] | None:
+    """Name the reader the build was gated with in its manifest (kind, weights' hash, mix): a gate's verdict holds for
+    that reader, and a build answered by another one says so in `rag index status`. None when no reader reads."""
+    reader = Reader.from_settings(settings)
+    described = reader.describe() if reader is not None else None
+    manifest = read_manifest(folder)
+    manifest["reader"] = described
+    write_manifest(folder, manifest)
+    return described
 
 
 def comparable_evals(live: dict[str, dict[str, Any]], sets: dict[str, Path], progress: builds.BuildProgress) -> dict[str, dict[str, Any]]:

@@ -1,5 +1,6 @@
 """Rebuilds go live only through the gate; a refused build leaves the live one serving."""
 
+import json
 import shutil
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from rag.assistant import Assistant
 from rag.errors import ModelError
 from rag.indexing import builds
 from rag.pipeline import evaluate_corpus, live_eval, rebuild
-from tests.conftest import FIXTURES, FakeEmbedder
+from tests.conftest import FIXTURES, ROOT, FakeEmbedder
 
 GOLD = FIXTURES / "mini-gold.jsonl"
 
@@ -157,3 +158,14 @@ def test_two_gold_files_of_one_name_are_refused(settings, fake_embedder, gate_fi
     twin.write_text(GOLD.read_text())
     with pytest.raises(InvalidRequestError, match="share the name 'mini-gold': rename one"):
         rebuild(settings, fake_embedder, [GOLD, twin], gate_file)
+
+
+def test_the_manifest_names_the_reader_the_build_was_gated_with(settings, fake_embedder, gate_file):
+    gated = rebuild(settings, fake_embedder, GOLD, gate_file)
+    assert gated.manifest["reader"] is None  # the tests' settings read without one
+    assert live_eval(settings)["mini-gold"]["index"]["reader"] is None
+    packaged = rebuild(settings.replace(reader="packaged"), fake_embedder, GOLD, gate_file, no_gate=True)
+    card = json.loads((ROOT / "rag/answer/reader_model/reader.json").read_text())
+    assert packaged.manifest["reader"]["sha256"] == card["sha256"] and packaged.manifest["reader"]["kind"] == card["kind"]
+    stored = builds.read_manifest(Path(settings.index_dir) / builds.BUILDS / packaged.build_id)
+    assert stored["reader"] == packaged.manifest["reader"]

@@ -126,6 +126,11 @@ class Reader:
         """What names this reader in a build manifest and in caches: the model file's hash from its card."""
         return str(self.card.facts.get("sha256", ""))[:16]
 
+    def describe(self) -> dict[str, Any]:
+        """The reader as a build manifest and an eval record name it: kind, weights' hash, how its scores are mixed."""
+        return {"kind": str(self.card.facts.get("kind", "cross-encoder")), "sha256": str(self.card.facts.get("sha256", "")),
+                "weight": self.weight, "depth": self.depth, "folder": str(self.folder.resolve())}
+
     def scores(self, question: str, vector: np.ndarray, cands: Sequence[Candidate], index: LoadedIndex) -> np.ndarray:
         raise NotImplementedError
 

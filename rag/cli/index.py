@@ -112,6 +112,10 @@ def index_status(corpus: Path | None, index_dir: Path | None, as_json: bool) -> 
             click.echo(f"  {doc_id}")
         for line in build_report(build_id, manifest)[1:]:  # cache reuse, skipped, noted and changed files
             click.echo(line)
+        if "reader" in manifest:
+            reader = manifest["reader"]
+            click.echo("reader: none (built and gated without one)" if reader is None else
+                       f"reader: {reader['kind']} {reader['sha256'][:16]} (weight {reader['weight']}, reads {reader['depth']})")
     check_manifest(manifest, settings)
     if not as_json:
         click.echo("settings: the live build matches them (model, chunker, format)")
