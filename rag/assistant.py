@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from rag.access.audit import AuditLog, AuditRecord
 from rag.answer.extractive import ExtractiveAnswerer
-from rag.answer.reader import Reader
+from rag.answer.reader import Reader, tuned_folder
 from rag.chat.feedback import FeedbackStore
 from rag.chat.history import checked_history, latest_within
 from rag.chat.retrieval import ContextualRetrieval
@@ -70,6 +70,7 @@ class Assistant:
         self._embedder = embedder
         self._lock = threading.RLock()
         self._question_models: dict[str, tuple[Embedder, QueryEncoder | None]] = {}
+        self._readers: dict[str, Reader | None] = {}
         self.batch_questions = batch_questions
         self.observe: Observer | None = None  # (step, seconds) of each question, for metrics
         self.observe_batch: Callable[[int], None] | None = None  # size of each micro-batch of questions
@@ -123,15 +124,24 @@ class Assistant:
             return MicroBatcher(encoder or embedder, s.question_batch, lambda n: self.observe_batch and self.observe_batch(n))
         return encoder
 
-    @cached_property
+    @property
     def reader(self) -> Reader | None:
-        """The cross-encoder `RAG_READER` names, shared by every build this assistant loads (None: off, or none ships)."""
-        return Reader.from_settings(self.settings)
+        """The reader answering with the live build, loading it (None: off, or none ships); see `reader_for`."""
+        return self.snapshot.answerer.reader
+
+    def reader_for(self, manifest: Mapping[str, Any]) -> Reader | None:
+        """The reader `RAG_READER` names, or, left empty, the tuned one a build was gated with (`rag tune --reader`),
+        loaded once per folder and shared by every build that names it."""
+        tuned = tuned_folder(dict(manifest))
+        with self._lock:
+            if tuned not in self._readers:
+                self._readers[tuned] = Reader.from_settings(self.settings, tuned)
+            return self._readers[tuned]
 
     def _bind(self, index: LoadedIndex) -> Snapshot:
         embedder, encoder = self._models(index.manifest.get("model", {}).get("adapter_path", ""))
         retriever = Retriever(index, embedder, self.settings, encoder)
-        answerer = ExtractiveAnswerer(self.settings, index.term_stats, reader=self.reader)
+        answerer = ExtractiveAnswerer(self.settings, index.term_stats, reader=self.reader_for(index.manifest))
         backend, rewriter = self._answering(answerer, retriever)
         return Snapshot(index, retriever, answerer, ContextualRetrieval(retriever, self.settings, rewriter), backend)
 

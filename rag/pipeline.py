@@ -18,7 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from rag.answer.reader import Reader
+from rag.answer.reader import Reader, tuned_folder
 from rag.assistant import Assistant
 from rag.config import Settings
 from rag.errors import InvalidRequestError, RagError
@@ -117,10 +117,11 @@ def rebuild(settings: Settings, embedder: Embedder, golds: Sequence[Path] | Path
     progress = progress or builds.BuildProgress()
     sets = {} if no_gate else gold_sets(golds)
     config = load_gate_config(gate_file) if sets else None  # fail before building, not after
+    tuned = tuned_folder(_live_manifest(settings))  # a reader `rag tune --reader` put live stays with later builds
     result = builds.build(settings, embedder, progress, strict)
     index = LoadedIndex.load(result.folder, settings)
     health = record_health(result.folder, index)
-    reader = record_reader(result.folder, settings)
+    reader = record_reader(result.folder, settings, tuned)
     if not sets or config is None:
         reason = "--no-gate given" if no_gate else "no gold set for this corpus (pass --gold FILE to gate)"
         note = {"gate": {"status": "skipped", "reason": reason}}
@@ -151,15 +152,20 @@ def record_health(folder: Path, index: LoadedIndex, today: date | None = None) -
     return summary
 
 
-def record_reader(folder: Path, settings: Settings) -> dict[str, Any] | None:
-    """Name the reader the build was gated with in its manifest (kind, weights' hash, mix): a gate's verdict holds for
-    that reader, and a build answered by another one says so in `rag index status`. None when no reader reads."""
-    reader = Reader.from_settings(settings)
+def record_reader(folder: Path, settings: Settings, tuned: str = "") -> dict[str, Any] | None:
+    """Name the reader the build was gated with in its manifest (kind, weights' hash, mix, folder): a gate's verdict
+    holds for that reader, and answers use it while `RAG_READER` is left empty. None when no reader reads."""
+    reader = Reader.from_settings(settings, tuned)
     described = reader.describe() if reader is not None else None
     manifest = read_manifest(folder)
     manifest["reader"] = described
     write_manifest(folder, manifest)
     return described
+
+
+def _live_manifest(settings: Settings) -> dict[str, Any]:
+    build_id = builds.current_build_id(settings.index_dir)
+    return read_manifest(Path(settings.index_dir) / builds.BUILDS / build_id) if build_id else {}
 
 
 def comparable_evals(live: dict[str, dict[str, Any]], sets: dict[str, Path], progress: builds.BuildProgress) -> dict[str, dict[str, Any]]:

@@ -110,11 +110,14 @@ class Reader:
         return READERS[kind](folder, weight, depth, threads)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "Reader | None":
-        """The reader `RAG_READER` names: the packaged one (`packaged`, when it ships), a folder, or none (`off`)."""
+    def from_settings(cls, settings: Settings, tuned: str = "") -> "Reader | None":
+        """The reader `RAG_READER` names: the packaged one (`packaged`, when it ships), a folder, or none (`off`).
+        Left empty, a `tuned` folder (the reader `rag tune --reader` trained and a build was gated with) comes first."""
         choice = settings.reader.strip()
         if choice == "off":
             return None
+        if not choice and tuned and (Path(tuned) / CARD).is_file():
+            choice = tuned
         folder = PACKAGED if choice in ("", "packaged") else Path(choice)
         if choice in ("", "packaged") and not (folder / CARD).is_file():
             return None  # no reader ships in this checkout: answers rank as without one
@@ -129,7 +132,8 @@ class Reader:
     def describe(self) -> dict[str, Any]:
         """The reader as a build manifest and an eval record name it: kind, weights' hash, how its scores are mixed."""
         return {"kind": str(self.card.facts.get("kind", "cross-encoder")), "sha256": str(self.card.facts.get("sha256", "")),
-                "weight": self.weight, "depth": self.depth, "folder": str(self.folder.resolve())}
+                "weight": self.weight, "depth": self.depth, "folder": str(self.folder.resolve()),
+                "packaged": self.folder.resolve() == PACKAGED.resolve()}
 
     def scores(self, question: str, vector: np.ndarray, cands: Sequence[Candidate], index: LoadedIndex) -> np.ndarray:
         raise NotImplementedError
@@ -152,6 +156,12 @@ class Reader:
         floor = min((c.score for c in top), default=0.0)
         rest = [replace(c, base=c.score, score=min(c.score, floor)) for c in ranking[self.depth:]]
         return sorted(top, key=lambda c: c.score, reverse=True) + rest
+
+
+def tuned_folder(manifest: dict[str, Any]) -> str:
+    """The reader folder a build names when it was gated with a reader other than the packaged one ('' otherwise)."""
+    recorded = manifest.get("reader") or {}
+    return "" if recorded.get("packaged", True) else str(recorded.get("folder", ""))
 
 
 class CrossEncoderReader(Reader):

@@ -52,8 +52,11 @@ def _arrays(lists: Sequence[Listed], depth: int) -> tuple[np.ndarray, ...]:
 
 
 def train_vector_reader(lists: Sequence[Listed], config: VectorReaderConfig,
-                        progress: Callable[[int, int, float], None] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """The fitted weights (as `VectorReader` reads them) and the training facts."""
+                        progress: Callable[[int, int, float], None] | None = None,
+                        init: dict[str, np.ndarray] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The fitted weights (as `VectorReader` reads them) and the training facts. With `init` (a reader's weights of the
+    same shape), training continues from them, with their feature scaling: how `rag tune --reader` adapts the packaged
+    reader to an operator's corpus from a few hundred questions."""
     import torch
 
     torch.manual_seed(config.seed)
@@ -64,8 +67,11 @@ def train_vector_reader(lists: Sequence[Listed], config: VectorReaderConfig,
     flat = f[mask]
     mean, scale = flat.mean(axis=0), np.where(flat.std(axis=0) > 1e-6, flat.std(axis=0), 1.0)
     dim = 2 * q.shape[1] + len(FEATURE_NAMES)
-    net = torch.nn.Sequential(torch.nn.Linear(dim, config.hidden), torch.nn.ReLU(), torch.nn.Dropout(config.dropout),
-                              torch.nn.Linear(config.hidden, 1))
+    hidden = config.hidden if init is None else int(init["w1"].shape[1])
+    net = torch.nn.Sequential(torch.nn.Linear(dim, hidden), torch.nn.ReLU(), torch.nn.Dropout(config.dropout),
+                              torch.nn.Linear(hidden, 1))
+    if init is not None:
+        mean, scale = _start_from(net, init, dim)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     order = list(range(len(usable)))
     steps = config.epochs * ((len(order) + config.batch - 1) // config.batch)
@@ -94,6 +100,20 @@ def train_vector_reader(lists: Sequence[Listed], config: VectorReaderConfig,
     facts = {"questions": len(usable), "steps": steps, "seconds": round(time.perf_counter() - started, 1),
              "loss": round(loss_avg, 4), "config": asdict(config)}
     return weights, facts
+
+
+def _start_from(net: Any, init: dict[str, np.ndarray], dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Load `init` into `net`; its feature mean and scale."""
+    import torch
+
+    if init["w1"].shape[0] != dim:
+        raise ValueError(f"the reader to continue from reads {init['w1'].shape[0]} inputs, these lists give {dim}")
+    with torch.no_grad():
+        net[0].weight.copy_(torch.from_numpy(np.ascontiguousarray(init["w1"].T)))
+        net[0].bias.copy_(torch.from_numpy(init["b1"]))
+        net[3].weight.copy_(torch.from_numpy(np.ascontiguousarray(init["w2"].T)))
+        net[3].bias.copy_(torch.from_numpy(np.asarray(init["b2"]).reshape(-1)))
+    return init["mean"].astype(np.float32), init["scale"].astype(np.float32)
 
 
 def _inputs(q: Any, s: Any, f: Any) -> Any:

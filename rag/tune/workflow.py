@@ -51,14 +51,14 @@ def tune(settings: Settings, gold: Path, golds: Sequence[Path], scope_field: str
     """Train an adapter on `gold` (less its held-out share) and rebuild with it; the gate decides (see module).
     `embedder` embeds the questions of the live build (default: the settings' model)."""
     config = config or TrainConfig()
-    assistant = _live_assistant(settings, embedder)
+    assistant = live_assistant(settings, embedder)
     index = assistant.snapshot.index
     rows = load_gold(gold, index.documents, scope_field)
     train, held = split_rows(rows, holdout)
-    _check_sizes(gold, train, held, holdout)
+    check_sizes(gold, train, held, holdout)
     folder = Path(settings.index_dir) / "adapters" / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     folder.mkdir(parents=True)
-    held_file = _write_held_out(gold, {r.id for r in held}, folder)
+    held_file = write_held_out(gold, {r.id for r in held}, folder)
     baseline = evaluate(assistant, held).summary
     triples = training_triples(index, train, assistant.snapshot.retriever.embed)
     trained = train_adapter(resolve_model_path(settings.model), triples, folder, config, on_step)
@@ -71,14 +71,14 @@ def tune(settings: Settings, gold: Path, golds: Sequence[Path], scope_field: str
     return result
 
 
-def _live_assistant(settings: Settings, embedder: Any = None) -> Assistant:
+def live_assistant(settings: Settings, embedder: Any = None) -> Assistant:
     if builds.current_build_id(settings.index_dir) is None or not corpus_matches_live(settings):
         raise InvalidRequestError(f"rag tune trains on the live build of {settings.corpus_dir}, and there is none that "
                                   f"matches it: run `rag index build --corpus {settings.corpus_dir} --index-dir {settings.index_dir}` first")
     return Assistant(settings, embedder)
 
 
-def _check_sizes(gold: Path, train: Sequence[Any], held: Sequence[Any], holdout: float) -> None:
+def check_sizes(gold: Path, train: Sequence[Any], held: Sequence[Any], holdout: float) -> None:
     if len(train) < MIN_TRAINING_ROWS:
         raise InvalidRequestError(
             f"{gold} leaves {len(train)} answerable questions with evidence to train on after holding {holdout:.0%} out; "
@@ -87,7 +87,7 @@ def _check_sizes(gold: Path, train: Sequence[Any], held: Sequence[Any], holdout:
         raise InvalidRequestError(f"the held-out share of {gold} has no answerable question to measure: raise --holdout")
 
 
-def _write_held_out(gold: Path, ids: set[str], folder: Path) -> Path:
+def write_held_out(gold: Path, ids: set[str], folder: Path) -> Path:
     """The held-out rows exactly as the gold file has them, as a gold set of their own."""
     lines = [line for line in Path(gold).read_text(encoding="utf-8").splitlines() if line.strip() and json.loads(line)["id"] in ids]
     path = folder / f"{HELD_OUT}.jsonl"
