@@ -110,8 +110,9 @@ class Settings:
     answer_sentences: int = setting(3, "Most sentences an extractive answer quotes.", 1, 10)
     answer_margin: float = setting(0.08, "Runner-up sentences are quoted when within this score of the best one.", 0.0, 1.0)
     reader: str = setting(
-        "", "The reader, a cross-encoder mixed into the ranking of answer sentences: empty or `packaged` (the one in "
-        "rag/answer/reader_model/ when it ships; none otherwise), a folder written by scripts/train_reader.py, or `off`.",
+        "", "The reader, a model mixed into the ranking of answer sentences: empty (the one `rag tune --reader` put live "
+        "with the build, else the packaged one), `packaged` (rag/answer/reader_model/ when it ships; none otherwise), a "
+        "folder written by scripts/train_reader.py or `rag tune --reader`, or `off`.",
     )
     reader_weight: float = setting(
         -1.0, "Share of the reader's probability in a sentence's score (-1: the weight in the reader's card).", -1.0, 1.0
