@@ -18,7 +18,8 @@ from rag.ingest.text import is_table_row
 
 _WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
           "eleven": 11, "twelve": 12, "fourteen": 14, "fifteen": 15, "twenty": 20, "thirty": 30, "sixty": 60, "ninety": 90}
-_NUM = r"(\d+(?:[.,]\d+)*|" + "|".join(_WORDS) + r")"
+# A number ('30', '2.5', '1,000') but never a piece of a dotted clause number ('Rule 6.8.9 days' states no duration)
+_NUM = r"((?<![\d.,])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![.,]?\d)|" + "|".join(_WORDS) + r")"
 _UNIT_DAYS = {"minute": 1 / 1440, "hour": 1 / 24, "day": 1.0, "week": 7.0, "month": 30.0, "year": 365.0}
 _DURATION = re.compile(_NUM + r"[\s-]+(working[\s-]+|business[\s-]+|calendar[\s-]+)?(minute|hour|day|week|month|year)s?\b", re.IGNORECASE)
 _PER = re.compile(r"^\s*(?:per|a|each|every)\s+(week|month|year|day)\b", re.IGNORECASE)

@@ -50,3 +50,10 @@ def test_differing_needs_the_same_kind_with_nothing_in_common():
     assert differing(extract_values("Incidents are reported within 1 hour."), extract_values("Incident records are kept for 6 years.")) == []
     assert differing(extract_values("Incidents are reported within 1 hour."), extract_values("Incidents are reported within 30 minutes.")) == ["duration"]
     assert differing(extract_values("Staff must lock laptops."), extract_values("Laptops must not be shared.")) == []  # must / must not: two rules
+
+
+def test_a_dotted_clause_number_is_no_value():
+    # found building ObliQA: "Rule 6.8.9 days ..." read as a number of days stopped the whole build
+    assert not extract_values("Under Rule 6.8.9 days are counted from the date of receipt.").get("duration")
+    assert extract_values("Under Rule 6.8 the notice is given within 14 days.").get("duration") == {"14 days"}
+    assert extract_values("Records are kept for 1,000 days or 2.5 years.").get("duration") == {"1000 days", "912.5 days"}
