@@ -39,6 +39,10 @@ class Settings:
         "adapter folder written by `rag tune`. A build records it; its questions are always embedded with it.",
     )
     device: str = setting("cpu", "Torch device for the embedding model.")
+    embed_device: str = setting(
+        "cpu", "Where a build's passage encoder runs: `cpu` (RAG_PASSAGE_ENCODER as set) or `cuda` (the torch model on "
+        "the GPU in float16, vectors within cosine 0.999 of the CPU float32 ones; an error when no GPU is available).",
+    )
     threads: int = setting(
         0, "Torch CPU threads (0: one for queries and serving, all cores for builds and evals).", 0, 256
     )
@@ -75,6 +79,29 @@ class Settings:
         True, "Reuse vectors of unchanged text across builds, so a rebuild embeds only what changed."
     )
     cache_dir: str = setting("", "Folder of the embedding cache, the model's ONNX export and adapted models (empty: `cache/` inside the index folder).")
+    vector_store: str = setting(
+        "faiss", "Where a build's chunk vectors live: `faiss` (a FAISS index in the build folder, exact or approximate by "
+        "size, see RAG_FAISS_*) or `milvus` (a Milvus collection per build; reserved, not in this version yet). A build "
+        "records its store; it is served from that store whatever this says later.",
+    )
+    faiss_exact_below: int = setting(
+        200_000, "Builds with fewer chunk vectors than this get an exact FAISS index (IndexFlatIP); larger ones the "
+        "approximate index RAG_FAISS_APPROXIMATE names.", 0, 10**12,
+    )
+    faiss_approximate: str = setting(
+        "ivf", "The approximate FAISS index of large builds: `ivf` (inverted lists, IndexIVFFlat: chosen by bench/scale.py, "
+        "recall@10 0.99 at 100k chunks where HNSW reached 0.71) or `hnsw` (a graph, IndexHNSWFlat). Both keep the "
+        "float32 vectors, so stored vectors read back exactly.",
+    )
+    faiss_hnsw_m: int = setting(32, "Links per vector of an HNSW index (build time: more links, better recall, more memory).", 4, 256)
+    faiss_ef_construction: int = setting(40, "Candidate list size while an HNSW index is built.", 8, 4096)
+    faiss_ef_search: int = setting(128, "Candidate list size of an HNSW search (more: better recall, slower).", 1, 65536)
+    faiss_ivf_lists: int = setting(0, "Inverted lists of an IVF index (0: 4 times the square root of the vector count).", 0, 10**7)
+    faiss_nprobe: int = setting(64, "Inverted lists an IVF search scans (more: better recall, slower).", 1, 10**7)
+    faiss_filter_exact_rows: int = setting(
+        20_000, "A search restricted to documents (an access-group or document filter) that leaves at most this many "
+        "chunk rows is exact over them; a wider one goes through the approximate index with FAISS's ID selector.", 0, 10**12,
+    )
     retrieval: str = setting("hybrid", "Ranking: `hybrid` (dense + BM25 fused), `dense` (FAISS only) or `lexical` (BM25 only).")
     fusion: str = setting("convex", "How hybrid ranking fuses: `rrf` (reciprocal rank fusion) or `convex` (normalised score mix).")
     dense_weight: float = setting(
@@ -301,7 +328,8 @@ class Settings:
                    "query_encoder": ("torch", "onnx", "onnx-int8"), "passage_encoder": ("torch", "onnx", "onnx-int8"),
                    "sentence_vectors": ("pooled", "separate"), "context_vector": ("mixed", "joint"),
                    "answerer": ("extractive", "openai"), "llm_fallback": ("extractive", "error"), "verify_mode": ("remove", "mark"),
-                   "verify_uncited": ("infer", "remove"), "llm_flagged": ("withhold", "note")}
+                   "verify_uncited": ("infer", "remove"), "llm_flagged": ("withhold", "note"),
+                   "vector_store": ("faiss", "milvus"), "faiss_approximate": ("hnsw", "ivf"), "embed_device": ("cpu", "cuda")}
         if self.top_k > self.max_top_k:
             raise ConfigError(f"RAG_TOP_K={self.top_k} is above RAG_MAX_TOP_K={self.max_top_k}: lower one or raise the other")
         for name, allowed in choices.items():

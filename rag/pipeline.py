@@ -71,7 +71,7 @@ def evaluate_corpus(settings: Settings, embedder: Embedder, gold: Path, index_di
     try:
         temp_settings = settings.replace(index_dir=scratch, cache_dir=str(settings.cache_folder))  # the operator's cache
         result = builds.build(temp_settings, embedder, progress)
-        builds.promote(scratch, result.build_id)
+        builds.promote(scratch, result.build_id, settings=temp_settings)
         return run_eval(Assistant(temp_settings, embedder), gold, scope_field, limit, seed, _advance(progress), metadata, access)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -125,7 +125,7 @@ def rebuild(settings: Settings, embedder: Embedder, golds: Sequence[Path] | Path
     if not sets or config is None:
         reason = "--no-gate given" if no_gate else "no gold set for this corpus (pass --gold FILE to gate)"
         note = {"gate": {"status": "skipped", "reason": reason}}
-        builds.promote(settings.index_dir, result.build_id, note)
+        builds.promote(settings.index_dir, result.build_id, note, settings)
         return RebuildOutcome(result.build_id, True, None, None, {**result.manifest, "health": health, "reader": reader, **note})
     assistant = Assistant(settings, embedder, index)
     runs = {name: _gate_eval(assistant, gold, name, progress) for name, gold in sets.items()}
@@ -137,7 +137,7 @@ def rebuild(settings: Settings, embedder: Embedder, golds: Sequence[Path] | Path
     decision = decide_sets(runs, live, config)  # drops are judged only against an eval of the same gold file
     _record_eval(result.folder, runs, decision, sets)
     if decision.passed:
-        builds.promote(settings.index_dir, result.build_id)
+        builds.promote(settings.index_dir, result.build_id, settings=settings)
     summaries = {name: run.summary for name, run in runs.items()}
     return RebuildOutcome(result.build_id, decision.passed, decision, summaries, read_manifest(result.folder))
 

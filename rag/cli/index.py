@@ -46,7 +46,7 @@ def index_build(corpus: Path | None, index_dir: Path | None, gold: tuple[Path, .
     if not outcome.promoted:
         report_refusal(outcome)
     click.echo(f"promoted {outcome.build_id}" + ("" if outcome.decision else f" ({outcome.manifest['gate']['reason']})"))
-    removed = builds.prune(settings.index_dir, settings.keep_builds)
+    removed = builds.prune(settings.index_dir, settings.keep_builds, settings)
     if removed:
         dropped = builds.prune_cache(settings)
         click.echo(f"pruned {len(removed)} old build(s) and {dropped} cached vectors no kept build uses")
@@ -142,4 +142,4 @@ def index_rollback(corpus: Path | None, index_dir: Path | None, build_id: str | 
     from rag.indexing.builds import rollback
 
     settings = make_settings(corpus, index_dir)
-    click.echo(f"live build is now {rollback(settings.index_dir, build_id)}")
+    click.echo(f"live build is now {rollback(settings.index_dir, build_id, settings)}")

@@ -34,6 +34,7 @@ from rag.indexing.embedding import Embedder
 from rag.indexing.lexical import LexicalIndex
 from rag.indexing.originals import keep_originals
 from rag.indexing.store import FORMAT_VERSION, LoadedIndex, read_documents, read_manifest, write_build, write_manifest
+from rag.indexing.vector_store import backend_of
 from rag.indexing.vectors import embed_build, sentence_source
 from rag.ingest.chunking import embedding_text
 from rag.ingest.corpus import Corpus, SkippedFile, load_corpus
@@ -213,7 +214,8 @@ def _build_into(tmp: Path, build_id: str, corpus: Corpus, settings: Settings, em
     progress.stage("chunking", len(corpus.documents))
     made = recipe(embedder_identity(embedder))
     rows = live_chunks(live)  # read once: for the chunks to reuse, and for where their vectors are
-    carried = carried_parts(live, rows, reusable_chunks(live, corpus, settings, embedder, rows), model_entry(settings, embedder), made)
+    carried = carried_parts(live, rows, reusable_chunks(live, corpus, settings, embedder, rows), model_entry(settings, embedder), made,
+                            settings)
     chunks, truncated = chunk_corpus(corpus, settings, embedder, carried.chunks)
     progress.advance(len(corpus.documents))
     started = time.perf_counter()
@@ -241,7 +243,7 @@ def _build_into(tmp: Path, build_id: str, corpus: Corpus, settings: Settings, em
     manifest["embedding_cache"] = {"reused": cache.hits, "embedded": cache.misses, "problem": cache.problem} if cache is not None else None
     if cache is not None and cache.problem:
         progress.message(f"warning: {cache.problem}")
-    write_build(tmp, manifest, vectors, chunks, corpus.documents, sentences, lexical)
+    write_build(tmp, manifest, vectors, chunks, corpus.documents, sentences, lexical, settings)
     progress.advance(1)
     return manifest
 
@@ -276,7 +278,7 @@ def _manifest(build_id: str, settings: Settings, embedder: Embedder, corpus: Cor
         "code_version": __version__,
         "model": model_entry(settings, embedder),
         "chunker": {**chunker_settings(settings).to_dict(), "embedding_text": "title > section path, newline, chunk text"},
-        "index": {"type": "faiss.IndexFlatIP", "metric": "cosine (inner product of normalised vectors)"},
+        "index": None,  # the vector store's entry, filled in by `write_build`
         "lexical": {"type": "bm25s", "k1": 1.2, "b": 0.75, "tokens": "lower-case, stopwords dropped, Snowball English stems, numbers like 4.2.1 whole",
                     "text": "title > section path, newline, chunk text"},
         "corpus": {
@@ -314,11 +316,13 @@ def clean_leftovers(index_dir: Path) -> None:
         stale.unlink(missing_ok=True)
 
 
-def promote(index_dir: Path, build_id: str, note: dict[str, Any] | None = None) -> None:
-    """Make `build_id` live: write the gate note, then swap the `current` symlink atomically."""
+def promote(index_dir: Path, build_id: str, note: dict[str, Any] | None = None, settings: Settings | None = None) -> None:
+    """Make `build_id` live: write the gate note, let its vector store follow (a no-op for FAISS), then swap the
+    `current` symlink atomically. `settings` reach the store (default: the environment's)."""
     index_dir = Path(index_dir)
     folder = index_dir / BUILDS / build_id
     manifest = read_manifest(folder)
+    backend_of(manifest).promote(folder, manifest, settings or Settings.from_env())
     manifest["promoted_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     if note:
         manifest.update(note)
@@ -361,7 +365,7 @@ def list_builds(index_dir: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def rollback(index_dir: Path, build_id: str | None = None) -> str:
+def rollback(index_dir: Path, build_id: str | None = None, settings: Settings | None = None) -> str:
     """Make an older build live (the one before the live one, by default).
 
     Only builds that were live before qualify: one refused by the gate, or whose build died before promotion, never does.
@@ -375,13 +379,13 @@ def rollback(index_dir: Path, build_id: str | None = None) -> str:
         build_id = older[0]
     if build_id not in builds:
         raise NotFoundError(f"no build {build_id!r} that was ever live; see `rag index list`")
-    promote(Path(index_dir), build_id, {"rolled_back_to": True})
+    promote(Path(index_dir), build_id, {"rolled_back_to": True}, settings)
     return build_id
 
 
-def prune(index_dir: Path, keep: int) -> list[str]:
+def prune(index_dir: Path, keep: int, settings: Settings | None = None) -> list[str]:
     """Keep the newest `keep` builds that were ever live (rollback targets) and the live one; delete the rest,
-    including refused builds and builds that died before promotion."""
+    including refused builds and builds that died before promotion (their vector store's `remove` first)."""
     live = current_build_id(Path(index_dir))
     rows = list_builds(index_dir)
     promoted = sorted((r["build_id"] for r in rows if "promoted_at" in r["manifest"]), reverse=True)
@@ -389,6 +393,8 @@ def prune(index_dir: Path, keep: int) -> list[str]:
     removed = []
     for row in rows:
         if row["build_id"] not in kept:
+            folder = Path(index_dir) / BUILDS / row["build_id"]
+            backend_of(row["manifest"]).remove(folder, row["manifest"], settings or Settings.from_env())
             shutil.rmtree(Path(index_dir) / BUILDS / row["build_id"], ignore_errors=True)
             removed.append(row["build_id"])
     return removed

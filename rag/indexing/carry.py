@@ -20,9 +20,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from rag.access.injection import flag_chunks
+from rag.config import Settings
 from rag.errors import IndexCorruptError
 from rag.indexing.sentences import SentenceTable
-from rag.indexing.store import VECTORS
+from rag.indexing.vector_store import open_store
 from rag.ingest.corpus import Corpus
 from rag.models import Chunk
 
@@ -88,10 +89,10 @@ def all_flags(chunks: Sequence[Chunk], corpus: Corpus, carried: Carried) -> list
 
 
 def carried_parts(live: Any, rows: list[Chunk], reusable: dict[str, list[Chunk]], model: dict[str, Any],
-                  now: dict[str, str]) -> Carried:
+                  now: dict[str, str], settings: Settings) -> Carried:
     """The parts of the live build (`live.folder`, `live.manifest`, its chunks `rows` in vector order) a build with
     embedding `model` (its manifest's "model" entry) and `recipe` `now` may carry for the documents whose chunks are
-    `reusable`."""
+    `reusable`. The live build's vectors are read back through its vector store (opened with `settings`)."""
     if live is None or not reusable:
         return Carried(chunks=reusable)
     made = live.manifest.get("carry") or {}
@@ -100,19 +101,16 @@ def carried_parts(live: Any, rows: list[Chunk], reusable: dict[str, list[Chunk]]
     if live.manifest.get("model") != model or not same_vectors:
         return Carried(chunks=reusable, flags=flags)
     try:
-        vectors, sentences = _vectors(live.folder, rows, reusable), _sentences(live.folder, reusable)
+        vectors, sentences = _vectors(live, rows, reusable, settings), _sentences(live.folder, reusable)
     except (OSError, ValueError, KeyError, RuntimeError, IndexCorruptError):
         return Carried(chunks=reusable, flags=flags)  # an unreadable part is made anew, never trusted
     return Carried(reusable, vectors, sentences, flags)
 
 
-def _vectors(folder: Path, rows: list[Chunk], reusable: dict[str, list[Chunk]]) -> dict[str, np.ndarray]:
-    import faiss
-
-    index = faiss.read_index(str(folder / VECTORS))
-    if index.ntotal != len(rows):
-        raise IndexCorruptError(f"{folder}: {index.ntotal} vectors for {len(rows)} chunks")
-    everything = index.reconstruct_n(0, index.ntotal)
+def _vectors(live: Any, rows: list[Chunk], reusable: dict[str, list[Chunk]], settings: Settings) -> dict[str, np.ndarray]:
+    store = open_store(live.folder, live.manifest, settings, [c.doc_id for c in rows])
+    if store.size != len(rows):
+        raise IndexCorruptError(f"{live.folder}: {store.size} vectors for {len(rows)} chunks")
     by_doc: dict[str, list[int]] = {}
     for row, chunk in enumerate(rows):
         by_doc.setdefault(chunk.doc_id, []).append(row)
@@ -120,7 +118,7 @@ def _vectors(folder: Path, rows: list[Chunk], reusable: dict[str, list[Chunk]]) 
     for doc_id, chunks in reusable.items():
         picked = by_doc.get(doc_id, [])
         if [rows[i].chunk_id for i in picked] == [c.chunk_id for c in chunks]:
-            out[doc_id] = everything[picked]
+            out[doc_id] = store.vectors(picked)
     return out
 
 

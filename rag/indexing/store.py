@@ -1,9 +1,10 @@
-"""One index build on disk: FAISS vectors, chunk store, documents, sentences and manifest.
+"""One index build on disk: chunk store, documents, sentences, manifest, and its vectors through a vector store.
 
-Owns the build folder format (`manifest.json`, `vectors.faiss`, `chunks.jsonl`,
-`documents.jsonl`, `sentences.npz`, `bm25/`, `originals/`), writing it, loading it, checking its manifest against the
-current settings, and vector search with optional document filters. Which build
-is live, building, promotion and pruning live in `rag.indexing.builds`.
+Owns the build folder format (`manifest.json`, `chunks.jsonl`, `documents.jsonl`, `sentences.npz`, `bm25/`,
+`originals/`; the vectors are the vector store's: `vectors.faiss` for FAISS, see `rag.indexing.vector_store`),
+writing it, loading it, checking its manifest against the current settings, and vector search with optional
+document filters (delegated to the store). Which build is live, building, promotion and pruning live in
+`rag.indexing.builds`.
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ from rag.errors import IndexCorruptError, IndexMismatchError
 from rag.indexing.lexical import LexicalIndex
 from rag.indexing.sentences import SentenceTable, sentence_display
 from rag.indexing.term_stats import TermStats
+from rag.indexing.vector_store import VectorStore, backend, open_store
 from rag.ingest.text import content_words
 from rag.models import Access, Chunk, Document, Section
 
 MANIFEST = "manifest.json"  # written last: a folder without it is not a build
-VECTORS = "vectors.faiss"
 CHUNKS = "chunks.jsonl"
 DOCUMENTS = "documents.jsonl"
 FORMAT_VERSION = 3
@@ -36,15 +37,15 @@ _CLAUSE_LINE = re.compile(r"(?m)^[ \t*#>|]*(\d{1,3}(?:\.\d{1,3})+)\b")
 
 
 def write_build(folder: Path, manifest: dict[str, Any], vectors: np.ndarray, chunks: Sequence[Chunk], documents: Iterable[Document],
-                sentences: SentenceTable, lexical: LexicalIndex) -> None:
-    """Write a complete build into `folder` (which must not be live)."""
-    import faiss
-
+                sentences: SentenceTable, lexical: LexicalIndex, settings: Settings) -> None:
+    """Write a complete build into `folder` (which must not be live): the vectors into the store RAG_VECTOR_STORE
+    names (its entry becomes the manifest's `index`), then the rest, the manifest last."""
     folder.mkdir(parents=True, exist_ok=True)
-    index = faiss.IndexFlatIP(int(manifest["model"]["dimension"]))
-    if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    faiss.write_index(index, str(folder / VECTORS))
+    groups = (manifest.get("access") or {}).get("documents", {})
+    data = np.asarray(vectors, dtype=np.float32).reshape(len(chunks), int(manifest["model"]["dimension"]))
+    manifest["index"] = backend(settings.vector_store).write(
+        folder, data, [c.doc_id for c in chunks], [tuple(groups.get(c.doc_id, ())) for c in chunks], settings,
+        build_id=manifest["build_id"])
     _write_jsonl(folder / CHUNKS, (c.to_dict() for c in chunks))
     _write_jsonl(folder / DOCUMENTS, (_document_row(d) for d in documents))
     sentences.save(folder)
@@ -177,7 +178,7 @@ class LoadedIndex:
     build_id: str
     folder: Path
     manifest: dict[str, Any]
-    faiss_index: Any
+    vector_store: VectorStore
     chunks: list[Chunk]
     documents: dict[str, Document]
     doc_rows: dict[str, np.ndarray]
@@ -187,26 +188,25 @@ class LoadedIndex:
 
     @classmethod
     def load(cls, folder: Path, settings: Settings | None = None) -> "LoadedIndex":
-        import faiss
-
+        """The build in `folder`, checked against `settings` when given (else only opened with the environment's)."""
         manifest = read_manifest(folder)
         if settings is not None:
             check_manifest(manifest, settings)
         try:
-            index = faiss.read_index(str(folder / VECTORS))
             chunks = [Chunk.from_dict(row) for row in _read_jsonl(folder / CHUNKS)]
             docs = read_documents(folder)
             sentences = SentenceTable.load(folder)
             lexical = LexicalIndex.load(folder, len(chunks))
         except (OSError, RuntimeError, ValueError, KeyError) as exc:
             raise IndexCorruptError(f"index build at {folder} is damaged ({exc}); run `rag index build`") from None
-        if index.ntotal != len(chunks):
-            raise IndexCorruptError(f"index build at {folder} has {index.ntotal} vectors for {len(chunks)} chunks; rebuild it")
+        store = open_store(folder, manifest, settings or Settings.from_env(), [c.doc_id for c in chunks])
+        if store.size != len(chunks):
+            raise IndexCorruptError(f"index build at {folder} has {store.size} vectors for {len(chunks)} chunks; rebuild it")
         rows: dict[str, list[int]] = {}
         for i, chunk in enumerate(chunks):
             rows.setdefault(chunk.doc_id, []).append(i)
         doc_rows = {d: np.asarray(r, dtype=np.int64) for d, r in rows.items()}
-        return cls(manifest["build_id"], folder, manifest, index, chunks, docs, doc_rows, sentences, lexical)
+        return cls(manifest["build_id"], folder, manifest, store, chunks, docs, doc_rows, sentences, lexical)
 
     def groups_of(self, doc_id: str) -> tuple[str, ...]:
         """The groups a document belongs to, as its build recorded them (builds made before access control: the
@@ -228,20 +228,7 @@ class LoadedIndex:
 
     def search(self, vector: np.ndarray, k: int, doc_ids: Sequence[str] | None = None) -> list[tuple[int, float]]:
         """(chunk row, cosine score) pairs, best first; restricted to `doc_ids` when given."""
-        import faiss
-
-        query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
-        params = None
-        if doc_ids is not None:
-            allowed = self.rows_of(doc_ids)
-            if not len(allowed):
-                return []
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
-        k = min(k, self.faiss_index.ntotal)
-        if k <= 0:
-            return []
-        scores, ids = self.faiss_index.search(query, k, params=params)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        return self.vector_store.search(vector, k, doc_ids)
 
     @cached_property
     def clause_rows(self) -> dict[str, list[int]]:
@@ -339,5 +326,5 @@ class LoadedIndex:
         """Exact cosine of the query to each chunk row (vectors are stored normalised)."""
         if not rows:
             return np.zeros(0, dtype=np.float32)
-        stored = self.faiss_index.reconstruct_batch(np.asarray(rows, dtype=np.int64))
+        stored = self.vector_store.vectors(rows)
         return stored @ np.asarray(vector, dtype=np.float32)

@@ -16,6 +16,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from rag.indexing.faiss_store import nearest
 from rag.ingest.text import content_words, is_table_row, stem
 from rag.lifecycle.facts import Span
 from rag.lifecycle.values import Values, differing, extract_values
@@ -131,12 +132,4 @@ def _common_words(rows: Sequence[SentenceRow], values: Mapping[int, Values]) -> 
 
 def _nearest(vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Each row's k nearest rows by inner product (the vectors are unit length, so cosine)."""
-    import faiss
-
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    index.add(vectors)
-    out = []
-    for lo in range(0, len(vectors), 4096):
-        sims, ids = index.search(vectors[lo : lo + 4096], k)
-        out += list(zip(ids, sims))
-    return out
+    return nearest(vectors, k)

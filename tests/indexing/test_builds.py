@@ -39,7 +39,7 @@ def test_build_is_not_live_until_promoted(settings, fake_embedder):
 
 def test_loaded_chunks_round_trip_offsets(built, settings):
     index = load_current(settings)
-    assert len(index.chunks) == index.faiss_index.ntotal
+    assert len(index.chunks) == index.vector_store.size
     for chunk in index.chunks:
         assert index.documents[chunk.doc_id].text[chunk.start : chunk.end] == chunk.text
 
@@ -131,7 +131,7 @@ def test_rebuild_embeds_only_new_or_changed_text(settings, fake_embedder):
     assert 0 < embedded < full / 3 and fake_embedder.texts_encoded == full + embedded
     old = LoadedIndex.load(first.folder)
     new = LoadedIndex.load(changed.folder)
-    assert (new.faiss_index.reconstruct(0) == old.faiss_index.reconstruct(0)).all()  # cached vectors are bit-identical
+    assert (new.vector_store.vectors([0]) == old.vector_store.vectors([0])).all()  # cached vectors are bit-identical
 
 
 def test_deleted_or_changed_documents_leave_no_stale_chunk(settings, fake_embedder):

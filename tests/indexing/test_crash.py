@@ -69,7 +69,7 @@ def complete_builds(index_dir: Path):
 def assert_live_intact(index_dir: Path, live_id: str):
     assert builds.current_build_id(index_dir) == live_id
     index = LoadedIndex.load(index_dir / builds.BUILDS / live_id, Settings.from_env({}))
-    assert index.faiss_index.ntotal == len(index.chunks) > 0
+    assert index.vector_store.size == len(index.chunks) > 0
     assert any("CCTV footage" in c.text for c in index.chunks)
 
 
