@@ -103,12 +103,18 @@ def allowed_documents(index: LoadedIndex, filters: Filters | None) -> list[str] 
     filters' day (`as_of`, else today) pass: a superseded copy answers only questions about a day it was in force."""
     lifecycle = BuildLifecycle.of(index)
     out = lifecycle.out_of_force(filters.as_of if filters is not None and filters.as_of else date.today())
+    scope = scope_documents(index, filters)
+    return lifecycle.in_force(out, index.documents) if scope is None else [d for d in scope if d not in out]
+
+
+def scope_documents(index: LoadedIndex, filters: Filters | None) -> list[str] | None:
+    """Document ids the access, ids and metadata of the filters allow, whatever their versions (None: every one)."""
     if filters is None or filters.empty:
-        return lifecycle.in_force(out, index.documents)
+        return None
     visible = index.visible(filters.access)
     readable = index.documents if visible is None else dict.fromkeys(visible)
     candidates = [d for d in filters.doc_ids if d in readable] if filters.doc_ids else list(readable)
-    return [d for d in candidates if d not in out and _metadata_matches(index.documents[d].metadata, filters.metadata)]
+    return [d for d in candidates if _metadata_matches(index.documents[d].metadata, filters.metadata)]
 
 
 def _metadata_matches(metadata: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
