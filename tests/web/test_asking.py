@@ -178,3 +178,13 @@ def test_enter_to_first_text_is_measured_over_a_question_about_each_document(ope
     assert len(measured) == len(QUESTIONS) - 1
     SUMMARY["latencies_ms"] += measured
     assert fits_width(page)
+
+
+def test_an_answer_citing_a_policy_past_its_review_date_says_so_under_the_answer(open_page, web_server):
+    page = open_page(width=1280)
+    turn = ask(page, "supplier sent me a £100 hamper, can i keep it?")
+    answered(turn)
+    notes = turn.locator(".answer-notes .answer-note")
+    texts = notes.all_inner_texts()
+    assert any(t.startswith("Note: the Gifts and Hospitality Policy was due for review on 2025-03-01 (owner: ") for t in texts), texts
+    assert turn.locator(".answer-notes").evaluate("n => n.compareDocumentPosition(n.parentElement.querySelector('.sources'))") & 4
