@@ -26,7 +26,7 @@ _LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
-class Standing:
+class DayStanding:
     """One document on one day: `in force`, `superseded` (by `by`, in force from `since`), `not yet in force` (from
     `since`), or `withdrawn` (its status says so)."""
 
@@ -38,10 +38,13 @@ class Standing:
 
 def facts_from_dict(data: Mapping[str, Any]) -> DocumentFacts:
     """The facts `DocumentFacts.to_dict` wrote (a stored health report's); where the review date is written is not kept."""
-    day = lambda key: date.fromisoformat(data[key]) if data.get(key) else None  # noqa: E731
     history = tuple(ChangeRow(r["version"], r["date"], r["summary"]) for r in data.get("history", ()))
-    return DocumentFacts(data["doc_id"], data["title"], data["code"], data["version"], day("effective"), day("next_review"),
-                         data["owner"], data["status"], history, None)
+    return DocumentFacts(data["doc_id"], data["title"], data["code"], data["version"], _day(data.get("effective")),
+                         _day(data.get("next_review")), data["owner"], data["status"], history, None)
+
+
+def _day(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
 
 
 class BuildLifecycle:
@@ -53,7 +56,7 @@ class BuildLifecycle:
         for conflict in conflicts or ():
             for side in ("a", "b"):
                 self.conflicts.setdefault(conflict[side]["doc_id"], []).append(conflict)
-        self._days: dict[date, tuple[frozenset[str], dict[str, Standing]]] = {}
+        self._days: dict[date, tuple[frozenset[str], dict[str, DayStanding]]] = {}
         self._kept: dict[frozenset[str], list[str]] = {}
 
     @classmethod
@@ -90,10 +93,10 @@ class BuildLifecycle:
             found = self._kept[out] = [d for d in documents if d not in out]
         return found
 
-    def standing(self, doc_id: str, day: date) -> Standing:
-        return self._on(day)[1].get(doc_id) or Standing(doc_id, "in force")
+    def standing(self, doc_id: str, day: date) -> DayStanding:
+        return self._on(day)[1].get(doc_id) or DayStanding(doc_id, "in force")
 
-    def _on(self, day: date) -> tuple[frozenset[str], dict[str, Standing]]:
+    def _on(self, day: date) -> tuple[frozenset[str], dict[str, DayStanding]]:
         found = self._days.get(day)
         if found is None:
             if len(self._days) >= _DAYS_KEPT:
@@ -101,29 +104,29 @@ class BuildLifecycle:
             found = self._days[day] = self._work_out(day)
         return found
 
-    def _work_out(self, day: date) -> tuple[frozenset[str], dict[str, Standing]]:
-        standings: dict[str, Standing] = {}
+    def _work_out(self, day: date) -> tuple[frozenset[str], dict[str, DayStanding]]:
+        standings: dict[str, DayStanding] = {}
         out: set[str] = set()
         for members in version_families(list(self.facts.values()), day):
             for s in members:
                 f = s.facts
                 if s.standing == "not yet in force":
-                    standings[f.doc_id] = Standing(f.doc_id, s.standing, s.current, f.effective)
+                    standings[f.doc_id] = DayStanding(f.doc_id, s.standing, s.current, f.effective)
                     if s.current:
                         out.add(f.doc_id)
                 elif s.standing == "superseded":
                     by = _successor(f, [m.facts for m in members], day) or s.current
                     since = self.facts[by].effective if by else None
-                    standings[f.doc_id] = Standing(f.doc_id, "superseded" if by else "withdrawn", by, since)
+                    standings[f.doc_id] = DayStanding(f.doc_id, "superseded" if by else "withdrawn", by, since)
                     out.add(f.doc_id)
         for f in self.facts.values():
             if f.doc_id in standings:
                 continue
             if f.status.lower() in INACTIVE_STATUS:
-                standings[f.doc_id] = Standing(f.doc_id, "withdrawn")
+                standings[f.doc_id] = DayStanding(f.doc_id, "withdrawn")
                 out.add(f.doc_id)
             elif f.effective and f.effective > day:
-                standings[f.doc_id] = Standing(f.doc_id, "not yet in force", "", f.effective)
+                standings[f.doc_id] = DayStanding(f.doc_id, "not yet in force", "", f.effective)
         return frozenset(out), standings
 
 

@@ -3,6 +3,7 @@ filter retrieval applies (`rag.search.retrieval.allowed_documents`), on hand-wri
 (tests/fixtures/versions) built with the fake embedder."""
 
 import shutil
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -143,14 +144,8 @@ def test_a_cited_sentence_a_stored_conflict_disagrees_with_brings_the_other_sent
         "Policy: 2023-03-01).")
     hidden = with_notes(answer, index, JUNE_2026, JUNE_2026, allowed=["hospitality-standard.md"])
     assert hidden.citations == (a,) and hidden.notes == ()  # a document the caller may not read is never shown
-    from_travel = with_notes(replace_citations(answer, b), index, JUNE_2026, JUNE_2026)
+    from_travel = with_notes(replace(answer, citations=(replace(b, n=1),)), index, JUNE_2026, JUNE_2026)
     assert [c.doc_id for c in from_travel.citations] == ["travel-policy.md", "hospitality-standard.md"]
-
-
-def replace_citations(answer: Answer, citation: Citation) -> Answer:
-    from dataclasses import replace
-
-    return replace(answer, citations=(replace(citation, n=1),))
 
 
 def test_a_refusal_carries_no_notes(versions):
