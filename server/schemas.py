@@ -48,7 +48,7 @@ AS_OF_HELP = ("Answer from the versions of the documents in force on this day (Y
 def _date_text(value: Any) -> Any:
     """A JSON string only (never a number of seconds); the library reads the date and says how to write a bad one."""
     if not isinstance(value, str):
-        raise ValueError("write the date as a string YYYY-MM-DD, e.g. 2024-06-01")
+        raise ValueError("a day is a JSON string")
     return value
 
 
