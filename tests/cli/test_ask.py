@@ -79,4 +79,4 @@ def test_eval_prints_the_as_of_figure_apart(versions_build):
     result = rag("eval", "--gold", str(FIXTURES / "versions" / "gold.jsonl"), env=versions_env(versions_build))
     assert result.returncode == 0, result.stderr
     lines = {line.split(":")[0]: line for line in result.stdout.splitlines() if line.startswith(("today:", "as_of:"))}
-    assert lines["as_of"].startswith("as_of: n=4 hit@1=1.000") and lines["today"].startswith("today: n=4")
+    assert lines["as_of"].startswith("as_of: n=5 hit@1=1.000") and lines["today"].startswith("today: n=4")

@@ -76,9 +76,10 @@ def test_a_conversation_keeps_the_day_for_its_follow_ups(assistant):
 
 def test_eval_measures_as_of_questions_apart(assistant):
     rows = load_gold(FIXTURES / "versions" / "gold.jsonl", assistant.snapshot.index.documents)
-    assert sum(r.as_of is not None for r in rows) == 4 and not [r for r in rows if r.unresolved]
+    assert sum(r.as_of is not None for r in rows) == 5 and not [r for r in rows if r.unresolved]
     run = evaluate(assistant, rows)
     by_day = run.summary["by_day"]
-    assert (by_day["today"]["n"], by_day["as_of"]["n"]) == (4, 4)
+    assert (by_day["today"]["n"], by_day["as_of"]["n"]) == (4, 5)
     assert by_day["as_of"]["retrieval"]["hit@1"] == 1.0 and by_day["as_of"]["answer"]["containment"] == 1.0
+    assert by_day["as_of"]["abstention"]["f1"] == 1.0
     assert run.summary["abstention"]["f1"] == 1.0
