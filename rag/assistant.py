@@ -44,7 +44,8 @@ from rag.indexing.builds import current_build_id, load_current
 from rag.indexing.embedding import Embedder, SentenceTransformerEmbedder, make_embedder
 from rag.indexing.store import LoadedIndex
 from rag.models import Access, Answer, Document, Feedback, Message, Passage, SearchResult, Turn
-from rag.search.retrieval import Filters, QueryEncoder, Retriever, allowed_documents, clean_question, scoped
+from rag.lifecycle.notes import with_notes
+from rag.search.retrieval import Filters, QueryEncoder, Retriever, allowed_documents, clean_question, on_day, scoped
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,7 @@ class Assistant:
         started = time.perf_counter()
         vector = snap.retriever.embed(cleaned)
         started = self._timed("embedding", started)
-        passages = snap.retriever.retrieve(cleaned, vector, k, scoped(filters, access))
+        passages = snap.retriever.retrieve(cleaned, vector, k, on_day(scoped(filters, access), self.settings))
         self._timed("retrieval", started)
         self._record(access, snap.index.build_id, [p.chunk.doc_id for p in passages], [p.chunk.chunk_id for p in passages], cleaned)
         return SearchResult(cleaned, tuple(passages), snap.index.build_id)
@@ -224,8 +225,9 @@ class Assistant:
     def stream(self, question: str, k: int | None = None, filters: Filters | None = None,
                history: History | None = None, access: Access | None = None, conversation_id: str | None = None) -> Iterator[AnswerEvent]:
         """Check the request and retrieve now (errors are raised here), then return the answer's events: its text
-        piece by piece, then the whole `Answer`. A caller that stops iterating stops the answering."""
-        filters = scoped(filters, access)
+        piece by piece, then the whole `Answer`. A caller that stops iterating stops the answering. The versions in
+        force on the filters' `as_of` day (else today) answer, and the answer carries notes on what it cites."""
+        filters = on_day(scoped(filters, access), self.settings)
         cleaned = clean_question(question, self.settings)
         messages = checked_history(history, self.settings)
         snap = self.snapshot
@@ -244,19 +246,26 @@ class Assistant:
             self._record(access, snap.index.build_id, [*cited, *(p.chunk.doc_id for p in passages)],
                          [p.chunk.chunk_id for p in passages], cleaned, conversation_id, backend, status)
 
-        return self._finished(events, context.text, started, lambda answer: record(answer.passages, [c.doc_id for c in answer.citations]),
+        day = filters.as_of or self.settings.day()
+
+        def complete(answer: Answer) -> Answer:
+            answer = replace(answer, standalone_question=context.text, as_of=day.isoformat())
+            return with_notes(answer, snap.index, day, self.settings.day(), allowed)
+
+        return self._finished(events, complete, started, lambda answer: record(answer.passages, [c.doc_id for c in answer.citations]),
                               lambda: record(found.passages, status=CLOSED_EARLY))
 
-    def _finished(self, events: Iterator[AnswerEvent], standalone: str, started: float,
+    def _finished(self, events: Iterator[AnswerEvent], complete: Callable[[Answer], Answer], started: float,
                   done: Callable[[Answer], None], cut: Callable[[], None]) -> Iterator[AnswerEvent]:
-        """The events, the standalone question set on the answer; `done` hears the answer, `cut` a stream that some
-        text left before its caller stopped (what the backend was given is what it may have shown)."""
+        """The events, the answer completed by `complete` (the standalone question, the day, the notes); `done` hears
+        the answer, `cut` a stream that some text left before its caller stopped (what the backend was given is what
+        it may have shown)."""
         completed = sent = False
         try:
             for event in events:
                 if isinstance(event, Completed):
                     self._timed("answering", started)
-                    event = Completed(replace(event.answer, standalone_question=standalone))
+                    event = Completed(complete(event.answer))
                     done(event.answer)
                     completed = True
                 sent = True

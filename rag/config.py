@@ -11,6 +11,7 @@ import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -289,6 +290,10 @@ class Settings:
     )
     gate_file: Path = setting(Path("eval/gate.toml"), "Gate thresholds a rebuild must pass before it goes live.")
     reload_interval: float = setting(2.0, "Seconds between the server's checks for a newly promoted build (0: off).", 0.0, 3600.0)
+    today: str = setting(
+        "", "The day answers take as today (YYYY-MM-DD): which copy of each policy is in force, which reviews are overdue "
+        "(empty: the real date; set it to reproduce an evaluation or a test). A question's `--as-of` / `as_of` overrides it.",
+    )
     keep_builds: int = setting(5, "Index builds kept on disk (the live one is always kept).", 1, 1000)
     question_batch: int = setting(
         32, "Most questions a server embeds in one model call: concurrent questions share a call (1: each on its own). "
@@ -337,6 +342,19 @@ class Settings:
                 raise ConfigError(f"RAG_{name.upper()}={getattr(self, name)!r} must be one of {', '.join(allowed)}")
         if self.answerer == "openai":
             self._check_llm()
+        if self.today and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", self.today):
+            raise ConfigError(f"RAG_TODAY={self.today!r} must be a date written YYYY-MM-DD (e.g. 2026-01-31), or empty for the real date")
+        if self.today:
+            self.day()
+
+    def day(self) -> date:
+        """The day answers take as today: RAG_TODAY, else the real date."""
+        if not self.today:
+            return date.today()
+        try:
+            return date.fromisoformat(self.today)
+        except ValueError:
+            raise ConfigError(f"RAG_TODAY={self.today!r} is not a date: write it YYYY-MM-DD (e.g. 2026-01-31)") from None
 
     def _check_llm(self) -> None:
         """The server settings RAG_ANSWERER=openai needs, and a context window the answer fits in."""

@@ -210,6 +210,25 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class AnswerNote:
+    """One line an answer carries about what it cites: `kind` is overdue (its review date has passed), superseded (a
+    newer copy is in force today), not_in_force (its effective date is after the day asked about) or conflict (another
+    document's sentence, cited as `citations`, disagrees with a cited one)."""
+
+    kind: str
+    doc_id: str
+    message: str
+    citations: tuple[int, ...] = ()  # the answer's citations the note speaks of (a conflict: the cited one, the other)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "doc_id": self.doc_id, "message": self.message, "citations": list(self.citations)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "AnswerNote":
+        return cls(data["kind"], data["doc_id"], data["message"], tuple(data.get("citations", ())))
+
+
+@dataclass(frozen=True)
 class Answer:
     """A grounded answer: every sentence of `answer` carries `[n]` markers."""
 
@@ -228,6 +247,8 @@ class Answer:
     stopped: Notice | None = None  # why the model's answer ended early (its verified sentences so far are the answer)
     sentences: tuple[SentenceCheck, ...] = ()  # every sentence the model wrote, verified, in order
     uncertain: bool = False  # the quotes may answer: confidence between the refusal cut and the confident-answer cut
+    notes: tuple[AnswerNote, ...] = ()  # what the cited documents' lifecycle says of them (rag.lifecycle.notes)
+    as_of: str = ""  # the day (YYYY-MM-DD) whose versions of the documents answered
 
     @property
     def status(self) -> str:
@@ -251,6 +272,8 @@ class Answer:
             "fallback": self.fallback.to_dict() if self.fallback else None,
             "stopped": self.stopped.to_dict() if self.stopped else None,
             "sentences": [s.to_dict() for s in self.sentences],
+            "notes": [n.to_dict() for n in self.notes],
+            "as_of": self.as_of or None,
         }
 
     @classmethod
@@ -262,7 +285,8 @@ class Answer:
                    model=data.get("model") or "", fallback=Notice.from_dict(data.get("fallback")),
                    stopped=Notice.from_dict(data.get("stopped")),
                    sentences=tuple(SentenceCheck.from_dict(s) for s in data.get("sentences", ())),
-                   uncertain=data.get("status") == "uncertain")
+                   uncertain=data.get("status") == "uncertain",
+                   notes=tuple(AnswerNote.from_dict(n) for n in data.get("notes") or ()), as_of=data.get("as_of") or "")
 
 
 ROLES = ("user", "assistant")

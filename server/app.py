@@ -73,6 +73,8 @@ def _validation_message(exc: RequestValidationError) -> str:
             hint = ": shorten it to the point you want answered (the limit is RAG_MAX_QUESTION_CHARS)"
         if where == "comment" and err.get("type") == "string_too_long":
             hint = ": shorten it to what was wrong or right (the limit is RAG_FEEDBACK_MAX_COMMENT_CHARS)"
+        if where == "as_of":
+            hint = ": write the day as YYYY-MM-DD, e.g. 2024-06-01"
         if where == "question" and err.get("type") in ("string_pattern_mismatch", "string_too_short"):  # "" or "   "
             parts.append("question: is empty: ask about the documents, e.g. 'How long are payroll records kept?'")
             continue

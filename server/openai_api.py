@@ -4,7 +4,7 @@ Owns turning chat `messages` into the library's question and history (the last m
 earlier user and assistant messages are the history; `system` and `developer` messages are ignored: answers come
 from the documents, quoted or written under the assistant's own instructions and verified, never a caller's), the
 `chat.completion` body and the `chat.completion.chunk` stream (every chunk has `choices`; the last one before `data: [DONE]` also carries `citations` and `answer`), and
-the extra fields: `filters` (what the `openai` client's `extra_body` sends) and `k` in the request, `citations` (the
+the extra fields: `filters` (what the `openai` client's `extra_body` sends), `k` and `as_of` in the request, `citations` (the
 same objects as `/v1/ask`) and `answer` (the whole answer object) in the response. Sampling fields (`temperature`,
 `top_p`, `max_tokens`, ...) are accepted and ignored. Leaves answering to the assistant.
 """
@@ -27,7 +27,7 @@ from rag.errors import InvalidRequestError, RagError
 from rag.ingest.chunking import count_tokens
 from rag.models import Answer, Message
 from server.auth import access_of
-from server.schemas import SSE_EVENT, AnswerOut, CitationOut, FiltersIn, filters_of, json_int
+from server.schemas import AS_OF_HELP, SSE_EVENT, AnswerOut, AsOf, CitationOut, FiltersIn, filters_of, json_int
 from server.streaming import event_stream, sse
 
 MODEL_ID = "policy-assistant"  # the one model: answers over the live index build (RAG_ANSWERER writes them)
@@ -62,6 +62,7 @@ class ChatCompletionIn(BaseModel):
     stream: bool = Field(default=False, description="Stream `chat.completion.chunk` objects as server-sent events.")
     filters: FiltersIn | None = Field(default=None, description="Restrict retrieval by document id or metadata (extra_body).")
     k: json_int(1) | None = Field(default=None, description="Passages to retrieve (extra_body).")  # type: ignore[valid-type]
+    as_of: AsOf | None = Field(default=None, description=AS_OF_HELP + " (extra_body)")  # type: ignore[valid-type]
 
 
 class ChoiceMessage(BaseModel):

@@ -8,6 +8,7 @@ as the schema says). `SSE_EVENT` is the schema of one server-sent event, as clie
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
@@ -40,9 +41,26 @@ class FiltersIn(BaseModel):
     )
 
 
+AS_OF_HELP = ("Answer from the versions of the documents in force on this day (YYYY-MM-DD), e.g. 2024-06-01 (default: "
+              "today): superseded copies answer only questions about a day they were in force.")
+
+
+def _date_text(value: Any) -> Any:
+    """A JSON string only (never a number of seconds); the library reads the date and says how to write a bad one."""
+    if not isinstance(value, str):
+        raise ValueError("a day is a JSON string")
+    return value
+
+
+AsOf = Annotated[date, Field(strict=False), BeforeValidator(_date_text)]
+
+
 def filters_of(body: Any) -> Filters | None:
-    """The library's filters from a request body's `filters` field (None when absent)."""
-    return Filters(tuple(body.filters.doc_ids), dict(body.filters.metadata)) if body.filters else None
+    """The library's filters from a request body's `filters` and `as_of` fields (None when both are absent)."""
+    as_of = getattr(body, "as_of", None)
+    if not body.filters and as_of is None:
+        return None
+    return Filters(tuple(body.filters.doc_ids), dict(body.filters.metadata), as_of=as_of) if body.filters else Filters(as_of=as_of)
 
 
 class MessageIn(BaseModel):
@@ -71,6 +89,7 @@ def _query_fields(settings: Settings) -> dict[str, Any]:
         "k": (json_int(1, settings.max_top_k) | None,
               Field(default=None, description=f"Passages to retrieve (default {settings.top_k}, at most {settings.max_top_k}).")),
         "filters": (FiltersIn | None, Field(default=None, description="Restrict retrieval by document id or metadata.")),
+        "as_of": (AsOf | None, Field(default=None, description=AS_OF_HELP)),
     }
 
 
@@ -202,6 +221,16 @@ class NoticeOut(BaseModel):
     message: str
 
 
+class AnswerNoteOut(BaseModel):
+    kind: Literal["overdue", "superseded", "not_in_force", "conflict"] = Field(
+        description="overdue: the cited document's review date has passed; superseded: a newer copy is in force today; "
+                    "not_in_force: it takes effect after the day asked about; conflict: another document's sentence disagrees.")
+    doc_id: str = Field(description="The document the note is about (for a conflict: the other document).")
+    message: str = Field(description="One line to show under the answer, e.g. 'Note: the Travel Policy was due for review on "
+                                     "2025-03-01 (owner: Finance).'")
+    citations: list[int] = Field(description="The citations it speaks of (a conflict: the cited sentence, then the other one).")
+
+
 class AnswerOut(BaseModel):
     question: str
     standalone_question: str = Field(description="What retrieval searched for: the question itself for a first turn; for a "
@@ -223,6 +252,9 @@ class AnswerOut(BaseModel):
                                                   "the answer (null: it did not).")
     sentences: list[SentenceCheckOut] = Field(description="Every sentence the model wrote, in order, as verification "
                                                           "judged it (empty for extractive answers).")
+    notes: list[AnswerNoteOut] = Field(default_factory=list, description="What the cited documents' lifecycle says: overdue, "
+                                       "superseded, not yet in force, or a conflicting sentence of another document (cited).")
+    as_of: str | None = Field(default=None, description="The day (YYYY-MM-DD) whose versions of the documents answered.")
 
 
 class TurnOut(BaseModel):

@@ -145,3 +145,22 @@ def postgres_url(postgres_server) -> Iterator[str]:  # type: ignore[no-untyped-d
 
     yield postgres_server.new_database()
     close_pools()
+
+
+VERSIONS_TODAY = "2026-06-01"  # the day the versions corpus's tests take as today (tests/fixtures/versions/README.md)
+
+
+@pytest.fixture(scope="session")
+def versions_build(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The versions corpus built with the real model as `rag index build` builds it (its health report kept), promoted;
+    the settings take VERSIONS_TODAY as today. One build per session, shared by the library, CLI and HTTP tests."""
+    from rag.indexing.passage_encoder import make_passage_embedder
+    from rag.pipeline import rebuild
+
+    root = tmp_path_factory.mktemp("versions")
+    corpus = root / "corpus"
+    shutil.copytree(FIXTURES / "versions" / "corpus", corpus)
+    settings = Settings.from_env({}, corpus_dir=corpus, index_dir=root / "index", state_dir=root / "state", today=VERSIONS_TODAY)
+    outcome = rebuild(settings, make_passage_embedder(settings), None, settings.gate_file, no_gate=True)
+    assert outcome.promoted and outcome.manifest["health"]["conflicts"] >= 1
+    return settings

@@ -9,12 +9,13 @@ refusal with the closest passages); with `--json` each prints the object the HTT
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 import click
 
-from rag.cli.shared import audited, format_sources, generation_note, key_access, make_settings, parse_filters, query_options
+from rag.cli.shared import audited, format_notes, format_sources, generation_note, key_access, make_settings, parse_filters, query_options
 from rag.models import Answer, SearchResult
 
 
@@ -22,13 +23,13 @@ from rag.models import Answer, SearchResult
 @click.argument("question")
 @query_options
 def search_command(question: str, corpus: Path | None, index_dir: Path | None, k: int | None, as_json: bool, doc: tuple[str, ...],
-                   meta: tuple[str, ...]) -> None:
+                   meta: tuple[str, ...], as_of: datetime | None) -> None:
     """Retrieve the passages closest to QUESTION."""
     from rag.assistant import Assistant
 
     settings = make_settings(corpus, index_dir)
     access = key_access(settings, "cli search")
-    result = audited(Assistant(settings), access).search(question, k, parse_filters(doc, meta), access)
+    result = audited(Assistant(settings), access).search(question, k, parse_filters(doc, meta, as_of), access)
     click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) if as_json else format_search(result))
 
 
@@ -39,14 +40,14 @@ def search_command(question: str, corpus: Path | None, index_dir: Path | None, k
               help='The conversation before QUESTION: a JSON list of {"role": "user"|"assistant", "content": ...}, '
                    "oldest first (- reads standard input).")
 def ask_command(question: str, corpus: Path | None, index_dir: Path | None, k: int | None, as_json: bool, doc: tuple[str, ...],
-                meta: tuple[str, ...], history_file: IO[str] | None) -> None:
+                meta: tuple[str, ...], as_of: datetime | None, history_file: IO[str] | None) -> None:
     """Answer QUESTION from the documents, with numbered citations."""
     from rag.assistant import Assistant
 
     history = read_history(history_file) if history_file is not None else None
     settings = make_settings(corpus, index_dir)
     access = key_access(settings, "cli ask")
-    answer = audited(Assistant(settings), access).ask(question, k, parse_filters(doc, meta), history, access)
+    answer = audited(Assistant(settings), access).ask(question, k, parse_filters(doc, meta, as_of), history, access)
     click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False) if as_json else format_answer(answer))
 
 
@@ -76,13 +77,14 @@ def format_search(result: SearchResult) -> str:
 
 
 def format_answer(answer: Answer) -> str:
-    """The answer, its numbered sources, build and confidence (and who wrote it); a refusal with the closest passages."""
+    """The answer and its notes, its numbered sources, build and confidence (and who wrote it); a refusal with the
+    closest passages."""
     if answer.abstained:
         lines = [answer.answer, *(["", "Closest passages:"] if answer.passages else [])]
         for p in answer.passages[:3]:
             lines.append(f"  - {p.chunk.title} ({p.chunk.doc_id}) {' > '.join(p.chunk.section)}: {' '.join(p.chunk.text.split())[:160]}")
         return "\n".join(lines)
-    lines = [answer.answer, "", "Sources:", *format_sources(answer)]
+    lines = [answer.answer, *format_notes(answer), "", "Sources:", *format_sources(answer)]
     lines.append(f"\n(build {answer.build_id}, confidence {answer.confidence:.2f})")
     note = generation_note(answer)
     return "\n".join(lines + ([note] if note else []))

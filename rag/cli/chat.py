@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Iterator
 
 import click
 
-from rag.cli.shared import audited, format_sources, generation_note, key_access, make_settings, parse_filters, query_options
+from rag.cli.shared import audited, format_notes, format_sources, generation_note, key_access, make_settings, parse_filters, query_options
 from rag.config import Settings
 from rag.errors import RagError
 from rag.models import Access, Answer, Message
@@ -34,7 +35,7 @@ PROMPT = "you> "
 @click.command("chat")
 @query_options
 def chat_command(corpus: Path | None, index_dir: Path | None, k: int | None, as_json: bool, doc: tuple[str, ...],
-                 meta: tuple[str, ...]) -> None:
+                 meta: tuple[str, ...], as_of: datetime | None) -> None:
     """A conversation in the terminal: follow-ups are answered in the light of the earlier turns.
 
     Type a question and press Enter; the answer appears sentence by sentence, then its numbered sources.
@@ -44,7 +45,7 @@ def chat_command(corpus: Path | None, index_dir: Path | None, k: int | None, as_
 
     settings = make_settings(corpus, index_dir)
     access = key_access(settings, "cli chat")
-    run_chat(settings, k, parse_filters(doc, meta), as_json, assistant=audited(Assistant(settings), access), access=access)
+    run_chat(settings, k, parse_filters(doc, meta, as_of), as_json, assistant=audited(Assistant(settings), access), access=access)
 
 
 def lines_of(stream: IO[str]) -> Iterator[str]:
@@ -133,7 +134,7 @@ def _sources(answer: Answer | None, as_json: bool) -> None:
     else:
         note = generation_note(answer)
         confidence = f"(confidence {answer.confidence:.2f}: under about 0.3, check the quotes)"
-        click.echo("\n".join(["", "Sources:", *format_sources(answer), *([note] if note else []), confidence]))
+        click.echo("\n".join([*format_notes(answer), "", "Sources:", *format_sources(answer), *([note] if note else []), confidence]))
 
 
 def _note(text: str, as_json: bool) -> None:

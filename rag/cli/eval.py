@@ -50,6 +50,9 @@ def eval_command(gold: Path, corpus: Path | None, index_dir: Path | None, eval_i
     for name, part in run.summary["by_turn"].items():
         if part["n"] and part["n"] < run.summary["n"]:  # a set with first turns and follow-ups: each apart
             click.echo(f"{name}: {format_headline({**part, 'latency_ms': run.summary['latency_ms']})}")
+    for name, part in run.summary["by_day"].items():
+        if part["n"] and part["n"] < run.summary["n"]:  # a set with questions about today and `as_of` ones: each apart
+            click.echo(f"{name}: {format_headline({**part, 'latency_ms': run.summary['latency_ms']})}")
     if json_out:
         json_out.write_text(json.dumps({**run.summary, "gold": str(gold)}, indent=2), encoding="utf-8")
     if report:

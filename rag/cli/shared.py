@@ -1,16 +1,17 @@
 """What the `rag` commands share; every command module imports from here, and this module imports none of them.
 
-Owns the options several commands take (`--corpus`, `--index-dir`, `--doc`, `--meta`, `--json`, and `-k` with them
-in `query_options`), settings from those options (`make_settings`), `--doc` and `--meta` as search filters
+Owns the options several commands take (`--corpus`, `--index-dir`, `--doc`, `--meta`, `--json`, and `-k` and
+`--as-of` with them in `query_options`), settings from those options (`make_settings`), `--doc` and `--meta` as search filters
 (`parse_filters`), the one place a library error ends a command (`RagGroup`: a `RagError` prints `error: ...` on
 standard error and exits 1, Ctrl-C exits 130), the access a command acts with (`key_access`: `RAG_API_KEY`, else
 every document; `audited`), what a build or an eval needs (`build_embedder`, `default_golds`, `report_refusal`) and
-the output more than one command prints (`format_headline`, `format_sources`, `generation_note`). Imports only the
+the output more than one command prints (`format_headline`, `format_notes`, `format_sources`, `generation_note`). Imports only the
 kernel at module level, so `rag --help` loads no model.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, NoReturn, TypeVar
 
@@ -70,8 +71,16 @@ def meta_option(help: str = "Only documents whose metadata matches (repeatable).
     return click.option("--meta", multiple=True, metavar="KEY=VALUE", help=help)
 
 
+def as_of_option(func: F) -> F:
+    """--as-of DATE (`as_of`): answer from the versions in force on that day; read by `parse_filters`."""
+    return click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="YYYY-MM-DD",
+                        help="Answer from the versions of the documents in force on this day [default: today, RAG_TODAY].")(func)
+
+
 def query_options(func: F) -> F:
-    """The options of a question (`rag search`, `rag ask`, `rag chat`): --corpus, --index-dir, -k, --json, --doc, --meta."""
+    """The options of a question (`rag search`, `rag ask`, `rag chat`): --corpus, --index-dir, -k, --json, --doc, --meta,
+    --as-of."""
+    func = as_of_option(func)
     func = meta_option()(func)
     func = doc_option(func)
     func = json_option("Print the JSON object the HTTP API returns.")(func)
@@ -84,8 +93,8 @@ def make_settings(corpus: Path | None, index_dir: Path | None, **extra: Any) -> 
     return Settings.from_env(corpus_dir=corpus, index_dir=index_dir, **extra)
 
 
-def parse_filters(doc: tuple[str, ...], meta: tuple[str, ...]) -> Filters:
-    """--doc and --meta as search filters; a --meta that is not KEY=VALUE is a usage error."""
+def parse_filters(doc: tuple[str, ...], meta: tuple[str, ...], as_of: datetime | None = None) -> Filters:
+    """--doc, --meta and --as-of as search filters; a --meta that is not KEY=VALUE is a usage error."""
     from rag.search.retrieval import Filters
 
     pairs = {}
@@ -94,7 +103,7 @@ def parse_filters(doc: tuple[str, ...], meta: tuple[str, ...]) -> Filters:
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--meta")
         key, value = item.split("=", 1)
         pairs[key.strip()] = value.strip()
-    return Filters(tuple(doc), pairs)
+    return Filters(tuple(doc), pairs, as_of=as_of.date() if as_of else None)
 
 
 def key_access(settings: Settings, route: str) -> Access | None:
@@ -167,6 +176,11 @@ def generation_note(answer: Answer) -> str | None:
     shown = sum(c.supported for c in answer.sentences)
     note = f"(written by {answer.model}: {shown} of {len(answer.sentences)} sentences verified against their sources"
     return note + (f"; stopped early: {answer.stopped.message})" if answer.stopped else ")")
+
+
+def format_notes(answer: Answer) -> list[str]:
+    """The answer's notes, one line each: overdue, superseded or not yet in force, a conflicting document."""
+    return [note.message for note in answer.notes]
 
 
 def format_sources(answer: Answer) -> list[str]:

@@ -1,7 +1,8 @@
 """Gold Q&A sets: loading JSONL rows and resolving evidence to character spans.
 
 Owns the gold file format (`{id, question, answers[], evidence[{doc, text}],
-answerable, meta, history?}`; `history` is the conversation before a follow-up, oldest first), reading a dotted scope field such as `meta.scope_doc`,
+answerable, meta, history?, as_of?}`; `history` is the conversation before a follow-up, oldest first; `as_of` the
+day, YYYY-MM-DD, whose versions of the documents answer), reading a dotted scope field such as `meta.scope_doc`,
 and turning each evidence string into its span(s) in the loaded document text
 (exact match first, then a whitespace-insensitive match). Evidence that cannot
 be found is reported on the row, never dropped. Metrics live in `rag.evaluate.metrics`.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -42,6 +44,7 @@ class GoldRow:
     meta: Mapping[str, Any] = field(default_factory=dict)
     scope_doc: str | None = None
     history: tuple[Message, ...] = ()  # the conversation before the question; empty for a first turn
+    as_of: date | None = None  # the day whose versions of the documents answer (None: today)
 
     @property
     def follow_up(self) -> bool:
@@ -86,7 +89,20 @@ def _parse_row(line: str, line_no: int, path: Path, documents: Mapping[str, Docu
         meta=data.get("meta", {}),
         scope_doc=str(scope) if scope else None,
         history=_history(data.get("history"), line_no, path),
+        as_of=_day(data.get("as_of"), line_no, path),
     )
+
+
+def _day(raw: Any, line_no: int, path: Path) -> date | None:
+    """A row's `as_of`: "YYYY-MM-DD", the day whose versions answer."""
+    if raw is None:
+        return None
+    if isinstance(raw, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            pass
+    raise InvalidRequestError(f"{path}:{line_no}: as_of {raw!r} is not a date: write it YYYY-MM-DD, e.g. 2024-06-01")
 
 
 def _history(raw: Any, line_no: int, path: Path) -> tuple[Message, ...]:

@@ -4,8 +4,8 @@ Owns running a gold set against one loaded build (questions in file order,
 optional scoping to one document per row; a row with `history` is asked as a
 follow-up, through the same conversation path as `Assistant.ask`), aggregating
 per-question results into the metrics JSON (`n`, `retrieval`, `answer`,
-`abstention`, `latency_ms`, `ci`, `index`, and `by_turn`: the same figures for
-first turns and for follow-ups apart). The Markdown report lives in `rag.evaluate.report`. Metric
+`abstention`, `latency_ms`, `ci`, `index`, `by_turn`: the same figures for
+first turns and for follow-ups apart, and `by_day`: for rows asked about today and rows with an `as_of` day apart). The Markdown report lives in `rag.evaluate.report`. Metric
 definitions live in `rag.evaluate.metrics`; the promotion decision in `rag.evaluate.gate`.
 """
 
@@ -25,7 +25,7 @@ from rag.evaluate import metrics as m
 from rag.evaluate.gold import GoldRow
 from rag.ingest.text import table_header
 from rag.models import Access, Answer, Passage
-from rag.search.retrieval import Filters, allowed_documents, clean_question
+from rag.search.retrieval import Filters, allowed_documents, clean_question, scope_documents
 
 RANK_DEPTH = 10
 BUDGET = 512
@@ -63,7 +63,7 @@ def evaluate(assistant: Assistant, rows: Sequence[GoldRow], progress: Callable[[
     and counted."""
     snap = assistant.snapshot
     excluded = 0
-    allowed_ids = allowed_documents(snap.index, Filters(metadata=dict(metadata or {}), access=access))
+    allowed_ids = scope_documents(snap.index, Filters(metadata=dict(metadata or {}), access=access))
     if metadata and not allowed_ids:
         raise InvalidRequestError(f"no document matches the metadata filter {dict(metadata)}: check the keys and values "
                                   "with GET /v1/documents")
@@ -86,7 +86,8 @@ def evaluate(assistant: Assistant, rows: Sequence[GoldRow], progress: Callable[[
 def run_question(snap: Snapshot, assistant: Assistant, row: GoldRow, metadata: Mapping[str, str] | None = None,
                  access: Access | None = None) -> QuestionResult:
     result = QuestionResult(row)
-    filters = Filters(doc_ids=(row.scope_doc,) if row.scope_doc else (), metadata=dict(metadata or {}), access=access)
+    filters = Filters(doc_ids=(row.scope_doc,) if row.scope_doc else (), metadata=dict(metadata or {}), access=access,
+                      as_of=row.as_of or assistant.settings.day())
     started = time.perf_counter()
     try:
         question = clean_question(row.question, assistant.settings)
@@ -188,6 +189,8 @@ def summarise(results: Sequence[QuestionResult], snap: Snapshot, seed: int = 0) 
         "ci": ci,
         "by_turn": {"first": _aggregate([r for r in results if not r.row.follow_up]),
                     "follow_up": _aggregate([r for r in results if r.row.follow_up])},
+        "by_day": {"today": _aggregate([r for r in results if r.row.as_of is None]),
+                   "as_of": _aggregate([r for r in results if r.row.as_of is not None])},
         "index": fingerprint(snap),
         "generation": generation_figures(results),
         "unresolved_evidence": {r.row.id: r.row.unresolved for r in results if r.row.unresolved},

@@ -185,6 +185,7 @@ class LoadedIndex:
     sentences: SentenceTable
     lexical: LexicalIndex
     _visible: dict[frozenset[str], list[str] | None] = field(default_factory=dict, repr=False)  # readable documents per set of groups
+    derived: dict[str, Any] = field(default_factory=dict, repr=False)  # what a later stage reads once per build, by name
 
     @classmethod
     def load(cls, folder: Path, settings: Settings | None = None) -> "LoadedIndex":

@@ -10,7 +10,9 @@ on. Leaves out answer composition.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
+from datetime import date
 from typing import Mapping, Protocol, Sequence
 
 import numpy as np
@@ -19,6 +21,7 @@ from rag.config import Settings
 from rag.errors import InvalidRequestError
 from rag.indexing.embedding import Embedder
 from rag.indexing.store import LoadedIndex
+from rag.lifecycle.versions import BuildLifecycle
 from rag.models import Access, Passage
 from rag.search.fusion import convex_fusion, reciprocal_rank_fusion
 from rag.search.query_terms import question_words
@@ -46,6 +49,7 @@ class Filters:
     doc_ids: tuple[str, ...] = ()
     metadata: Mapping[str, str] = field(default_factory=dict)
     access: Access | None = None
+    as_of: date | None = None  # the day whose versions answer (None: today); see `rag.lifecycle.versions`
 
     @property
     def empty(self) -> bool:
@@ -57,6 +61,24 @@ def scoped(filters: Filters | None, access: Access | None) -> Filters | None:
     if access is None or access.groups is None:
         return filters
     return replace(filters or Filters(), access=access)
+
+
+def on_day(filters: Filters | None, settings: Settings) -> Filters:
+    """`filters` with the day whose versions answer: their `as_of`, else the settings' today (`RAG_TODAY`)."""
+    filters = filters or Filters()
+    return filters if filters.as_of is not None else replace(filters, as_of=settings.day())
+
+
+def parse_day(text: object, name: str = "as_of") -> date:
+    """A day written YYYY-MM-DD, or `InvalidRequestError` saying how to write it."""
+    if isinstance(text, date):
+        return text
+    if isinstance(text, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
+        try:
+            return date.fromisoformat(text.strip())
+        except ValueError:
+            pass
+    raise InvalidRequestError(f"{name} {text!r} is not a date: write it YYYY-MM-DD, e.g. 2024-06-01")
 
 
 def clean_question(question: str, settings: Settings) -> str:
@@ -77,7 +99,16 @@ def clean_question(question: str, settings: Settings) -> str:
 def allowed_documents(index: LoadedIndex, filters: Filters | None) -> list[str] | None:
     """Document ids the filters allow (None: no restriction; empty: none, and retrieval then finds nothing). A
     document id that does not exist, or that the access may not read, matches nothing, exactly alike, so a
-    document's existence does not leak and every schema-valid filter is answered."""
+    document's existence does not leak and every schema-valid filter is answered. Only the versions in force on the
+    filters' day (`as_of`, else today) pass: a superseded copy answers only questions about a day it was in force."""
+    lifecycle = BuildLifecycle.of(index)
+    out = lifecycle.out_of_force(filters.as_of if filters is not None and filters.as_of else date.today())
+    scope = scope_documents(index, filters)
+    return lifecycle.in_force(out, index.documents) if scope is None else [d for d in scope if d not in out]
+
+
+def scope_documents(index: LoadedIndex, filters: Filters | None) -> list[str] | None:
+    """Document ids the access, ids and metadata of the filters allow, whatever their versions (None: every one)."""
     if filters is None or filters.empty:
         return None
     visible = index.visible(filters.access)
@@ -120,7 +151,8 @@ class Retriever:
     def retrieve(self, question: str, vector: np.ndarray, k: int | None = None, filters: Filters | None = None) -> list[Passage]:
         """Top-k passages for a cleaned question and its vector."""
         k = self.checked_k(k)
-        return self.passages(self.scored(question, vector, max(k, self.settings.candidates), allowed_documents(self.index, filters)),
+        allowed = allowed_documents(self.index, on_day(filters, self.settings))
+        return self.passages(self.scored(question, vector, max(k, self.settings.candidates), allowed),
                              vector, k)
 
     def scored(self, question: str, vector: np.ndarray, depth: int, doc_ids: list[str] | None) -> list[tuple[int, float]]:

@@ -1,3 +1,5 @@
+from datetime import date
+
 import pytest
 
 from rag.assistant import Assistant
@@ -48,8 +50,9 @@ def test_a_filter_that_matches_no_document_says_so_rather_than_that_the_policies
 def test_answer_json_has_the_documented_keys(assistant):
     data = assistant.ask("Who approves claims over 500 pounds?").to_dict()
     assert set(data) == {"question", "standalone_question", "answer", "status", "abstained", "confidence", "citations", "passages", "build_id",
-                         "backend", "model", "fallback", "stopped", "sentences"}
+                         "backend", "model", "fallback", "stopped", "sentences", "notes", "as_of"}
     assert (data["backend"], data["model"], data["fallback"], data["stopped"], data["sentences"]) == ("extractive", None, None, None, [])
+    assert (data["notes"], data["as_of"]) == ([], date.today().isoformat())  # the mini corpus states no dates
     assert set(data["citations"][0]) == {"n", "doc_id", "title", "section", "page", "page_end", "pages", "start", "end",
                                           "quote", "passage_rank"}
 

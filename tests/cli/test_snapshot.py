@@ -108,7 +108,7 @@ class Scrub:
             text = text.replace(word, self.words[word])
         text = re.sub(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?", "<time>", text)
         text = re.sub(r'("(?:p50|p95|p99|mean|\w*seconds|\w*_ms)": )[-0-9.e]+', r"\1<n>", text)
-        text = re.sub(r'("today": "|corpus health on )\d{4}-\d{2}-\d{2}', r"\1<today>", text)  # the build's day
+        text = re.sub(r'("today": "|"as_of": "|corpus health on )\d{4}-\d{2}-\d{2}', r"\1<today>", text)  # the build's day
         text = re.sub(r"(\| latency_ms \| p\d+ \| )[0-9.]+", r"\1<n>", text)
         return re.sub(r"p50=\d+ms", "p50=<n>ms", text)
 

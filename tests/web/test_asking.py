@@ -6,6 +6,8 @@ Every test opens a fresh browser context (a new visitor) against the real `rag s
 
 from __future__ import annotations
 
+import re
+
 from tests.web.chat_page import ask, fits_width, highlighted, latencies, shoot, stored
 from tests.web.conftest import SUMMARY
 
@@ -178,3 +180,12 @@ def test_enter_to_first_text_is_measured_over_a_question_about_each_document(ope
     assert len(measured) == len(QUESTIONS) - 1
     SUMMARY["latencies_ms"] += measured
     assert fits_width(page)
+
+
+def test_an_answer_citing_a_policy_past_its_review_date_says_so_under_the_answer(open_page, web_server):
+    page = open_page(width=1280)
+    turn = ask(page, QUESTIONS[0])  # the records retention schedule answers; its review date (1 April 2026) has passed
+    answered(turn)
+    texts = turn.locator(".answer-notes .answer-note").all_inner_texts()
+    assert any(re.fullmatch(r"Note: the .+ was due for review on 2026-04-01 \(owner: .+\)\.", t) for t in texts), texts
+    assert turn.locator(".answer-notes + .sources").count() == 1  # a small line under the answer, above its sources

@@ -82,8 +82,10 @@ export class TurnView {
     this.reply.className = uncertain ? "reply uncertain" : "reply answered";
     if (uncertain) this.label.textContent = "May answer: check these clauses";
     this.textNode.replaceChildren(...markedUp(answer.answer, answer.citations));
+    if (answer.notes?.length) this.reply.append(this.notes(answer));
     if (answer.citations.length) this.reply.append(this.sources(answer, uncertain ? "Places to look" : "Sources"));
     const count = answer.citations.length;
+    for (const note of answer.notes || []) this.say(` ${spoken(note.message)}`, { append: true });
     this.say(uncertain ? ` Not certain: ${count} ${count === 1 ? "clause that may answer is" : "clauses that may answer are"} listed as places to look.`
       : ` ${count} ${count === 1 ? "source is" : "sources are"} listed below the answer.`, { append: true });
   }
@@ -98,6 +100,15 @@ export class TurnView {
         el("ol", { class: "source-list" }, places.map((p) => el("li", {}, this.passageButton(answer, p))))));
     }
     this.say(` Not in the documents.${places.length ? " The closest passages are listed as places to look." : ""}`, { append: Boolean(this.text) });
+  }
+
+  /** A small line under the answer for each note: a cited document overdue for review, superseded, not yet in force,
+   * or disagreeing with another document (its sentence is a citation, so its chip opens it). */
+  notes(answer) {
+    const list = el("ul", { class: "answer-notes small", "aria-label": "Notes on the sources" },
+      answer.notes.map((note) => el("li", { class: `answer-note note-${note.kind}` }, ...markedUp(note.message, answer.citations))));
+    list.addEventListener("click", (event) => this.chipClicked(event));
+    return list;
   }
 
   sources(answer, title = "Sources") {
