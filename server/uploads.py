@@ -87,7 +87,7 @@ def add_upload_routes(app: FastAPI, settings: Settings, store: JobStore, wake: C
         stored: StoredUpload = await run_in_threadpool(store_upload, settings, doc_id, raw, indexed)
         if stored.unchanged:
             return JSONResponse({**stored.to_dict(), "build": None}, status_code=200)
-        job = await run_in_threadpool(store.enqueue, access_of(request).name, [stored.doc_id])
+        job = await run_in_threadpool(store.enqueue, access_of(request).name, {stored.doc_id: stored.content_hash})
         wake()
         return JSONResponse({**stored.to_dict(), "build": job.to_dict()}, status_code=202,
                             headers={"Location": f"/v1/builds/{job.id}"})

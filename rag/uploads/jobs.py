@@ -16,7 +16,7 @@ import secrets
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from rag.config import Settings
 from rag.errors import NotFoundError
@@ -28,7 +28,8 @@ MIGRATIONS = (Migration(1, """
 CREATE TABLE IF NOT EXISTS build_jobs (
     id TEXT PRIMARY KEY, state TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
     requested_by TEXT NOT NULL, documents TEXT NOT NULL, stage TEXT NOT NULL, done INTEGER NOT NULL,
-    total INTEGER NOT NULL, build_id TEXT, result TEXT, error TEXT, lease_owner TEXT, lease_until {FLOAT});
+    total INTEGER NOT NULL, build_id TEXT, result TEXT, error TEXT, lease_owner TEXT, lease_until {FLOAT},
+    uploads TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS build_jobs_by_state ON build_jobs (state, created_at);
 """),)
 COLUMNS = ("id, state, created_at, updated_at, requested_by, documents, stage, done, total, build_id, result, error")
@@ -52,13 +53,20 @@ class JobStore:
         self.path = Path(settings.state_dir) / FILE
         self.database = open_database(settings, "build_jobs", FILE, MIGRATIONS, "build job store")
 
-    def enqueue(self, requested_by: str, documents: Sequence[str]) -> BuildJob:
+    def enqueue(self, requested_by: str, uploads: Mapping[str, str]) -> BuildJob:
+        """A queued build for the documents just written (`uploads`: id -> content hash of the bytes written)."""
         stamp, job_id = now(), "bld_" + secrets.token_hex(8)
         with self.database.transaction() as tx:
-            tx.execute(f"INSERT INTO build_jobs ({COLUMNS}, lease_owner, lease_until) VALUES "
-                       "(?, 'queued', ?, ?, ?, ?, '', 0, 0, NULL, NULL, NULL, NULL, NULL)",
-                       (job_id, stamp, stamp, requested_by, json.dumps(list(documents))))
+            tx.execute(f"INSERT INTO build_jobs ({COLUMNS}, lease_owner, lease_until, uploads) VALUES "
+                       "(?, 'queued', ?, ?, ?, ?, '', 0, 0, NULL, NULL, NULL, NULL, NULL, ?)",
+                       (job_id, stamp, stamp, requested_by, json.dumps(sorted(uploads)), json.dumps(dict(uploads))))
         return self.get(job_id)
+
+    def uploads(self, job_id: str) -> dict[str, str]:
+        """The documents a job's upload wrote, and the content hash of what was written."""
+        with self.database.transaction() as tx:
+            row = tx.execute("SELECT uploads FROM build_jobs WHERE id = ?", (job_id,)).fetchone()
+        return dict(json.loads(row[0])) if row else {}
 
     def get(self, job_id: str) -> BuildJob:
         with self.database.transaction() as tx:

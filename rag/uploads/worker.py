@@ -4,12 +4,14 @@ Owns `BuildWorker`: it claims the next job from `rag.uploads.jobs.JobStore` (the
 running the same build, or two at once), runs the incremental, gated build (`rag.pipeline.rebuild` on the gold sets of
 `gate_golds`; nothing goes live unless every set passes), writes its stage and progress into the job as it goes and
 renews the lease meanwhile, and records the outcome: `live` (promoted; old builds pruned to RAG_KEEP_BUILDS),
-`gate_failed` (the gate's verdict and figures; the live build is as it was) or `failed` (the error). The server's
+`gate_failed` (the gate's verdict and figures; the live build is as it was, and the uploaded files are put back to
+the live build's versions, `restore_live_versions`) or `failed` (the error). The server's
 reload watcher then serves a promoted build. Leaves the build itself to `rag.pipeline` and the queue to `jobs`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import secrets
@@ -23,8 +25,10 @@ from rag.config import Settings
 from rag.errors import NotConfiguredError, RagError
 from rag.indexing import builds
 from rag.indexing.embedding import Embedder
+from rag.indexing.originals import ORIGINALS
 from rag.models import BuildJob
 from rag.pipeline import RebuildOutcome, default_golds, rebuild
+from rag.uploads.files import target_path, write_atomically
 from rag.uploads.jobs import JobStore
 
 log = logging.getLogger("rag.uploads")
@@ -43,6 +47,28 @@ def gate_golds(settings: Settings) -> list[Path]:
         raise NotConfiguredError(f"gold set(s) {', '.join(missing)} not found (RAG_UPLOAD_GOLD_FILES / RAG_GOLD_FILES): fix the "
                                  "path (relative ones are read from the server's working folder)")
     return golds
+
+
+def restore_live_versions(settings: Settings, uploads: dict[str, str]) -> list[str]:
+    """After the gate refused a build: put back the live build's version of each uploaded document (its stored
+    original; a document the live build lacks is removed), so the corpus folder matches what answers and the next
+    build does not carry the refused file. A file changed since its upload is left as it is. Returns the ids restored."""
+    live = builds.live_build(settings.index_dir)
+    indexed = live.manifest["corpus"]["documents"] if live else {}
+    restored = []
+    for doc_id, written in sorted(uploads.items()):
+        path = target_path(Path(settings.corpus_dir), doc_id)
+        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != written:
+            continue
+        original = live.folder / ORIGINALS / (indexed[doc_id] + Path(doc_id).suffix.lower()) if live and doc_id in indexed else None
+        if original is not None and original.is_file():
+            write_atomically(path, original.read_bytes())
+        elif doc_id not in indexed:
+            path.unlink()
+        else:
+            continue  # the live build kept no original of it: leave the file for the operator
+        restored.append(doc_id)
+    return restored
 
 
 class JobProgress(builds.BuildProgress):
@@ -151,7 +177,9 @@ class BuildWorker:
             return "failed", None, None, f"unexpected error ({type(exc).__name__}: {exc}); the server log has details"
         if outcome.promoted:
             builds.prune(self.settings.index_dir, self.settings.keep_builds)
-        return ("live" if outcome.promoted else "gate_failed"), outcome.build_id, outcome_result(outcome), None
+            return "live", outcome.build_id, outcome_result(outcome), None
+        restored = restore_live_versions(self.settings, self.store.uploads(job.id))
+        return "gate_failed", outcome.build_id, {**outcome_result(outcome), "restored": restored}, None
 
     def _heartbeat(self, job_id: str, done: threading.Event) -> None:
         while not done.wait(self.lease_s / 4):

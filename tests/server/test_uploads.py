@@ -149,6 +149,7 @@ def test_a_version_the_gate_refuses_stays_out_and_the_job_says_why(server):
     job, _ = wait_done(base, keys.admin, response.json()["build"]["id"])
     assert job["state"] == "gate_failed" and any("retrieval.hit@5" in f for f in job["result"]["gate"]["failures"])
     assert job["result"]["eval"]["mini-gold"]["retrieval"]["hit@5"] < 0.75
-    assert builds.current_build_id(settings.index_dir) == live
+    assert builds.current_build_id(settings.index_dir) == live and job["result"]["restored"] == ["retention.md"]
+    assert b"30 days" in (settings.corpus_dir / "retention.md").read_bytes()  # the live version is back in the folder
     answer = ask(base, keys.staff, "How long is CCTV footage kept?")
     assert answer["build_id"] == live and any("30 days" in c["quote"] for c in answer["citations"])

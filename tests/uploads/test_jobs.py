@@ -20,18 +20,18 @@ def stores(settings, database_url):
 
 def test_jobs_are_kept_and_listed_newest_first(stores):
     one, _ = stores
-    first = one.enqueue("root", ["travel.txt"])
-    second = one.enqueue("root", ["retention.md"])
+    first = one.enqueue("root", {"travel.txt": "hash"})
+    second = one.enqueue("root", {"retention.md": "hash"})
     assert first.state == "queued" and first.documents == ("travel.txt",) and first.requested_by == "root"
     assert [j.id for j in one.list()] == [second.id, first.id]
-    assert one.get(first.id) == first and one.pending() == 2
+    assert one.get(first.id) == first and one.pending() == 2 and one.uploads(first.id) == {"travel.txt": "hash"}
     with pytest.raises(NotFoundError, match="GET /v1/builds"):
         one.get("bld_missing")
 
 
 def test_only_one_replica_builds_at_a_time_and_the_next_job_waits(stores):
     a, b = stores
-    first, second = a.enqueue("root", ["a.md"]), a.enqueue("root", ["b.md"])
+    first, second = a.enqueue("root", {"a.md": "hash"}), a.enqueue("root", {"b.md": "hash"})
     claimed = a.claim("replica-a", 60)
     assert claimed.id == first.id and claimed.state == "building"
     assert b.claim("replica-b", 60) is None and a.claim("replica-a", 60) is None  # one build at a time, anywhere
@@ -48,7 +48,7 @@ def test_only_one_replica_builds_at_a_time_and_the_next_job_waits(stores):
 
 def test_a_build_whose_server_died_is_queued_again_and_claimed_by_another(stores):
     a, b = stores
-    job = a.enqueue("root", ["a.md"])
+    job = a.enqueue("root", {"a.md": "hash"})
     a.claim("replica-a", 0.2)  # replica a dies: its lease is never renewed
     assert b.claim("replica-b", 60) is None
     time.sleep(0.3)
@@ -59,6 +59,6 @@ def test_a_build_whose_server_died_is_queued_again_and_claimed_by_another(stores
 
 
 def test_the_queue_survives_a_restart(settings):
-    job = JobStore(settings).enqueue("root", ["a.md"])
+    job = JobStore(settings).enqueue("root", {"a.md": "hash"})
     reopened = JobStore(settings)  # a new server process on the same state folder
     assert reopened.get(job.id).state == "queued" and reopened.claim("after-restart", 60).id == job.id

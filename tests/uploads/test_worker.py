@@ -28,7 +28,7 @@ def gated(settings, fake_embedder, tmp_path):
 def run_upload(settings, fake_embedder, name: str, raw: bytes):
     store = JobStore(settings)
     stored = store_upload(settings, name, raw)
-    job = store.enqueue("root", [stored.doc_id])
+    job = store.enqueue("root", {stored.doc_id: stored.content_hash})
     worker = BuildWorker(settings, lambda: fake_embedder, store)
     assert worker.run_next() and not worker.run_next()  # one job, run once
     return store.get(job.id)
@@ -46,15 +46,31 @@ def test_a_new_version_goes_live_after_its_gate_and_answers(gated, fake_embedder
     assert TAXI in " ".join(c.quote for c in answer.citations) and answer.build_id == job.build_id
 
 
-def test_a_version_the_gate_refuses_leaves_the_live_build_and_says_why(gated, fake_embedder):
+def test_a_version_the_gate_refuses_leaves_the_live_build_and_the_live_file_and_says_why(gated, fake_embedder):
     before = builds.current_build_id(gated.index_dir)
+    live_bytes = (gated.corpus_dir / "retention.md").read_bytes()
     gutted = "# Records Retention Rules\n\n1.1 Records are kept as the law requires.\n"
     job = run_upload(gated, fake_embedder, "retention.md", gutted.encode())
     assert job.state == "gate_failed" and job.build_id and job.build_id != before
-    assert job.result["gate"]["status"] == "failed"
+    assert job.result["gate"]["status"] == "failed" and job.result["restored"] == ["retention.md"]
     assert any("retrieval.hit@5" in f for f in job.result["gate"]["failures"]), job.result
     assert job.result["eval"]["mini-gold"]["retrieval"]["hit@5"] < 0.75
     assert builds.current_build_id(gated.index_dir) == before
+    assert (gated.corpus_dir / "retention.md").read_bytes() == live_bytes  # the next build will not carry the refused file
+
+
+def test_a_refused_new_document_is_removed_and_one_changed_since_is_left(gated, fake_embedder, tmp_path):
+    gate = tmp_path / "strict.toml"
+    gate.write_text('[floors]\n"retrieval.hit@5" = 1.01\n')  # nothing passes
+    strict = gated.replace(gate_file=gate)
+    job = run_upload(strict, fake_embedder, "gifts.md", b"# Gifts\n\n1.1 Gifts over 50 pounds are declared.\n")
+    assert job.state == "gate_failed" and job.result["restored"] == ["gifts.md"]
+    assert not (strict.corpus_dir / "gifts.md").exists()
+    from rag.uploads.worker import restore_live_versions
+
+    (strict.corpus_dir / "travel.txt").write_text("Travel Rules\n\n1.1 Edited by hand after the upload.\n")
+    assert restore_live_versions(strict, {"travel.txt": "the hash of what the upload wrote"}) == []
+    assert "Edited by hand" in (strict.corpus_dir / "travel.txt").read_text()
 
 
 def test_uploads_need_a_gold_set_to_gate_on(settings):
@@ -66,7 +82,7 @@ def test_uploads_need_a_gold_set_to_gate_on(settings):
 
 def test_a_build_that_fails_says_why_and_the_next_job_runs(gated, fake_embedder):
     store = JobStore(gated)
-    failing = store.enqueue("root", ["travel.txt"])
+    failing = store.enqueue("root", {"travel.txt": "hash"})
     with builds.build_lock(gated.index_dir):  # someone runs `rag index build` by hand meanwhile
         BuildWorker(gated, lambda: fake_embedder, store).run_next()
     job = store.get(failing.id)

@@ -181,6 +181,8 @@ export class CorpusView {
     const gate = job.result && job.result.gate;
     if (job.state === "gate_failed" && gate) {
       parts.push(el("ul", { class: "gate-failures" }, (gate.failures || []).map((f) => el("li", { text: f }))));
+      const restored = job.result.restored || [];
+      if (restored.length) parts.push(el("p", { class: "small", text: `${restored.join(", ")}: the corpus folder holds the live version again.` }));
     }
     if (job.result && job.result.eval) {
       const figures = Object.entries(job.result.eval).map(([name, e]) => {
