@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from rag.assistant import Assistant
@@ -88,3 +90,27 @@ def test_a_build_that_fails_says_why_and_the_next_job_runs(gated, fake_embedder)
     job = store.get(failing.id)
     assert job.state == "failed" and "another build is running" in job.error
     assert store.pending() == 0
+
+
+def test_two_replicas_on_one_database_build_one_job_at_a_time(gated, fake_embedder, postgres_url):
+    shared = gated.replace(database_url=postgres_url)
+    store = JobStore(shared)
+    jobs = []
+    for n, name in enumerate(("gifts.md", "hospitality.md")):
+        stored = store_upload(shared, name, f"# Rules {n}\n\n1.1 Item {n} over {50 + n} pounds is declared.\n".encode())
+        jobs.append(store.enqueue("root", {stored.doc_id: stored.content_hash}))
+    replicas = [BuildWorker(shared, lambda: fake_embedder, JobStore(shared), poll_s=0.05) for _ in range(2)]
+    for worker in replicas:
+        worker.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not all(store.get(j.id).finished for j in jobs):
+            assert time.monotonic() < deadline, [store.get(j.id) for j in jobs]
+            time.sleep(0.05)
+    finally:
+        for worker in replicas:
+            worker.stop()
+    done = [store.get(j.id) for j in jobs]
+    # had both replicas built at once, the index folder's build lock would have failed one ("another build is running")
+    assert [j.state for j in done] == ["live", "live"], done
+    assert done[0].build_id < done[1].build_id and builds.current_build_id(shared.index_dir) == done[1].build_id
