@@ -121,12 +121,13 @@ def test_a_body_far_over_the_limit_is_refused_before_it_is_read(server):
                                   "sub/../../escape.md", "\u202eevil.md"])
 def test_names_that_would_leave_the_corpus_folder_are_refused(server, path):
     base, keys, settings = server
-    around = settings.corpus_dir.parent  # the test's folder: corpus, index, state (the queue's database changes)
-    outside = {k: v for k, v in snapshot(around).items() if not k.startswith("state/")}
+    around = settings.corpus_dir.parent  # the test's folder: corpus and index (the state folder's database changes)
+    before = {part: snapshot(around / part) for part in ("corpus", "index")}
     response = post(base, keys.admin, "gifts.md", GIFTS, path=path)
     assert response.status_code == 422 and "plain name such as" in response.json()["error"]["message"], response.text
-    assert {k: v for k, v in snapshot(around).items() if not k.startswith("state/")} == outside  # nothing written
-    assert not any(p.name in ("escape.md", "evil.md") for p in around.parent.rglob("*.md"))
+    assert {part: snapshot(around / part) for part in ("corpus", "index")} == before
+    landing = [around / "escape.md", around.parent / "tmp" / "escape.md", around / "evil.md"]  # where each would land
+    assert not any(p.exists() for p in landing) and sorted(p.name for p in around.iterdir()) == ["corpus", "gate.toml", "index", "state"]
 
 
 def test_a_second_upload_while_one_builds_is_queued_and_both_go_live(server):
