@@ -2,8 +2,8 @@
 owner, a broken reference with its span), a new version uploaded from the page and followed to live through its
 gated build (then asked about in the conversation, which quotes the new text), a version the gate refuses with its
 reasons, a damaged file refused with the build's message; a key that may not administer never sees the view. The
-server is a real `rag serve` over the mini corpus and a gifts policy built with the real model; its uploads are gated
-on tests/fixtures/mini-gold.jsonl."""
+server is a real `rag serve` over the mini corpus, a gifts policy and a supplier standard that disagrees with it,
+built with the real model; its uploads are gated on tests/fixtures/mini-gold.jsonl."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ from tests.web.test_keys import REFUSED_401, add_key, sign_in
 GIFTS = ("# Gifts and Hospitality Rules\n\nOwner: Compliance Officer\nNext review date: 1 March 2024\n\n## 1. Gifts\n\n"
          "1.1 Gifts worth more than 75 pounds are declared to the compliance team.\n\n"
          "1.2 Donations to charities follow the Community Investment Policy.\n")
+SUPPLIERS = ("# Supplier Conduct Standard\n\nOwner: Procurement Director\n\n## 2. Gifts from suppliers\n\n"
+             "2.1 Gifts from suppliers worth more than 50 pounds are declared to the compliance team.\n")
 TAXI = "2.3 Taxis after 10 pm are paid up to 40 pounds a journey."
 
 
@@ -45,6 +47,7 @@ def corpus_server(chromium: Any, tmp_path_factory: pytest.TempPathFactory) -> It
     corpus = root / "corpus"
     shutil.copytree(FIXTURES / "mini", corpus)
     (corpus / "gifts-policy.md").write_text(GIFTS, encoding="utf-8")
+    (corpus / "supplier-standard.md").write_text(SUPPLIERS, encoding="utf-8")  # 50 pounds against the gifts policy's 75
     gate = root / "gate.toml"
     gate.write_text('[floors]\n"retrieval.hit@5" = 0.75\n', encoding="utf-8")
     settings = Settings.from_env({}, corpus_dir=corpus, index_dir=root / "index", state_dir=root / "state")
@@ -82,6 +85,12 @@ def test_an_admin_reads_the_health_report_uploads_a_new_version_and_asks_about_i
     assert "next review 2024-03-01" in overdue.text_content() and "owner Compliance Officer" in overdue.text_content()
     reference = page.locator("#health-references li").filter(has_text="Community Investment Policy")
     assert "1.2 Donations to charities follow the Community Investment Policy." in reference.text_content()
+    conflict = page.locator("#health-conflicts li").first
+    assert "75 pounds vs 50 pounds" in conflict.text_content()
+    spans = conflict.locator(".span-quote")
+    assert spans.count() == 2
+    assert "gifts-policy.md · 1. Gifts > 1.1: “1.1 Gifts worth more than 75 pounds are declared to the compliance team.”" in spans.nth(0).text_content()
+    assert "2.1 Gifts from suppliers worth more than 50 pounds are declared" in spans.nth(1).text_content()
     shoot(page, "corpus-view-1280-light")
 
     text = (corpus_server.corpus / "travel.txt").read_text().replace("2.2 Hotels abroad", f"{TAXI}\n2.2 Hotels abroad")
@@ -90,7 +99,7 @@ def test_an_admin_reads_the_health_report_uploads_a_new_version_and_asks_about_i
     status.filter(has_text="travel.txt").wait_for()
     page.locator('#build-status[data-state="live"]').wait_for(timeout=180_000)
     assert "live: questions are now answered from it" in status.text_content()
-    assert "mini-gold: 6 questions, hit@5 1.000" in status.text_content()
+    assert "mini-gold: 6 questions, hit@5 1.000" in status.text_content()  # the gate's figures
     assert "travel.txt · live" in page.locator("#build-list li").first.text_content()
     assert (corpus_server.corpus / "travel.txt").read_text() == text
     shoot(page, "corpus-build-live-1280-light")
