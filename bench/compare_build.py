@@ -18,9 +18,15 @@ In one process, back to back, on CORPUS:
 Embedding rates are model FLOPs per second in float32 terms (`bench/ingest.py`'s FLOP model of MiniLM: 2 FLOPs per
 weight per token, plus attention), so an int8 model that does the same work faster shows above its float32 share.
 Peak RSS of each build is read from /proc (VmHWM, reset before each). Run by hand, not in CI: it embeds the corpus
-twice. The last line is `ratio R`: the `rag` build's seconds over the plain build's.
+twice. It prints `ratio R`: the `rag` build's seconds over the plain build's.
 
-Usage: .venv/bin/python bench/compare_build.py CORPUS [--json OUT]
+5. with `--checks on` (the default) the corpus health checks every gated build runs after it (`rag.pipeline.record_health`:
+   the build loaded, `rag.lifecycle.health.check_corpus`, health.json written) are timed after the build, and the
+   `checks ratio` line is the build with them over the build without them (`--checks off`: the build alone, as
+   `RAG_CORPUS_CHECKS=false` runs it). `--no-plain` leaves out the plain build (2.), for the checks comparison alone;
+   `--index-dir DIR` keeps the build there, promoted (for `rag corpus check --index-dir DIR`).
+
+Usage: .venv/bin/python bench/compare_build.py CORPUS [--json OUT] [--checks on|off] [--no-plain] [--index-dir DIR]
 Before/after comparisons: `RAG_PASSAGE_ENCODER=torch RAG_SENTENCE_VECTORS=separate` is the pipeline as it was.
 """
 
@@ -119,6 +125,17 @@ def rag_build(settings: Settings) -> dict[str, Any]:
             "variant": getattr(embedder, "variant", "torch")}
 
 
+def health_checks(settings: Settings, build_id: str) -> dict[str, Any]:
+    """The corpus health checks of a gated build, timed: load the build, check it, keep the report with it."""
+    from rag.indexing.store import LoadedIndex
+    from rag.pipeline import record_health
+
+    started = time.perf_counter()
+    folder = Path(settings.index_dir) / builds.BUILDS / build_id
+    summary = record_health(folder, LoadedIndex.load(folder, settings))
+    return {"seconds": time.perf_counter() - started, "summary": summary}
+
+
 def sentence_flops(alone: list[str]) -> float:
     """FLOPs of embedding these sentence texts on their own."""
     embedder = SentenceTransformerEmbedder()
@@ -173,31 +190,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/compare_build.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("corpus", type=Path, help="folder of documents")
     parser.add_argument("--json", type=Path, default=None, help="also write every figure to this JSON file")
+    parser.add_argument("--checks", choices=("on", "off"), default="on",
+                        help="time the corpus health checks after the build and print the checks ratio (on), or not (off)")
+    parser.add_argument("--no-plain", action="store_true", help="leave out the plain sentence-transformers build")
+    parser.add_argument("--index-dir", type=Path, default=None, help="keep the build here, promoted (default: a temp folder)")
     args = parser.parse_args(argv)
     if not args.corpus.is_dir():
         parser.error(f"{args.corpus} is not a folder of documents")
     work = Path(tempfile.mkdtemp(prefix="rag-compare-"))
     try:
-        settings = Settings.from_env(corpus_dir=args.corpus, index_dir=work / "index", embedding_cache=False,
+        settings = Settings.from_env(corpus_dir=args.corpus, index_dir=args.index_dir or work / "index", embedding_cache=False,
                                      cache_dir=str(REPO / "index" / "cache"))  # reuse the ONNX export, never the vectors
         texts, lengths, sentences = chunk_texts(settings)
         print(f"corpus {args.corpus}: {len(texts)} chunks, {sum(lengths):,} model tokens; threads {os.cpu_count()}", flush=True)
         gemm = [numpy_gemm_gflops(2048, 5)]
-        plain = plain_build(texts, lengths)
-        print(f"plain build: {plain['seconds']:.1f} s", flush=True)
+        plain = None if args.no_plain else plain_build(texts, lengths)
+        if plain:
+            print(f"plain build: {plain['seconds']:.1f} s", flush=True)
         rag = rag_build(settings)
         print(f"rag build: {rag['seconds']:.1f} s", flush=True)
+        checks = health_checks(settings, rag["manifest"]["build_id"]) if args.checks == "on" else None
+        if args.index_dir:
+            builds.promote(args.index_dir, rag["manifest"]["build_id"])
         gemm.append(numpy_gemm_gflops(2048, 5))
         pooled = rag["manifest"]["model"]["sentence_vectors"] == "pooled"
         alone = [text for text, labelled in zip(sentences.texts, sentences.labelled) if labelled or not pooled]
         rag["flops_chunks"], rag["flops_sentences"] = model_flops(lengths), sentence_flops(alone)
         rag["flops"] = rag["flops_chunks"] + rag["flops_sentences"]
         rag["tokens"] = rag["tokens"] or sum(lengths)
-        report(plain, rag, max(gemm), len(texts))
+        if plain:
+            report(plain, rag, max(gemm), len(texts))
+        if checks:
+            print(f"\ncorpus health checks: {checks['seconds']:.2f} s ({checks['summary']})")
+            print(f"build with checks off {rag['seconds']:.2f} s, on {rag['seconds'] + checks['seconds']:.2f} s")
+            print(f"checks ratio {(rag['seconds'] + checks['seconds']) / rag['seconds']:.3f}")
         if args.json:
             rag.pop("manifest")
-            args.json.write_text(json.dumps({"gemm_gflops": gemm, "plain": plain, "rag": rag,
-                                             "ratio": rag["seconds"] / plain["seconds"]}, indent=2))
+            args.json.write_text(json.dumps({"gemm_gflops": gemm, "plain": plain, "rag": rag, "checks": checks,
+                                             "ratio": rag["seconds"] / plain["seconds"] if plain else None}, indent=2))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

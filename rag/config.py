@@ -283,6 +283,22 @@ class Settings:
         2000, "Longest comment a person may leave with a thumbs up or down on an answer, in characters.", 1, 100_000
     )
     max_document_bytes: int = setting(20_000_000, "Documents larger than this are skipped at build.", 1000)
+    max_upload_bytes: int = setting(
+        20_000_000, "Largest document `POST /v1/documents` accepts, in bytes (413 beyond it; RAG_MAX_DOCUMENT_BYTES "
+        "holds too, since the build would skip a larger file).", 1000, 1_000_000_000,
+    )
+    upload_gold_files: str = setting(
+        "", "Gold sets (comma-separated) that gate the builds an upload starts (empty: RAG_GOLD_FILES when the corpus is "
+        "docs_corpus/). With none, uploads are refused: nothing goes live without passing the gate.",
+    )
+    build_lease_seconds: float = setting(
+        30.0, "How long a server's claim on the build it runs lasts without renewal (renewed every few seconds while it "
+        "runs): a build whose server died is queued again after this, on any replica.", 3.0, 3600.0,
+    )
+    corpus_checks: bool = setting(
+        True, "Check the corpus's health (overdue reviews, broken references, superseded copies, conflicts) in every "
+        "build and keep the report with it (off: builds skip it; `rag corpus check` and GET /v1/corpus/health check then).",
+    )
     gold_files: str = setting(
         "eval/gold/docs_corpus.jsonl,eval/gold/docs_corpus_natural.jsonl,eval/gold/docs_corpus_dialogues.jsonl",
         "Gold sets (comma-separated) that gate rebuilds of the default corpus: each must pass eval/gate.toml (other "

@@ -79,6 +79,13 @@ class InvalidRequestError(RagError):
     kind = "invalid_request"
 
 
+class NotConfiguredError(RagError):
+    """A feature needs a setting the operator has not given (uploads without a gold set to gate their builds)."""
+
+    status = 409
+    kind = "not_configured"
+
+
 class NotFoundError(RagError):
     """A named document or build does not exist."""
 

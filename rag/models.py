@@ -411,6 +411,35 @@ class ApiKey:
         return Access(self.name, frozenset(self.groups), self.admin, route)
 
 
+BUILD_STATES = ("queued", "building", "gate_failed", "live", "failed")
+
+
+@dataclass(frozen=True)
+class BuildJob:
+    """A background build an upload started: `state` is one of BUILD_STATES; while building, `stage` and `done` of
+    `total` say how far it is; `result` holds the gate's verdict and figures (gate failed, live); `error` why it failed."""
+
+    id: str
+    state: str
+    created_at: str
+    updated_at: str
+    requested_by: str
+    documents: tuple[str, ...]
+    stage: str = ""
+    done: int = 0
+    total: int = 0
+    build_id: str | None = None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("gate_failed", "live", "failed")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "documents": list(self.documents), "finished": self.finished}
+
+
 def page_label(first: int | None, last: int | None = None) -> str | None:
     """'p. 3', 'pp. 3-4', or None for formats without pages."""
     if first is None:

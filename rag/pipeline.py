@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 from rag.answer.reader import Reader, tuned_folder
 from rag.assistant import Assistant
 from rag.config import Settings
-from rag.errors import InvalidRequestError, RagError
+from rag.errors import ConfigError, InvalidRequestError, RagError
 from rag.evaluate.gate import GateDecision, decide_sets, load_gate_config
 from rag.evaluate.gold import load_gold
 from rag.evaluate.runner import EvalRun, evaluate
@@ -90,6 +90,17 @@ class RebuildOutcome:
     manifest: dict[str, Any]
 
 
+def default_golds(settings: Settings) -> list[Path]:
+    """The gold sets that gate a rebuild of the default corpus (`RAG_GOLD_FILES`; none for another corpus)."""
+    if Path(settings.corpus_dir).resolve() != Settings().corpus_dir.resolve():
+        return []
+    golds = [Path(p.strip()) for p in settings.gold_files.split(",") if p.strip()]
+    for gold in golds:
+        if not gold.is_file():
+            raise ConfigError(f"gold set {gold} not found (RAG_GOLD_FILES): run from the project root, pass --gold FILE, or --no-gate")
+    return golds
+
+
 def set_name(gold: Path) -> str:
     """A gold set's name in stored evals and in the gate file: its file's stem."""
     return Path(gold).stem
@@ -120,7 +131,7 @@ def rebuild(settings: Settings, embedder: Embedder, golds: Sequence[Path] | Path
     tuned = tuned_folder(_live_manifest(settings))  # a reader `rag tune --reader` put live stays with later builds
     result = builds.build(settings, embedder, progress, strict)
     index = LoadedIndex.load(result.folder, settings)
-    health = record_health(result.folder, index)
+    health = record_health(result.folder, index) if settings.corpus_checks else {"status": "off (RAG_CORPUS_CHECKS=false)"}
     reader = record_reader(result.folder, settings, tuned)
     if not sets or config is None:
         reason = "--no-gate given" if no_gate else "no gold set for this corpus (pass --gold FILE to gate)"

@@ -8,7 +8,8 @@ assistant's micro-batching). The index and model load once at start-up;
 answers come from `rag.assistant.Assistant`; metrics and the access log from
 `server.telemetry`; server-sent events from `server.streaming`; stored
 conversations' routes from `server.conversations`; feedback on answers from
-`server.feedback`; the OpenAI-compatible routes from `server.openai_api`; the
+`server.feedback`; the OpenAI-compatible routes from `server.openai_api`; uploads, background builds and `/v1/me` from
+`server.uploads` (the build worker runs while the app does); the
 web chat page at `/` from `server.web`; who a request speaks for (API keys, admin routes, rate limits), body limits
 and security headers from `server.auth` and `server.guard`: every route passes the request's `Access` to the
 assistant.
@@ -20,7 +21,7 @@ import logging
 import os
 from contextlib import asynccontextmanager
 from datetime import date
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 from urllib.parse import quote
 
 from fastapi import Body, FastAPI, Request
@@ -35,9 +36,12 @@ from rag.assistant import Assistant
 from rag.chat.streaming import final_answer
 from rag.config import Settings
 from rag.errors import RagError
+from rag.indexing.embedding import Embedder
 from rag.indexing.originals import MEDIA_TYPES
 from rag.lifecycle.health import health_report
 from rag.models import Document
+from rag.uploads.jobs import JobStore
+from rag.uploads.worker import BuildWorker
 from server.auth import Authenticator, access_of
 from server.conversations import add_conversation_routes
 from server.feedback import add_feedback_routes
@@ -46,6 +50,7 @@ from server.openai_api import add_openai_routes
 from server.schemas import SSE_EVENT, AnswerOut, DocumentOut, ErrorOut, SearchOut, ask_model, filters_of, query_model
 from server.streaming import event_stream
 from server.telemetry import Telemetry
+from server.uploads import add_upload_routes
 from server.web import add_web_routes
 
 log = logging.getLogger("rag.server")
@@ -157,8 +162,10 @@ def check_state(settings: Settings) -> None:
     from rag.access.rate import StoredBuckets
     from rag.chat.feedback import FeedbackStore
     from rag.chat.store import ConversationStore
+    from rag.uploads.jobs import JobStore
 
-    for database in (ConversationStore(settings).database, FeedbackStore(settings).database, KeyStore(settings).database):
+    for database in (ConversationStore(settings).database, FeedbackStore(settings).database, KeyStore(settings).database,
+                     JobStore(settings).database):
         database.check()
     if settings.database_url:
         StoredBuckets(settings, settings.rate_limit, settings.rate_burst).database.check()
@@ -176,10 +183,25 @@ def served_app() -> FastAPI:
     return create_app(Settings.from_env(), announce_access=False)
 
 
-def create_app(settings: Settings | None = None, assistant: Assistant | None = None, announce_access: bool = True) -> FastAPI:
-    """The HTTP app; it logs at start whether keys are required unless its caller has said so (`rag serve` does)."""
+def passage_embedder(settings: Settings) -> Callable[[], Embedder]:
+    """What the background builds embed passages with, loaded on the first one."""
+    def load() -> Embedder:
+        from rag.indexing.passage_encoder import make_passage_embedder
+
+        embedder: Embedder = make_passage_embedder(settings)
+        return embedder
+
+    return load
+
+
+def create_app(settings: Settings | None = None, assistant: Assistant | None = None, announce_access: bool = True,
+               build_embedder: Callable[[], Embedder] | None = None) -> FastAPI:
+    """The HTTP app; it logs at start whether keys are required unless its caller has said so (`rag serve` does).
+    Uploads' builds run in a background thread while the app runs (`build_embedder` makes their model)."""
     settings = settings or Settings.from_env()
     check_state(settings)
+    jobs = JobStore(settings)
+    worker = BuildWorker(settings, build_embedder or passage_embedder(settings), jobs)
     assistant = assistant or Assistant(settings, batch_questions=True)
     telemetry = Telemetry(settings, assistant)
     assistant.observe, assistant.observe_batch = telemetry.observe_stage, telemetry.observe_batch
@@ -200,7 +222,9 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         except RagError as exc:
             log.error("not ready: %s", exc.message)
         watcher = asyncio.create_task(watch_promotions(assistant, settings.reload_interval)) if settings.reload_interval else None
+        worker.start()
         yield
+        await run_in_threadpool(worker.stop)
         if watcher:
             watcher.cancel()
 
@@ -219,6 +243,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     add_conversation_routes(app, assistant, settings, ERRORS, STREAMED)
     add_feedback_routes(app, assistant, settings, ERRORS)
     add_openai_routes(app, assistant, settings, ERRORS)
+    add_upload_routes(app, settings, jobs, worker.wake, ERRORS)
     add_web_routes(app)
 
     @app.get("/metrics", summary="Prometheus metrics: requests, latency, time per answering step, micro-batch sizes, live build",

@@ -5,7 +5,7 @@ every document, as the owner its `X-Rag-Owner` header names (the server then lis
 `check_bind`); once a key exists, every route but the public ones (health, readiness, the schema, the web page and
 its `/static/` files, which hold no document text) needs `Authorization: Bearer <key>` and sees only its key's
 groups, as the key's name. Admin routes (`/v1/admin/...`,
-`/metrics`, `/v1/corpus/health`) need an admin key. `TokenBucket` paces each key (`RAG_RATE_LIMIT`, `RAG_RATE_BURST`) in this process; with
+`/metrics`, `/v1/corpus/health`, `/v1/builds`, and `POST /v1/documents`) need an admin key. `TokenBucket` paces each key (`RAG_RATE_LIMIT`, `RAG_RATE_BURST`) in this process; with
 `RAG_DATABASE_URL` set, the buckets live in the database (`rag.access.rate.StoredBuckets`), so the rate holds across
 replicas and workers. Checked keys are remembered for a second on SQLite, so a revocation takes effect within one; on
 a shared database every request reads the key, so a revocation on any replica is refused by all at once. Errors never repeat the key sent. Leaves storing
@@ -34,7 +34,8 @@ log = logging.getLogger("rag.server")
 OWNER_HEADER = "X-Rag-Owner"
 PUBLIC = ("/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/", "/favicon.ico")
 PUBLIC_PREFIXES = ("/static/",)  # the web page's own files: no document text, and the page must load to ask for a key
-ADMIN_PREFIXES = ("/v1/admin/", "/metrics", "/v1/corpus/")  # the corpus health report names every document
+ADMIN_PREFIXES = ("/v1/admin/", "/metrics", "/v1/corpus/", "/v1/builds")  # the corpus health report names every document
+ADMIN_WRITES = ("/v1/documents",)  # reading is for every key; adding or replacing a document is an admin's
 REMEMBER_S = 1.0  # how long a checked key, or whether keys exist, is trusted before the store is read again
 
 
@@ -63,6 +64,11 @@ def check_bind(settings: Settings, store: KeyStore) -> str:
         raise ConfigError(f"refusing to serve every document on {settings.host} with no API keys configured: add one with "
                           "`rag keys add NAME --groups GROUP,...`, bind to 127.0.0.1, or set RAG_ALLOW_OPEN_ACCESS=true")
     return f"no API keys configured and RAG_ALLOW_OPEN_ACCESS=true: anyone who reaches {settings.host} reads every document"
+
+
+def admin_route(method: str, path: str) -> bool:
+    """Whether `method path` needs an admin key (once keys exist)."""
+    return path.startswith(ADMIN_PREFIXES) or (method.upper() not in ("GET", "HEAD") and path.rstrip("/") in ADMIN_WRITES)
 
 
 class TokenBucket:
@@ -118,7 +124,7 @@ class Authenticator:
             if wait > 0:
                 raise RateLimitedError(f"key {key.name!r} is over its rate (RAG_RATE_LIMIT={self.bucket.rate}/s, burst "
                                        f"{self.bucket.burst}); retry after the Retry-After header's seconds", math.ceil(wait))
-        if path.startswith(ADMIN_PREFIXES) and not key.admin:
+        if admin_route(method, path) and not key.admin:
             raise ForbiddenError(f"{route} needs an admin key; key {key.name!r} is not one (an admin makes one with "
                                  "`rag keys add NAME --admin`)")
         return key.access(route)

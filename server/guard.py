@@ -1,7 +1,7 @@
 """What every HTTP request passes before a route sees it, and what every response carries.
 
 Owns one plain ASGI middleware (no per-request task, streams untouched) that, in order: refuses a body over
-`RAG_MAX_BODY_BYTES` (413; by its Content-Length, or by counting a chunked body as it is read), asks
+`RAG_MAX_BODY_BYTES` (RAG_MAX_UPLOAD_BYTES and a little for an upload to `POST /v1/documents`; 413; by its Content-Length, or by counting a chunked body as it is read), asks
 `server.auth.Authenticator` who the request speaks for (401, 403, 429 with `Retry-After`, in the API's one error
 shape) and leaves the answer in `request.state.access`, and adds the security headers to every response (no
 sniffing, no framing, no referrer, no caching of answers, and a Content-Security-Policy that lets nothing run, except
@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse
 
 from rag.config import Settings
 from rag.errors import PayloadTooLargeError, RagError, RateLimitedError
-from server.auth import ADMIN_PREFIXES, PUBLIC, Authenticator
+from server.auth import ADMIN_WRITES, PUBLIC, Authenticator, admin_route
 
 SECURITY_HEADERS = {
     b"x-content-type-options": b"nosniff",
@@ -33,7 +33,13 @@ LOCKED_CSP = b"default-src 'none'; frame-ancestors 'none'; sandbox"
 PAGE_CSP = b"frame-ancestors 'none'"  # an HTML page (the web page, the schema's docs) sets what it may load
 
 
-def too_large(limit: int) -> PayloadTooLargeError:
+MULTIPART_SLACK = 64 * 1024  # an upload's form fields and part headers, besides the file itself
+
+
+def too_large(limit: int, upload: bool = False) -> PayloadTooLargeError:
+    if upload:
+        return PayloadTooLargeError(f"the upload is over {limit - MULTIPART_SLACK} bytes (RAG_MAX_UPLOAD_BYTES): split the "
+                                    "document, or ask the operator to raise the limit")
     return PayloadTooLargeError(f"the request body is over {limit} bytes (RAG_MAX_BODY_BYTES): send a shorter question "
                                 "and history")
 
@@ -51,6 +57,7 @@ class Guard:
     def __init__(self, app: Any, settings: Settings, auth: Authenticator) -> None:
         self.app = app
         self.limit = settings.max_body_bytes
+        self.upload_limit = max(settings.max_body_bytes, settings.max_upload_bytes + MULTIPART_SLACK)
         self.auth = auth
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -63,15 +70,17 @@ class Guard:
             length = int(headers.get("content-length", "0") or 0)
         except ValueError:
             length = 0
+        upload = scope.get("method") == "POST" and scope.get("path", "").rstrip("/") in ADMIN_WRITES
+        limit = self.upload_limit if upload else self.limit
         try:
-            if length > self.limit:
-                raise too_large(self.limit)
+            if length > limit:
+                raise too_large(limit, upload)
             access = self.auth.access(scope.get("path", ""), scope.get("method", ""), headers)
         except RagError as exc:
             await error_json(exc)(scope, receive, send)
             return
         scope.setdefault("state", {})["access"] = access
-        await self.app(scope, _counted(receive, self.limit), send)
+        await self.app(scope, _counted(receive, limit, upload), send)
 
 
 def _with_headers(send: Any) -> Any:
@@ -90,7 +99,7 @@ def _with_headers(send: Any) -> Any:
     return sending
 
 
-def _counted(receive: Any, limit: int) -> Any:
+def _counted(receive: Any, limit: int, upload: bool = False) -> Any:
     """`receive` that fails a body growing past `limit` (one sent without Content-Length, or lying about it)."""
     seen = [0]
 
@@ -99,7 +108,7 @@ def _counted(receive: Any, limit: int) -> Any:
         if message["type"] == "http.request":
             seen[0] += len(message.get("body", b""))
             if seen[0] > limit:
-                raise too_large(limit)
+                raise too_large(limit, upload)
         return message
 
     return receiving
@@ -133,8 +142,8 @@ def document_security(app: FastAPI) -> None:
         for path, operations in schema.get("paths", {}).items():
             if path in PUBLIC:
                 continue
-            refusals = {**GUARDED, **({403: "The route needs an admin key."} if path.startswith(ADMIN_PREFIXES) else {})}
-            for operation in operations.values():
+            for method, operation in operations.items():
+                refusals = {**GUARDED, **({403: "The route needs an admin key."} if admin_route(method, path) else {})}
                 operation["security"] = [{}, {"bearer": []}]
                 for code, text in refusals.items():
                     operation.setdefault("responses", {}).setdefault(str(code), {

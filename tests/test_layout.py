@@ -5,7 +5,7 @@ SQLite or PostgreSQL, migrations), `access` (keys, document groups, rate buckets
 only, so every stage may apply a scope), `ingest`, `indexing`, `lifecycle` (what a
 build's documents say about themselves: versions, reviews, references, conflicts), `search`, `answer`, `chat`, `generate` (a language model's answers, which implement chat's interfaces), the assistant
 facade, `evaluate`, the workflows over them (`pipeline`, `tune`,
-`progress`), then the front ends (the `rag/cli/` package and `server/`, which `rag serve` starts). A module may import its
+`progress`, `uploads`: documents added over HTTP and their background builds), then the front ends (the `rag/cli/` package and `server/`, which `rag serve` starts). A module may import its
 own stage or an earlier one, never a later one, so only the CLI may import `server/`, and the server imports no CLI.
 Imports inside functions count too: a lazy import is still a dependency.
 
@@ -37,7 +37,7 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("rag.generate",),
     ("rag.assistant",),
     ("rag.evaluate",),
-    ("rag.pipeline", "rag.tune", "rag.progress"),
+    ("rag.pipeline", "rag.tune", "rag.progress", "rag.uploads"),
     ("rag.cli", "server"),
 )
 

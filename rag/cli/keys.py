@@ -28,7 +28,7 @@ def keys_group() -> None:
 @keys_group.command("add")
 @click.argument("name")
 @click.option("--groups", default="", help="Comma-separated groups whose documents the key reads (`*`: every document).")
-@click.option("--admin", is_flag=True, help="May call admin routes (reload, metrics).")
+@click.option("--admin", is_flag=True, help="May call admin routes (reload, metrics, corpus health, document uploads and their builds).")
 def keys_add(name: str, groups: str, admin: bool) -> None:
     """Make a key; it is printed once, alone on the last line."""
     from rag.access.keys import KeyStore

@@ -134,14 +134,9 @@ def build_embedder(settings: Settings) -> Embedder:
 
 def default_golds(settings: Settings) -> list[Path]:
     """The project's gold sets apply when the corpus is the default docs_corpus/."""
-    default_corpus = Settings().corpus_dir.resolve()
-    if Path(settings.corpus_dir).resolve() != default_corpus:
-        return []
-    golds = [Path(p.strip()) for p in settings.gold_files.split(",") if p.strip()]
-    for gold in golds:
-        if not gold.is_file():
-            raise ConfigError(f"gold set {gold} not found (RAG_GOLD_FILES): run from the project root, pass --gold FILE, or --no-gate")
-    return golds
+    from rag.pipeline import default_golds as golds_of
+
+    return golds_of(settings)
 
 
 def report_refusal(outcome: RebuildOutcome) -> NoReturn:

@@ -12,7 +12,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, Iterator
 
 import uvicorn
 
@@ -58,9 +58,10 @@ def build_with_keys(settings: Settings, embedder) -> Keys:  # type: ignore[no-un
 
 
 @contextmanager
-def serving(settings: Settings, assistant: Assistant) -> Iterator[str]:
+def serving(settings: Settings, assistant: Assistant, **app_options: Any) -> Iterator[str]:
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, assistant), host="127.0.0.1", port=port, log_level="warning"))
+    app = create_app(settings, assistant, **app_options)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -44,10 +44,10 @@ class KeyedServer:
     state_dir: Path
 
 
-def add_key(state_dir: Path, name: str, groups: str) -> str:
-    """`rag keys add NAME --groups GROUPS` as an operator runs it; the key, alone on its last line."""
+def add_key(state_dir: Path, name: str, groups: str, *flags: str) -> str:
+    """`rag keys add NAME --groups GROUPS [FLAGS]` as an operator runs it; the key, alone on its last line."""
     env = {**os.environ, "RAG_STATE_DIR": str(state_dir)}
-    done = subprocess.run([sys.executable, "-m", "rag.cli", "keys", "add", name, "--groups", groups], env=env,
+    done = subprocess.run([sys.executable, "-m", "rag.cli", "keys", "add", name, "--groups", groups, *flags], env=env,
                           capture_output=True, text=True, timeout=120, check=True)
     return done.stdout.strip().splitlines()[-1]
 

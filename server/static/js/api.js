@@ -124,6 +124,13 @@ export async function call(method, path, body) {
   return response.status === 204 ? null : response.json();
 }
 
+/** POST the FormData `form` (a multipart upload) to `path`; the parsed reply, or an ApiError. */
+export async function upload(path, form) {
+  const response = await send(path, { method: "POST", headers: headers(false), body: form });
+  if (!response.ok) throw await errorOf(response);
+  return response.json();
+}
+
 /** The file at `path` (an original document) as a Blob, fetched with this tab's key; or an ApiError. */
 export async function fetchBlob(path) {
   const response = await send(path, { method: "GET", headers: headers(false, "*/*") });

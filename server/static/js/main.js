@@ -1,10 +1,12 @@
 // The chat page: asking (Enter sends, Shift+Enter adds a line), streaming each answer into its turn, stored
 // conversations (new, open, continue, delete; the open one is in the address as #conversation=ID), the scope sent
-// with each question, feedback, the document panel, and the key prompt when the server needs a key. The page talks only to this origin's /v1 API.
+// with each question, feedback, the document panel, the key prompt when the server needs a key, and the Corpus view
+// for keys that may administer (corpus.js). The page talks only to this origin's /v1 API.
 
 import { call, onKeyNeeded, stream } from "./api.js";
 import { TurnView } from "./answer.js";
 import { ConversationList } from "./conversations.js";
+import { CorpusView } from "./corpus.js";
 import { announce } from "./dom.js";
 import { DocumentPanel, citationSpans, passageSpans } from "./documents.js";
 import { KeyPrompt } from "./key.js";
@@ -26,6 +28,7 @@ const state = { conversationId: null, views: new Map(), controller: null };
 const keyPrompt = new KeyPrompt();
 onKeyNeeded((refused) => keyPrompt.ask(refused));
 const panel = new DocumentPanel(layout);
+const corpus = new CorpusView($("main"), (job) => panel.seeBuild(job.build_id));
 const scope = new Scope((filters) => keepScope(state.conversationId, filters));
 const list = new ConversationList({
   open: (id) => openConversation(id),
@@ -163,6 +166,7 @@ async function openConversation(id) {
 
 function startOver() {
   stopAnswering();
+  if (corpus.isOpen) corpus.close();
   panel.close();
   state.conversationId = null;
   state.views.clear();
@@ -211,6 +215,7 @@ $("main").addEventListener("click", () => closeSidebar(false));  // a tap beside
 document.addEventListener("keydown", (event) => {
   if (event.key !== "Escape" || keyPrompt.isOpen) return;
   if (panel.isOpen) panel.close();
+  else if (corpus.isOpen) corpus.close();
   else if (layout.classList.contains("sidebar-open")) closeSidebar(true);
 });
 window.addEventListener("hashchange", () => {
@@ -221,6 +226,7 @@ window.addEventListener("hashchange", () => {
 async function boot() {
   call("GET", "/readyz").catch((error) => showBanner(`The assistant is not ready: ${error.message}`));
   await list.refresh();
+  await corpus.detect();
   const id = hashConversation();
   if (id) await openConversation(id);
 }
