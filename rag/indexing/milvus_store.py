@@ -214,7 +214,7 @@ class MilvusBackend:
             raise
         return {"store": self.name, "kind": kind.lower(), "type": f"milvus.{kind}", "metric": METRIC, "collection": name,
                 "alias": alias_name(settings.milvus_prefix), "uri": uri if is_server(uri) else "milvus-lite",
-                "vectors": int(len(vectors)), "params": params}
+                "vectors": int(len(vectors)), "dimension": int(vectors.shape[1]), "params": params}
 
     def open(self, folder: Path, manifest: dict[str, Any], settings: Settings, doc_ids_per_row: Sequence[str]) -> MilvusStore:
         entry = manifest.get("index") or {}
@@ -226,7 +226,7 @@ class MilvusBackend:
         client.load_collection(name)
         size = int(client.get_collection_stats(name).get("row_count", 0))
         return MilvusStore(client, name, entry.get("type", "milvus.FLAT").split(".", 1)[1], size,
-                           int(manifest["model"]["dimension"]), settings)
+                           int(entry.get("dimension") or manifest["model"]["dimension"]), settings)
 
     def promote(self, folder: Path, manifest: dict[str, Any], settings: Settings) -> None:
         """Point the alias at this build's collection, atomically (`alter_alias`); nothing on Milvus Lite (no aliases)."""
