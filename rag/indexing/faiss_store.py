@@ -31,8 +31,8 @@ def index_kind(count: int, settings: Settings) -> str:
 
 
 def ivf_lists(count: int, settings: Settings) -> int:
-    """Inverted lists of an IVF index: the setting, or 4 times the square root of the vector count (at least 1)."""
-    return settings.faiss_ivf_lists or max(1, int(4 * math.sqrt(count)))
+    """Inverted lists of an IVF index: the setting, or 4 times the square root of the vector count (1 to the count)."""
+    return max(1, min(count, settings.faiss_ivf_lists or int(4 * math.sqrt(count))))
 
 
 def make_index(vectors: np.ndarray, kind: str, settings: Settings) -> tuple[Any, dict[str, Any]]:

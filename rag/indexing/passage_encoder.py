@@ -120,11 +120,17 @@ class OnnxPassageEncoder:
 
 def make_passage_embedder(settings: Settings) -> Any:
     """The model that embeds passages at build time: the torch model (`RAG_PASSAGE_ENCODER=torch`) or its ONNX
-    export (exported on first use into the cache folder), using all cores unless `RAG_THREADS` says otherwise."""
+    export (exported on first use into the cache folder), using all cores unless `RAG_THREADS` says otherwise; with
+    `RAG_EMBED_DEVICE=cuda`, the torch model in float16 on the GPU (`rag.indexing.device_encoder`)."""
     from rag.indexing.adapters import resolve_adapter
 
     s = settings
     embedder = make_embedder(s.model, s.device, s.threads, "build", resolve_adapter(s.adapter, s.index_dir), s.cache_folder)
+    if settings.embed_device != "cpu":  # RAG_EMBED_DEVICE=cuda: the torch model in float16 on the GPU
+        from rag.indexing.device_encoder import HalfPrecisionEmbedder, require_device
+
+        require_device(settings.embed_device)
+        return HalfPrecisionEmbedder(embedder, settings.embed_device)
     if settings.passage_encoder == "torch":
         return embedder
     require_onnxruntime(settings.passage_encoder, SETTING)
