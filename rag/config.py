@@ -82,7 +82,7 @@ class Settings:
     cache_dir: str = setting("", "Folder of the embedding cache, the model's ONNX export and adapted models (empty: `cache/` inside the index folder).")
     vector_store: str = setting(
         "faiss", "Where a build's chunk vectors live: `faiss` (a FAISS index in the build folder, exact or approximate by "
-        "size, see RAG_FAISS_*) or `milvus` (a Milvus collection per build; reserved, not in this version yet). A build "
+        "size, see RAG_FAISS_*) or `milvus` (a Milvus collection per build, see RAG_MILVUS_*; needs `pip install -e '.[milvus]'`). A build "
         "records its store; it is served from that store whatever this says later.",
     )
     faiss_exact_below: int = setting(
@@ -102,6 +102,24 @@ class Settings:
     faiss_filter_exact_rows: int = setting(
         20_000, "A search restricted to documents (an access-group or document filter) that leaves at most this many "
         "chunk rows is exact over them; a wider one goes through the approximate index with FAISS's ID selector.", 0, 10**12,
+    )
+    milvus_uri: str = setting(
+        "", "Where RAG_VECTOR_STORE=milvus keeps collections: a Milvus Lite file (a path ending in `.db`; empty: "
+        "`milvus.db` in the index folder; one process at a time) or a Milvus server or cluster address (`http://host:19530`), "
+        "which replicas share.",
+    )
+    milvus_token_env: str = setting(
+        "", "Name of the environment variable holding the Milvus server's token (`user:password` or an API key); "
+        "empty: no token. The token itself is never a setting, so it is never printed or recorded.",
+    )
+    milvus_prefix: str = setting(
+        "rag", "Prefix of this index folder's Milvus names: collections `<prefix>_<build id>` and the alias `<prefix>_live` "
+        "naming the live build (give each index folder sharing one Milvus server its own prefix).",
+    )
+    milvus_index: str = setting(
+        "auto", "The Milvus index of a build's collection: `flat` (exact), `ivf_flat`, `hnsw` (a server only), `autoindex`, or "
+        "`auto` (flat below RAG_FAISS_EXACT_BELOW vectors, else hnsw on a server and autoindex, an HNSW graph, on Milvus Lite). "
+        "Searches use RAG_FAISS_EF_SEARCH and RAG_FAISS_NPROBE.",
     )
     retrieval: str = setting("hybrid", "Ranking: `hybrid` (dense + BM25 fused), `dense` (FAISS only) or `lexical` (BM25 only).")
     fusion: str = setting("convex", "How hybrid ranking fuses: `rrf` (reciprocal rank fusion) or `convex` (normalised score mix).")
@@ -350,7 +368,8 @@ class Settings:
                    "sentence_vectors": ("pooled", "separate"), "context_vector": ("mixed", "joint"),
                    "answerer": ("extractive", "openai"), "llm_fallback": ("extractive", "error"), "verify_mode": ("remove", "mark"),
                    "verify_uncited": ("infer", "remove"), "llm_flagged": ("withhold", "note"),
-                   "vector_store": ("faiss", "milvus"), "faiss_approximate": ("hnsw", "ivf"), "embed_device": ("cpu", "cuda")}
+                   "vector_store": ("faiss", "milvus"), "faiss_approximate": ("hnsw", "ivf"), "embed_device": ("cpu", "cuda"),
+                   "milvus_index": ("auto", "flat", "ivf_flat", "hnsw", "autoindex")}
         if self.top_k > self.max_top_k:
             raise ConfigError(f"RAG_TOP_K={self.top_k} is above RAG_MAX_TOP_K={self.max_top_k}: lower one or raise the other")
         for name, allowed in choices.items():

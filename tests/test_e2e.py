@@ -390,3 +390,40 @@ def test_rag_tune_trains_an_adapter_that_a_gated_build_and_then_questions_use(tm
                                            cache_dir=str(real_settings.cache_folder)))
         assert live.snapshot.retriever.embedder.adapter == manifest["model"]["adapter"]
         assert not live.ask("How long do we keep payroll records?").abstained
+
+
+@pytest.fixture(scope="module")
+def milvus_settings(real_settings, real_build, tmp_path_factory) -> Settings:
+    """docs_corpus/ copied to a temporary folder, its builds' vectors in a Milvus Lite file there (the embedding cache of
+    the FAISS build reused, so only the store differs)."""
+    root = tmp_path_factory.mktemp("e2e-milvus")
+    shutil.copytree(ROOT / "docs_corpus", root / "corpus")
+    return real_settings.replace(corpus_dir=root / "corpus", index_dir=root / "index", vector_store="milvus",
+                                 milvus_uri=str(root / "milvus.db"), cache_dir=str(real_settings.cache_folder))
+
+
+def test_on_milvus_a_build_answers_as_on_faiss_is_promoted_and_rolled_back(milvus_settings, passage_embedder, real_embedder,
+                                                                           assistant):
+    first = builds.build(milvus_settings, passage_embedder)
+    builds.promote(milvus_settings.index_dir, first.build_id, settings=milvus_settings)
+    assert first.manifest["index"]["store"] == "milvus"
+    on_milvus = Assistant(milvus_settings, embedder=real_embedder)
+    for question, doc_id, quote_start, fact in ANSWERABLE:
+        answer = on_milvus.ask(question)
+        assert doc_id in {c.doc_id for c in answer.citations} and fact in answer.answer, question
+        assert [p.chunk.chunk_id for p in on_milvus.search(question).passages] == \
+               [p.chunk.chunk_id for p in assistant.search(question).passages], question
+
+    question = "How many days may a volunteer take for community work?"
+    (Path(milvus_settings.corpus_dir) / "volunteering-policy.md").write_text(
+        "# Volunteering Policy\n\n## 2. Volunteering leave\n\n2.1 Every employee may take up to 3 paid days a year of "
+        "volunteering leave for community work with a registered charity.\n", encoding="utf-8")
+    second = builds.build(milvus_settings, passage_embedder)
+    builds.promote(milvus_settings.index_dir, second.build_id, settings=milvus_settings)
+    assert on_milvus.reload()
+    answer = on_milvus.ask(question)
+    assert "volunteering-policy.md" in {c.doc_id for c in answer.citations} and "3 paid days" in answer.answer
+
+    assert builds.rollback(milvus_settings.index_dir, settings=milvus_settings) == first.build_id
+    assert on_milvus.reload()
+    assert "volunteering-policy.md" not in {c.doc_id for c in on_milvus.ask(question).citations}

@@ -90,9 +90,10 @@ def test_an_approximate_index_on_many_rows_keeps_most_of_the_exact_top_ten(tmp_p
     assert np.mean(overlaps) >= 0.9
 
 
-def test_milvus_is_reserved_and_an_unknown_store_is_refused():
-    with pytest.raises(ConfigError, match="RAG_VECTOR_STORE=faiss"):
-        backend("milvus")
+def test_milvus_is_registered_and_an_unknown_store_is_refused():
+    assert backend("milvus").name == "milvus"  # the store itself: tests/indexing/test_vector_stores.py
+    with pytest.raises(ConfigError, match="is not a vector store; use one of faiss, milvus"):
+        backend("qdrant")
     with pytest.raises(ConfigError, match="RAG_VECTOR_STORE"):
         Settings.from_env({"RAG_VECTOR_STORE": "qdrant"})
 
