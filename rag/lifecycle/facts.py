@@ -171,10 +171,12 @@ class Standing:
 
 
 def version_families(facts: list[DocumentFacts], today: date) -> list[list[Standing]]:
-    """Copies of one policy (same code; else same title and owner), two or more, each with its standing on `today`."""
+    """Copies of one policy (same code; else same title and a named owner: untitled or unowned documents are no
+    family, since a title alone ('1) Introduction') is shared by unrelated guidance), two or more, each with its
+    standing on `today`. A copy is superseded only by a newer dated copy in force, or by its own status."""
     groups: dict[str, list[DocumentFacts]] = {}
     for f in facts:
-        key = f"code:{f.code}" if f.code else f"title:{normal_title(f.title)}|{f.owner.lower()}"
+        key = f"code:{f.code}" if f.code else f"title:{normal_title(f.title)}|{f.owner.lower()}" if f.owner and f.title else f"doc:{f.doc_id}"
         groups.setdefault(key, []).append(f)
     families = []
     for members in groups.values():
@@ -186,7 +188,9 @@ def version_families(facts: list[DocumentFacts], today: date) -> list[list[Stand
         for f in sorted(members, key=lambda f: (f.effective or date.min, f.doc_id)):
             if f.effective and f.effective > today:
                 standing = "not yet in force"
-            elif current is not None and f.doc_id == current.doc_id:
+            elif current is None:  # no dated copy in force: nothing says these are older than another
+                standing = "superseded" if f.status.lower() in INACTIVE_STATUS else "current"
+            elif f.doc_id == current.doc_id:
                 standing = "current"
             else:
                 standing = "superseded"

@@ -76,3 +76,15 @@ def test_copies_without_a_code_are_one_policy_by_title_and_owner():
     c = read_facts(doc("c.md", "# Leave Policy\n\nVersion: 2\nEffective date: 1 May 2023\nOwner: Finance\n\nOther.\n"))
     [family] = version_families([a, b, c], date(2025, 1, 1))
     assert {s.facts.doc_id: s.standing for s in family} == {"a.md": "superseded", "b.md": "current"}
+
+
+def test_a_shared_title_without_an_owner_makes_no_family_and_undated_copies_stay_current():
+    # found on ObliQA: unrelated guidance notes titled "1) INTRODUCTION", with no owner or dates, were all marked
+    # superseded and so kept out of every answer
+    a = read_facts(doc("a.md", "# 1) INTRODUCTION\n\nThis note explains the virtual asset rules.\n"))
+    b = read_facts(doc("b.md", "# 1) INTRODUCTION\n\nThis note explains continuous disclosure.\n"))
+    assert version_families([a, b], date(2025, 1, 1)) == []
+    c = read_facts(doc("c.md", "# Leave Policy\n\nOwner: HR\n\nOld text.\n"))
+    d = read_facts(doc("d.md", "# Leave Policy\n\nOwner: HR\n\nNew text.\n"))
+    [family] = version_families([c, d], date(2025, 1, 1))  # one policy twice, but nothing says which is newer
+    assert {s.standing for s in family} == {"current"}
