@@ -53,12 +53,14 @@ ENGINES: dict[str, dict[str, Any]] = {
     "faiss-flat": {"vector_store": "faiss", "faiss_exact_below": 10**12},
     "faiss-hnsw": {"vector_store": "faiss", "faiss_exact_below": 0, "faiss_approximate": "hnsw"},
     "faiss-ivf": {"vector_store": "faiss", "faiss_exact_below": 0, "faiss_approximate": "ivf"},
+    # every group filter through FAISS's selector, however few rows it leaves (RAG_FAISS_FILTER_EXACT_ROWS=0)
+    "faiss-ivf-select": {"vector_store": "faiss", "faiss_exact_below": 0, "faiss_approximate": "ivf", "faiss_filter_exact_rows": 0},
 }
 EXTRA_ENGINES: dict[str, dict[str, Any]] = {  # other vector stores' settings, by engine name (see the docstring)
     "milvus-lite-flat": {"vector_store": "milvus", "milvus_index": "flat"},
     "milvus-lite-auto": {"vector_store": "milvus", "milvus_index": "autoindex"},
 }
-SWEEPS = {"faiss-hnsw": "faiss_ef_search", "faiss-ivf": "faiss_nprobe"}
+SWEEPS = {"faiss-hnsw": "faiss_ef_search", "faiss-ivf": "faiss_nprobe", "faiss-ivf-select": "faiss_nprobe"}
 SWEEP_ARGS = {"faiss_ef_search": "ef", "faiss_nprobe": "nprobe"}
 
 
