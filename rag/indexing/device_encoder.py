@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from rag.errors import ModelError
-from rag.indexing.embedding import ProgressFn, SentenceTransformerEmbedder
+from rag.indexing.embedding import ProgressFn, SentenceTransformerEmbedder, encode_by_length
 
 MIN_COSINE = 0.999  # float16 vectors must stay this close to the float32 ones
 SAMPLE = 8  # texts of the first batch embedded both ways and compared
@@ -91,16 +91,8 @@ class HalfPrecisionEmbedder:
         return self.source.token_counts(texts)
 
     def encode(self, texts: Sequence[str], batch_size: int = 32, progress: ProgressFn | None = None) -> np.ndarray:
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         with self._lock:
-            for begin in range(0, len(order), batch_size):
-                batch = order[begin : begin + batch_size]
-                vectors = self.model.encode([texts[i] for i in batch], batch_size=batch_size, normalize_embeddings=True,
-                                            show_progress_bar=False, convert_to_numpy=True)
-                out[batch] = np.asarray(vectors, dtype=np.float32)
-                if progress:
-                    progress(len(batch))
+            out = encode_by_length(self.model, texts, self.dimension, batch_size, progress)
         if self.lowest_cosine is None and len(texts):
             sample = list(range(min(SAMPLE, len(texts))))
             self.lowest_cosine = check_agreement(self.source.encode([texts[i] for i in sample]), out[sample], self.device)

@@ -13,7 +13,7 @@ import os
 import threading
 from functools import cached_property
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -151,15 +151,21 @@ class SentenceTransformerEmbedder:
         return [len(e.ids) for e in encodings]
 
     def encode(self, texts: Sequence[str], batch_size: int = 32, progress: ProgressFn | None = None) -> np.ndarray:
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         with self._lock:
-            for begin in range(0, len(order), batch_size):
-                batch = order[begin : begin + batch_size]
-                vectors = self.model.encode(
-                    [texts[i] for i in batch], batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False
-                )
-                out[batch] = np.asarray(vectors, dtype=np.float32)
-                if progress:
-                    progress(len(batch))
-        return out
+            return encode_by_length(self.model, texts, self.dimension, batch_size, progress)
+
+
+def encode_by_length(model: Any, texts: Sequence[str], dimension: int, batch_size: int,
+                     progress: ProgressFn | None = None) -> np.ndarray:
+    """Unit vectors of `texts` from a sentence-transformers `model`, batched longest first (a batch pads to its
+    longest text, so similar lengths waste least), in the order given."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+    out = np.zeros((len(texts), dimension), dtype=np.float32)
+    for begin in range(0, len(order), batch_size):
+        batch = order[begin : begin + batch_size]
+        vectors = model.encode([texts[i] for i in batch], batch_size=batch_size, normalize_embeddings=True,
+                               show_progress_bar=False, convert_to_numpy=True)
+        out[batch] = np.asarray(vectors, dtype=np.float32)
+        if progress:
+            progress(len(batch))
+    return out
