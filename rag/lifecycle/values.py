@@ -42,6 +42,8 @@ _PROHIBIT = re.compile(r"\b(must not|shall not|may not|cannot|can't|must never|s
                        r"prohibited|forbidden|banned|never (?:be )?(?:used|allowed)|are blocked|is blocked)\b", re.IGNORECASE)
 _PERMIT = re.compile(r"\b(may|can|are permitted|is permitted|are allowed|is allowed)\b", re.IGNORECASE)
 _RESTRICTED = re.compile(r"\bonly\b(?:\s+\S+){0,5}?\s+may\b|\bmay\s+only\b", re.IGNORECASE)
+_EXCEPTED = re.compile(r"\b(unless|except|other than|without (?:the |their |a |prior |written |express )*(?:approval|consent|"
+                       r"permission|authori[sz]ation))\b", re.IGNORECASE)
 _OBLIGE = re.compile(r"\b(must|shall|are required|is required|have to|has to)\b", re.IGNORECASE)
 KINDS = ("duration", "frequency", "amount", "percent", "count", "approver", "modality")
 
@@ -121,9 +123,11 @@ def extract_values(sentence: str, table_row: bool | None = None) -> Values:
 
 def modality(sentence: str) -> str:
     """`prohibit`, `permit`, `oblige`, or '' when the sentence states none or both allows and forbids ('may use social
-    media but must not disclose ...'), or allows only some ('Only the X team may', 'may only be given with ...')."""
+    media but must not disclose ...'), allows only some ('Only the X team may', 'may only be given with ...'), or
+    forbids with an exception ('must not promote a fund as green unless it holds the designation'): a conditional
+    rule is not set against a permission of the case it excepts."""
     prohibits, permits = bool(_PROHIBIT.search(sentence)), bool(_PERMIT.search(_PROHIBIT.sub(" ", sentence)))
-    if prohibits and permits or (permits and _RESTRICTED.search(sentence)):
+    if prohibits and permits or (permits and _RESTRICTED.search(sentence)) or (prohibits and _EXCEPTED.search(sentence)):
         return ""
     if prohibits:
         return "prohibit"

@@ -57,3 +57,10 @@ def test_a_dotted_clause_number_is_no_value():
     assert not extract_values("Under Rule 6.8.9 days are counted from the date of receipt.").get("duration")
     assert extract_values("Under Rule 6.8 the notice is given within 14 days.").get("duration") == {"14 days"}
     assert extract_values("Records are kept for 1,000 days or 2.5 years.").get("duration") == {"1000 days", "912.5 days"}
+
+
+def test_a_prohibition_with_an_exception_is_no_plain_prohibition():
+    # ObliQA: 'must not promote ... unless it holds the designation' was set against 'may receive permission'
+    assert modality("A Fund Manager must not promote a Fund as a Green Fund unless it holds the designation.") == ""
+    assert modality("Staff must not share passwords without the prior approval of IT.") == ""
+    assert modality("Personal laptops must not be used to access Group systems.") == "prohibit"
