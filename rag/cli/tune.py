@@ -59,12 +59,7 @@ def tune_command(gold: Path, corpus: Path | None, index_dir: Path | None, scope_
     click.echo(f"adapter {outcome.adapter}: {outcome.triples} training questions ({outcome.training_rows} rows), "
                f"{t.steps}/{t.planned_steps} steps in {t.seconds:.0f} s, loss {t.first_loss:.3f} -> {t.last_loss:.3f}"
                + (" (stopped at the time limit)" if t.stopped_early else ""))
-    click.echo(f"held out ({outcome.held_out_rows} rows): before {outcome.before}, after {outcome.after}")
-    for name, summary in (outcome.rebuild.summaries or {}).items():
-        click.echo(f"{name}: {format_headline(summary)}")
-    if not outcome.rebuild.promoted:
-        report_refusal(outcome.rebuild)
-    click.echo(f"promoted {outcome.rebuild.build_id} with the adapter; servers pick it up (RAG_ADAPTER=live)")
+    _report_gate(outcome, "the adapter; servers pick it up (RAG_ADAPTER=live)")
 
 
 def _tune_reader(settings: Any, gold: Path, scope_field: str | None, holdout: float, progress: Any, on_step: Any) -> None:
@@ -75,9 +70,15 @@ def _tune_reader(settings: Any, gold: Path, scope_field: str | None, holdout: fl
     started = f"continued from {outcome.started_from[:16]}" if outcome.started_from else "trained from nothing"
     click.echo(f"reader {outcome.reader}: {outcome.training_rows} training questions, {f['steps']} steps in "
                f"{f['seconds']:.0f} s ({started})")
+    _report_gate(outcome, "the reader; servers that leave RAG_READER empty answer with it")
+
+
+def _report_gate(outcome: Any, promoted_with: str) -> None:
+    """The held-out figures before and after, each gold set's headline, then the gate's verdict (a refusal ends the
+    command with its error)."""
     click.echo(f"held out ({outcome.held_out_rows} rows): before {outcome.before}, after {outcome.after}")
     for name, summary in (outcome.rebuild.summaries or {}).items():
         click.echo(f"{name}: {format_headline(summary)}")
     if not outcome.rebuild.promoted:
         report_refusal(outcome.rebuild)
-    click.echo(f"promoted {outcome.rebuild.build_id} with the reader; servers that leave RAG_READER empty answer with it")
+    click.echo(f"promoted {outcome.rebuild.build_id} with {promoted_with}")
