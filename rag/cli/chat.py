@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 HELP = "Ask a question. /new starts a new conversation, /sources shows the last sources again, /quit ends."
 PROMPT = "you> "
+LOW_CONFIDENCE = 0.3  # below it an answer's confidence line says to check the quotes (README: How answers are made)
 
 
 @click.command("chat")
@@ -82,7 +83,7 @@ def run_chat(settings: Settings, k: int | None, filters: Filters, as_json: bool,
             history, last = (), None
             _note("new conversation", as_json)
         elif line == "/sources":
-            _sources(last, as_json)
+            _sources(last, as_json, alone=True)
         elif line.startswith("/"):
             _note(f"unknown command {line}: {HELP}", as_json)
         else:
@@ -119,22 +120,32 @@ def _turn(assistant: Assistant, question: str, k: int | None, filters: Filters, 
     return answer
 
 
-def _sources(answer: Answer | None, as_json: bool) -> None:
+def _sources(answer: Answer | None, as_json: bool, alone: bool = False) -> None:
+    """The answer's notes, numbered sources and confidence (a refusal's closest passages), then a blank line, so that
+    piped turns do not run together; `alone` (for /sources) drops the blank line that parts them from the answer."""
     if as_json:
         click.echo(json.dumps({"citations": [c.to_dict() for c in answer.citations] if answer else []}, ensure_ascii=False))
-    elif answer is None:
-        click.echo("(no answer yet)")
+        return
+    if answer is None:
+        lines = ["(no answer yet)"]
     elif answer.abstained and not answer.passages:
-        click.echo("(no passages: nothing was searched)")
+        lines = ["(no passages: nothing was searched)"]
     elif answer.abstained:
-        click.echo("\nClosest passages:")
+        lines = ["", "Closest passages:"]
         for p in answer.passages[:3]:
-            pages = f", {p.to_dict()['pages']}" if p.chunk.page else ""
-            click.echo(f"  - {p.chunk.title} ({p.chunk.doc_id}, {' > '.join(p.chunk.section)}{pages}): {' '.join(p.chunk.text.split())[:160]}")
+            where = ", ".join(part for part in (" > ".join(p.chunk.section), p.to_dict()["pages"] if p.chunk.page else "") if part)
+            lines.append(f"  - {p.chunk.title} ({p.chunk.doc_id}{', ' + where if where else ''}): {' '.join(p.chunk.text.split())[:160]}")
     else:
         note = generation_note(answer)
-        confidence = f"(confidence {answer.confidence:.2f}: under about 0.3, check the quotes)"
-        click.echo("\n".join([*format_notes(answer), "", "Sources:", *format_sources(answer), *([note] if note else []), confidence]))
+        lines = [*format_notes(answer), "", "Sources:", *format_sources(answer), *([note] if note else []), _confidence(answer)]
+    text = "\n".join(lines)
+    click.echo((text.lstrip("\n") if alone else text) + "\n")
+
+
+def _confidence(answer: Answer) -> str:
+    """How sure the answer is, as `rag ask` says it; a low one (under `LOW_CONFIDENCE`) says to check the quotes."""
+    low = f": under about {LOW_CONFIDENCE}, check the quotes" if answer.confidence < LOW_CONFIDENCE else ""
+    return f"(confidence {answer.confidence:.2f}{low})"
 
 
 def _note(text: str, as_json: bool) -> None:

@@ -76,3 +76,22 @@ def test_rag_chat_with_a_key_stays_in_scope_and_is_audited(settings, fake_embedd
 def test_chat_is_listed_with_its_commands():
     result = rag("chat", "--help")
     assert result.returncode == 0 and "/new" in result.stdout and "/sources" in result.stdout and "--json" in result.stdout
+
+
+def test_the_low_confidence_warning_is_printed_only_under_the_bar(capsys):
+    from rag.cli.chat import _sources
+    from rag.models import Answer
+
+    def printed(confidence):
+        _sources(Answer("q", "A quote. [1]", False, (), (), "b1", confidence=confidence), as_json=False)
+        return capsys.readouterr().out
+
+    assert "(confidence 0.62)" in printed(0.62) and "under about 0.3" not in printed(0.62)  # a sure answer is not flagged
+    assert "(confidence 0.21: under about 0.3, check the quotes)" in printed(0.21)
+
+
+def test_each_turn_ends_with_a_blank_line_and_closest_passages_name_no_empty_section(built, settings, fake_embedder, capsys):
+    chat(settings, fake_embedder, [FIRST, "/new", "who approves it?"])  # after /new the follow-up is refused
+    out = capsys.readouterr().out
+    assert ")\n\nThe documents do not answer" in out  # the refusal starts apart from the answer before it
+    assert "Closest passages:" in out and ", ):" not in out and out.endswith("\n\n")
