@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from rag.cli.shared import index_dir_option, json_option, make_settings
+from rag.cli.shared import Day, index_dir_option, json_option, make_settings
 
 
 @click.group("corpus")
@@ -24,7 +24,7 @@ def corpus_group() -> None:
 @corpus_group.command("check")
 @index_dir_option
 @json_option("Print the report as JSON (what GET /v1/corpus/health returns).")
-@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+@click.option("--today", type=Day(), default=None,
               help="The day reviews and effective dates are judged on (YYYY-MM-DD) [default: today].")
 @click.option("--all", "show_all", is_flag=True, help="Print every candidate conflict, not only the first 15.")
 def corpus_check(index_dir: Path | None, as_json: bool, today: object, show_all: bool) -> None:

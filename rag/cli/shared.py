@@ -1,11 +1,12 @@
 """What the `rag` commands share; every command module imports from here, and this module imports none of them.
 
 Owns the options several commands take (`--corpus`, `--index-dir`, `--doc`, `--meta`, `--json`, and `-k` and
-`--as-of` with them in `query_options`), settings from those options (`make_settings`), `--doc` and `--meta` as search filters
-(`parse_filters`), the one place a library error ends a command (`RagGroup`: a `RagError` prints `error: ...` on
-standard error and exits 1, Ctrl-C exits 130), the access a command acts with (`key_access`: `RAG_API_KEY`, else
-every document; `audited`), what a build or an eval needs (`build_embedder`, `default_golds`, `report_refusal`) and
-the output more than one command prints (`format_headline`, `format_notes`, `format_sources`, `generation_note`). Imports only the
+`--as-of` with them in `query_options`; `Day`, the type of a YYYY-MM-DD option), settings from those options
+(`make_settings`), `--doc` and `--meta` as search filters (`parse_filters`), the one place a library error ends a
+command (`RagGroup`: a `RagError` prints `error: ...` on standard error and exits 1, Ctrl-C exits 130), the access a
+command acts with (`key_access`: `RAG_API_KEY`, else every document; `audited`), what a build or an eval needs
+(`build_embedder`, `default_golds`, `report_refusal`) and the output more than one command prints (`format_headline`,
+`format_notes`, `format_sources`, `generation_note`). Imports only the
 kernel at module level, so `rag --help` loads no model.
 """
 
@@ -71,9 +72,28 @@ def meta_option(help: str = "Only documents whose metadata matches (repeatable).
     return click.option("--meta", multiple=True, metavar="KEY=VALUE", help=help)
 
 
+class Day(click.DateTime):
+    """A day written YYYY-MM-DD (a `datetime` at midnight); anything else is a usage error that says how to write it, as
+    the HTTP API's `as_of` does, rather than in strptime's notation."""
+
+    name = "day"
+
+    def __init__(self) -> None:
+        super().__init__(formats=["%Y-%m-%d"])
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "YYYY-MM-DD"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            self.fail(f"{value!r} is not a day: write it as YYYY-MM-DD, e.g. 2024-06-01", param, ctx)
+
+
 def as_of_option(func: F) -> F:
     """--as-of DATE (`as_of`): answer from the versions in force on that day; read by `parse_filters`."""
-    return click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="YYYY-MM-DD",
+    return click.option("--as-of", "as_of", type=Day(), default=None, metavar="YYYY-MM-DD",
                         help="Answer from the versions of the documents in force on this day [default: today, RAG_TODAY].")(func)
 
 

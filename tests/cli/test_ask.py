@@ -39,9 +39,12 @@ def test_ask_history_that_is_not_a_json_list_is_refused_before_anything_loads(tm
     assert result.returncode == 1 and "not JSON" in result.stderr and '"role": "user"|"assistant"' in result.stderr
 
 
-def test_a_bad_as_of_is_a_usage_error_with_the_format(tmp_path):
-    result = rag("ask", "How long are payroll records kept?", "--as-of", "2024-13-01", "--index-dir", str(tmp_path))
-    assert result.returncode == 2 and "Invalid value for '--as-of'" in result.stderr and "%Y-%m-%d" in result.stderr
+def test_a_bad_as_of_is_a_usage_error_that_says_how_to_write_the_day(tmp_path):
+    for day in ("2024-13-01", "tomorrow", "01/06/2024"):
+        result = rag("ask", "How long are payroll records kept?", "--as-of", day, "--index-dir", str(tmp_path))
+        assert result.returncode == 2 and "Invalid value for '--as-of'" in result.stderr
+        assert f"'{day}' is not a day: write it as YYYY-MM-DD, e.g. 2024-06-01" in result.stderr  # as over HTTP
+        assert "%Y" not in result.stderr  # strptime's notation means nothing to a reader
 
 
 CLAIMS = "How many days do I have to submit an expense claim?"

@@ -48,3 +48,8 @@ def test_json_is_the_report_and_today_moves_the_reviews(tmp_path, settings, fake
 def test_without_an_index_the_next_step_is_named(tmp_path):
     result = CliRunner().invoke(cli, ["corpus", "check", "--index-dir", str(tmp_path / "none")], prog_name="rag")
     assert result.exit_code == 1 and "rag index build" in result.output
+
+
+def test_a_bad_today_says_how_to_write_the_day(tmp_path, settings):
+    result = run(settings, "--today", "2026-02-30")
+    assert result.exit_code == 2 and "'2026-02-30' is not a day: write it as YYYY-MM-DD, e.g. 2024-06-01" in result.output
