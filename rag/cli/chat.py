@@ -19,7 +19,7 @@ from typing import IO, TYPE_CHECKING, Iterator
 
 import click
 
-from rag.cli.shared import audited, format_notes, format_sources, generation_note, key_access, make_settings, parse_filters, query_options
+from rag.cli.shared import audited, format_notes, format_sources, generation_note, key_access, parse_filters, query_options, query_settings
 from rag.config import Settings
 from rag.errors import RagError
 from rag.models import Access, Answer, Message
@@ -44,7 +44,7 @@ def chat_command(corpus: Path | None, index_dir: Path | None, k: int | None, as_
     With --json, each answer is one line of JSON (the object `rag ask --json` prints)."""
     from rag.assistant import Assistant
 
-    settings = make_settings(corpus, index_dir)
+    settings = query_settings(corpus, index_dir)
     access = key_access(settings, "cli chat")
     run_chat(settings, k, parse_filters(doc, meta, as_of), as_json, assistant=audited(Assistant(settings), access), access=access)
 
@@ -133,8 +133,9 @@ def _sources(answer: Answer | None, as_json: bool, alone: bool = False) -> None:
     elif answer.abstained:
         lines = ["", "Closest passages:"]
         for p in answer.passages[:3]:
-            where = ", ".join(part for part in (" > ".join(p.chunk.section), p.to_dict()["pages"] if p.chunk.page else "") if part)
-            lines.append(f"  - {p.chunk.title} ({p.chunk.doc_id}{', ' + where if where else ''}): {' '.join(p.chunk.text.split())[:160]}")
+            pages = p.to_dict()["pages"] if p.chunk.page else ""
+            where = "".join(f", {part}" for part in (" > ".join(p.chunk.section), pages) if part)  # no empty section
+            lines.append(f"  - {p.chunk.title} ({p.chunk.doc_id}{where}): {' '.join(p.chunk.text.split())[:160]}")
     else:
         note = generation_note(answer)
         lines = [*format_notes(answer), "", "Sources:", *format_sources(answer), *([note] if note else []), _confidence(answer)]
