@@ -15,7 +15,7 @@ from typing import IO, Any
 
 import click
 
-from rag.cli.shared import audited, format_notes, format_sources, generation_note, key_access, make_settings, parse_filters, query_options
+from rag.cli.shared import audited, format_notes, format_sources, generation_note, key_access, parse_filters, query_options, query_settings
 from rag.models import Answer, SearchResult
 
 
@@ -27,7 +27,7 @@ def search_command(question: str, corpus: Path | None, index_dir: Path | None, k
     """Retrieve the passages closest to QUESTION."""
     from rag.assistant import Assistant
 
-    settings = make_settings(corpus, index_dir)
+    settings = query_settings(corpus, index_dir)
     access = key_access(settings, "cli search")
     result = audited(Assistant(settings), access).search(question, k, parse_filters(doc, meta, as_of), access)
     click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) if as_json else format_search(result))
@@ -45,7 +45,7 @@ def ask_command(question: str, corpus: Path | None, index_dir: Path | None, k: i
     from rag.assistant import Assistant
 
     history = read_history(history_file) if history_file is not None else None
-    settings = make_settings(corpus, index_dir)
+    settings = query_settings(corpus, index_dir)
     access = key_access(settings, "cli ask")
     answer = audited(Assistant(settings), access).ask(question, k, parse_filters(doc, meta, as_of), history, access)
     click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False) if as_json else format_answer(answer))

@@ -2,12 +2,12 @@
 
 Owns the options several commands take (`--corpus`, `--index-dir`, `--doc`, `--meta`, `--json`, and `-k` and
 `--as-of` with them in `query_options`; `Day`, the type of a YYYY-MM-DD option), settings from those options
-(`make_settings`), `--doc` and `--meta` as search filters (`parse_filters`), the one place a library error ends a
-command (`RagGroup`: a `RagError` prints `error: ...` on standard error and exits 1, Ctrl-C exits 130), the access a
-command acts with (`key_access`: `RAG_API_KEY`, else every document; `audited`), what a build or an eval needs
-(`build_embedder`, `default_golds`, `report_refusal`) and the output more than one command prints (`format_headline`,
-`format_notes`, `format_sources`, `generation_note`). Imports only the
-kernel at module level, so `rag --help` loads no model.
+(`make_settings`; `query_settings` for a question, which refuses a --corpus the live build was not made from), `--doc`
+and `--meta` as search filters (`parse_filters`), the one place a library error ends a command (`RagGroup`: a
+`RagError` prints `error: ...` on standard error and exits 1, Ctrl-C exits 130), the access a command acts with
+(`key_access`: `RAG_API_KEY`, else every document; `audited`), what a build or an eval needs (`build_embedder`,
+`default_golds`, `report_refusal`) and the output more than one command prints (`format_headline`, `format_notes`,
+`format_sources`, `generation_note`). Imports only the kernel at module level, so `rag --help` loads no model.
 """
 
 from __future__ import annotations
@@ -111,6 +111,26 @@ def query_options(func: F) -> F:
 def make_settings(corpus: Path | None, index_dir: Path | None, **extra: Any) -> Settings:
     """The settings of `RAG_*` variables, overridden by the options given (None: not given)."""
     return Settings.from_env(corpus_dir=corpus, index_dir=index_dir, **extra)
+
+
+def query_settings(corpus: Path | None, index_dir: Path | None) -> Settings:
+    """The settings of a question (`rag search`, `ask`, `chat`), which is answered from the live build of the index
+    folder: a --corpus that build was not made from is an error, rather than answered from the build's own documents."""
+    settings = make_settings(corpus, index_dir)
+    if corpus is None:
+        return settings
+    from rag.indexing.builds import BUILDS, current_build_id
+    from rag.indexing.store import read_manifest
+
+    build_id = current_build_id(settings.index_dir)
+    if build_id is None:
+        return settings  # the command says there is no index, and which build to run
+    root = read_manifest(Path(settings.index_dir) / BUILDS / build_id).get("corpus", {}).get("root")
+    if root and Path(root).resolve() != Path(corpus).resolve():
+        raise ConfigError(f"--corpus {corpus}: the live build in {settings.index_dir} was made from {root}, and questions are "
+                          f"answered from a build, not a folder; build it into an index of its own with `rag index build "
+                          f"--corpus {corpus} --index-dir INDEX` and ask with --index-dir INDEX, or leave --corpus out")
+    return settings
 
 
 def parse_filters(doc: tuple[str, ...], meta: tuple[str, ...], as_of: datetime | None = None) -> Filters:

@@ -83,3 +83,12 @@ def test_eval_prints_the_as_of_figure_apart(versions_build):
     assert result.returncode == 0, result.stderr
     lines = {line.split(":")[0]: line for line in result.stdout.splitlines() if line.startswith(("today:", "as_of:"))}
     assert lines["as_of"].startswith("as_of: n=5 hit@1=1.000") and lines["today"].startswith("today: n=4")
+
+
+def test_ask_search_and_chat_refuse_a_corpus_the_live_build_was_not_made_from(built, settings, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for command in (("ask", "How long are payroll records kept?"), ("search", "payroll records"), ("chat",)):
+        result = rag(*command, "--corpus", str(elsewhere), "--index-dir", str(settings.index_dir))
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.startswith(f"error: --corpus {elsewhere}: the live build in {settings.index_dir} was made from")

@@ -30,3 +30,20 @@ def test_doc_and_meta_become_filters_and_a_meta_without_a_value_is_a_usage_error
     assert parse_filters((), ()) == Filters()
     with pytest.raises(click.BadParameter, match="'owner' is not KEY=VALUE"):
         parse_filters((), ("owner",))
+
+
+def test_a_corpus_option_that_is_not_the_live_builds_corpus_is_refused_with_the_next_step(built, settings, tmp_path):
+    from rag.cli.shared import query_settings
+    from rag.errors import ConfigError
+
+    assert query_settings(None, settings.index_dir).index_dir == settings.index_dir  # no --corpus: nothing to check
+    assert query_settings(settings.corpus_dir, settings.index_dir).corpus_dir == settings.corpus_dir  # the live build's corpus
+    other = tmp_path / "my_policies"
+    other.mkdir()
+    with pytest.raises(ConfigError) as caught:
+        query_settings(other, settings.index_dir)  # was silently answered from the live build's documents
+    message = caught.value.message
+    assert f"--corpus {other}: the live build in {settings.index_dir} was made from {settings.corpus_dir.resolve()}" in message
+    assert f"`rag index build --corpus {other} --index-dir INDEX`" in message and "--index-dir INDEX" in message
+    assert query_settings(tmp_path / "missing", tmp_path / "no-index").index_dir == tmp_path / "no-index"  # no live build:
+    # the command itself says there is no index, naming the build to run
