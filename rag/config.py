@@ -36,8 +36,9 @@ class Settings:
     )
     adapter: str = setting(
         "live", "LoRA adapter merged into the embedding model for passages and questions: `live` (the one the live build "
-        "was made with, so a rebuild or a server follows what `rag tune` promoted; none before any), `none`, or an "
-        "adapter folder written by `rag tune`. A build records it; its questions are always embedded with it.",
+        "was made with, so a rebuild or a server follows what `rag tune` promoted; none before any), `none`, `packaged` "
+        "(the adapter trained on the synthetic policy world, rag/indexing/adapter_model/), or an adapter folder written by "
+        "`rag tune`. A build records it; its questions are always embedded with it.",
     )
     device: str = setting("cpu", "Torch device for the embedding model.")
     embed_device: str = setting(

@@ -25,14 +25,18 @@ from rag.errors import ModelError
 CONFIG, WEIGHTS = "adapter_config.json", "adapter_model.safetensors"
 BASE_WEIGHTS = "model.safetensors"
 _PREFIX = "base_model.model."  # how peft names the wrapped model's parameters
+PACKAGED = Path(__file__).with_name("adapter_model")  # trained on eval/train/synthetic by scripts/train_embedder.py
 
 
 def resolve_adapter(choice: str, index_dir: Path) -> str:
-    """The adapter folder a setting names: `` or `none` for none, `live` for the one the live build of `index_dir`
-    was made with (none when there is no live build or it used none), else the folder itself."""
+    """The adapter folder a setting names: `` or `none` for none, `packaged` for the one that ships
+    (`rag/indexing/adapter_model/`), `live` for the one the live build of `index_dir` was made with (none when there
+    is no live build or it used none), else the folder itself."""
     choice = choice.strip()
     if choice in ("", "none"):
         return ""
+    if choice == "packaged":
+        return str(PACKAGED)
     if choice != "live":
         return choice
     try:

