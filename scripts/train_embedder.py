@@ -24,18 +24,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from rag.tune.data import Triple, training_triples  # noqa: E402
 from rag.tune.train import TrainConfig, train_adapter  # noqa: E402
+from train_reader import build_index, progress_bar  # noqa: E402
 
 
 def org_triples(folder: Path, work: Path, limit: int) -> list[Triple]:
@@ -46,9 +46,7 @@ def org_triples(folder: Path, work: Path, limit: int) -> list[Triple]:
 
     index_dir = work / f"index-{folder.name}"
     if not (index_dir / "current").exists():
-        rag = str(Path(sys.executable).with_name("rag"))
-        subprocess.run([rag, "index", "build", "--corpus", str(folder / "docs"), "--index-dir", str(index_dir), "--no-gate"],
-                       check=True, stdout=subprocess.DEVNULL)
+        build_index(folder / "docs", index_dir)
     settings = Settings.from_env().replace(index_dir=index_dir, corpus_dir=folder / "docs", reader="off", adapter="none")
     assistant = Assistant(settings)
     rows = [r for r in load_gold(folder / "questions.jsonl", assistant.snapshot.index.documents)
@@ -80,19 +78,10 @@ def main() -> int:
         triples += org_triples(folder, args.work, args.limit)
     print(f"organisations: {len(folders)}, triples: {len(triples)}", flush=True)
     config = TrainConfig(epochs=args.epochs, minutes=args.minutes, learning_rate=args.lr)
-    bar = tqdm(desc="training", unit="step", dynamic_ncols=True)
-
-    def tick(step: int, steps: int, loss: float) -> None:
-        bar.total = steps
-        bar.set_postfix(loss=f"{loss:.3f}")
-        bar.update(1)
-
-    started = time.perf_counter()
-    result = train_adapter(resolve_model_path(Settings.from_env().model), triples, args.out, config, tick)
-    bar.close()
+    result = train_adapter(resolve_model_path(Settings.from_env().model), triples, args.out, config, progress_bar("training"))
     card = {"data": "eval/train/synthetic (first turns, answerable)", "organisations": [f.name for f in folders],
             "held_out": args.hold_out, "triples": len(triples), "steps": result.steps, "planned_steps": result.planned_steps,
-            "seconds": round(time.perf_counter() - started, 1), "first_loss": round(result.first_loss, 4),
+            "seconds": round(result.seconds, 1), "first_loss": round(result.first_loss, 4),
             "last_loss": round(result.last_loss, 4), "stopped_early": result.stopped_early}
     (args.out / "card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(card), flush=True)

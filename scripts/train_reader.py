@@ -52,6 +52,13 @@ def digest(*paths: Path) -> str:
     return h.hexdigest()[:16]
 
 
+def build_index(corpus: Path, index_dir: Path) -> None:
+    """`rag index build` of one corpus into its own index folder, ungated (the sets here are not its gold)."""
+    rag = str(Path(sys.executable).with_name("rag"))
+    subprocess.run([rag, "index", "build", "--corpus", str(corpus), "--index-dir", str(index_dir), "--no-gate"], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
 def lists_for(gold: Path, corpus: Path, group: str, work: Path, depth: int) -> list[Listed]:
     """Candidate lists of one gold file over one corpus (built and listed once per content)."""
     key = digest(gold, corpus)
@@ -59,9 +66,7 @@ def lists_for(gold: Path, corpus: Path, group: str, work: Path, depth: int) -> l
     arrays = out.with_suffix(".npz")
     if not out.is_file() or not arrays.is_file():
         index_dir = work / f"index-{group}"
-        rag = str(Path(sys.executable).with_name("rag"))
-        subprocess.run([rag, "index", "build", "--corpus", str(corpus), "--index-dir", str(index_dir), "--no-gate"], check=True,
-                       stdout=subprocess.DEVNULL)
+        build_index(corpus, index_dir)
         from rag.assistant import Assistant
         from rag.config import Settings
         from rag.evaluate.gold import load_gold
