@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from rag.access.audit import AuditLog, AuditRecord
 from rag.answer.extractive import ExtractiveAnswerer
+from rag.answer.late import LateReader
 from rag.answer.reader import Reader, tuned_folder
 from rag.chat.feedback import FeedbackStore
 from rag.chat.history import checked_history, latest_within
@@ -42,6 +43,7 @@ from rag.generate.client import ChatClient
 from rag.generate.rewrite import ModelRewriter
 from rag.indexing.builds import current_build_id, load_current
 from rag.indexing.embedding import Embedder, SentenceTransformerEmbedder, make_embedder
+from rag.indexing.query_encoder import token_reader
 from rag.indexing.store import LoadedIndex
 from rag.models import Access, Answer, Document, Feedback, Message, Passage, SearchResult, Turn
 from rag.lifecycle.notes import with_notes
@@ -142,7 +144,9 @@ class Assistant:
     def _bind(self, index: LoadedIndex) -> Snapshot:
         embedder, encoder = self._models(index.manifest.get("model", {}).get("adapter_path", ""))
         retriever = Retriever(index, embedder, self.settings, encoder)
-        answerer = ExtractiveAnswerer(self.settings, index.term_stats, reader=self.reader_for(index.manifest))
+        tokens = token_reader(encoder, embedder) if self.settings.late_weight > 0 else None
+        late = LateReader.for_index(self.settings, *(tokens or (None, None)), index)
+        answerer = ExtractiveAnswerer(self.settings, index.term_stats, reader=self.reader_for(index.manifest), late=late)
         backend, rewriter = self._answering(answerer, retriever)
         return Snapshot(index, retriever, answerer, ContextualRetrieval(retriever, self.settings, rewriter), backend)
 

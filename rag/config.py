@@ -165,6 +165,19 @@ class Settings:
         -1.0, "Share of the reader's probability in a sentence's score (-1: the weight in the reader's card).", -1.0, 1.0
     )
     reader_depth: int = setting(0, "Best sentences the reader reads per question (0: the depth in the reader's card).", 0, 200)
+    late_weight: float = setting(
+        1.5, "Weight of late interaction in the order of the best answer sentences: how well each one's text (title, "
+        "section, lead-in, sentence) covers the question's words, read token by token by the embedding model (0: off; "
+        "costs one short model run per sentence read).", 0.0, 10.0,
+    )
+    late_depth: int = setting(4, "Most answer sentences late interaction reads per question (the best ones).", 1, 50)
+    late_cache: int = setting(
+        1024, "Answer sentences whose token states late interaction keeps in memory, most recently read first (about 40 KB "
+        "each; a sentence's states do not depend on the question, so a popular clause is read once; 0: none).", 0, 1000000,
+    )
+    late_margin: float = setting(
+        0.2, "Late interaction reads only the sentences scoring within this of the best one (the others cannot win).", 0.0, 10.0
+    )
     abstain_threshold: float = setting(
         0.0, "Refuse when the probability that the documents answer is below this (0: the cut calibrated with the model).", 0.0, 1.0
     )

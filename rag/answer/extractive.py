@@ -20,6 +20,7 @@ import numpy as np
 from rag.answer.abstention import AbstentionModel, Evidence, idf_share
 from rag.answer.antecedents import antecedent_span
 from rag.answer.lists import item_spans, lead_in_span
+from rag.answer.late import LateReader
 from rag.answer.reader import Reader
 from rag.config import Settings
 from rag.indexing.store import LoadedIndex
@@ -82,6 +83,7 @@ class Candidate:
     typed: bool = True  # carries the kind of answer the question asks for (see `carries_answer_type`)
     read: float | None = None  # the reader's probability that this sentence answers the question (None: not read)
     base: float | None = None  # the score before the reader's probability was mixed in (None: not read)
+    late: float | None = None  # late interaction's coverage of the question by this sentence (None: not read)
 
 
 def expects_quantity(question: str) -> bool:
@@ -103,10 +105,11 @@ def carries_answer_type(text: str, doc_id: str, index: LoadedIndex) -> bool:
 
 class ExtractiveAnswerer:
     def __init__(self, settings: Settings, stats: TermStats, model: AbstentionModel | None = None,
-                 reader: Reader | None = None) -> None:
+                 reader: Reader | None = None, late: LateReader | None = None) -> None:
         self.settings = settings
         self.stats = stats
         self.reader = reader
+        self.late = late
         self.model = model or (AbstentionModel.load(settings.abstain_model) if settings.abstain_model
                                else AbstentionModel.packaged(reader is not None))
         self.threshold = settings.abstain_threshold or self.model.threshold
@@ -202,8 +205,8 @@ class ExtractiveAnswerer:
     def ranked(self, question: str, vector: np.ndarray, passages: Sequence[Passage], index: LoadedIndex,
                reading: Reading | None = None) -> tuple[list[Candidate], list[Candidate]]:
         """(the sentences to quote from, best first; the ranking the refusal model judges). With a reader, its
-        probability that a sentence answers is mixed into the quoting scores of the best `RAG_READER_DEPTH` sentences
-        (it reads a follow-up in its standalone form)."""
+        probability that a sentence answers is mixed into the quoting scores of the best `RAG_READER_DEPTH` sentences;
+        then late interaction reorders the best few of a first question (`rag.answer.late`)."""
         pool = list(passages) + _clause_passages(question, vector, passages, index)
         # a follow-up's own amounts ('what if it's more, like 300?') come before those of the turns before it
         amounts = follow_up_intervals(question, reading.text) if reading is not None else intervals(question)
@@ -212,10 +215,12 @@ class ExtractiveAnswerer:
         if reading is not None and reading.weight > 0:
             theirs = self.candidates(reading.text, reading.vector, pool, index, amounts or None)
             ranked, judged = _mixed(ranked, theirs, reading.weight), _mixed(ranked, theirs, 1.0)
+        followed = reading is not None and reading.weight > 0  # the reader reads a follow-up in its standalone form
+        asked, asked_vector = (reading.text, reading.vector) if followed and reading else (question, vector)
         if self.reader is not None and ranked:
-            followed = reading is not None and reading.weight > 0  # the reader reads a follow-up in its standalone form
-            asked, asked_vector = (reading.text, reading.vector) if followed else (question, vector)
             ranked = self.reader.rerank(asked, asked_vector, [ranked], index)[0]
+        if self.late is not None and not followed:  # measured on follow-ups: no better (their standalone form is long)
+            ranked = self.late.rerank(question, ranked, index)
         return self._named_clause_first(question, ranked, index), judged
 
     def _named_clause_first(self, question: str, ranked: list[Candidate], index: LoadedIndex) -> list[Candidate]:

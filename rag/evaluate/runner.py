@@ -238,7 +238,8 @@ def retrieval_settings(settings: Any) -> dict[str, Any]:
     keys = ("retrieval", "fusion", "dense_weight", "dense_weight_long", "rrf_k", "candidates", "rerank_weight",
             "rerank_depth", "rerank_coverage", "reference_boost", "term_boost", "query_encoder", "chunk_tokens",
             "context_turns", "context_answers", "context_decay", "context_weight", "context_doc_boost",
-            "chunk_overlap", "chunk_paragraph_fill", "top_k", "answer_sentences", "answer_margin", "answerer", "llm_model",
+            "chunk_overlap", "chunk_paragraph_fill", "top_k", "answer_sentences", "answer_margin", "late_weight", "late_depth",
+            "late_margin", "answerer", "llm_model",
             "llm_rewrite", "verify_mode", "verify_coverage", "verify_similarity", "verify_min_kept")
     return {key: getattr(settings, key) for key in keys}
 

@@ -154,6 +154,20 @@ class SentenceTransformerEmbedder:
         with self._lock:
             return encode_by_length(self.model, texts, self.dimension, batch_size, progress)
 
+    def token_states(self, texts: Sequence[str]) -> list[tuple[tuple[str, ...], np.ndarray]]:
+        """Each text's word pieces ([CLS] and [SEP] included) and their last-layer states as unit rows (the same
+        as `OnnxModel.token_states`, from the torch model)."""
+        from rag.indexing.onnx_export import unit_rows
+
+        if not texts:
+            return []
+        with self._lock:
+            states = self.model.encode(list(texts), output_value="token_embeddings", batch_size=len(texts),
+                                       show_progress_bar=False, convert_to_numpy=False)
+            pieces = [self.model.tokenizer.convert_ids_to_tokens(self.model.tokenizer(t, truncation=True,
+                                                                 max_length=self.window + 2)["input_ids"]) for t in texts]
+        return [(tuple(p), unit_rows(s.float().numpy()[: len(p)])) for p, s in zip(pieces, states)]
+
 
 def encode_by_length(model: Any, texts: Sequence[str], dimension: int, batch_size: int,
                      progress: ProgressFn | None = None) -> np.ndarray:

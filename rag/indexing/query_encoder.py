@@ -4,7 +4,8 @@ Owns `OnnxQueryEncoder` (questions into L2-normalised float32 vectors exactly as
 word pieces cut to the model window, mean pooling, unit length; fp32 or int8, `RAG_QUERY_ENCODER`) and
 `MicroBatcher`, which lets concurrent callers share one model call: a caller's question waits while a batch is
 running, and every question queued meanwhile goes into the next call together (a lone question runs at once,
-so a quiet server adds no delay). Exporting the model lives in `rag.indexing.onnx_export`. Importing this module
+so a quiet server adds no delay), and `token_reader`, which finds what reads texts token by token for late interaction
+(`rag.answer.late`). Exporting the model lives in `rag.indexing.onnx_export`. Importing this module
 loads nothing.
 """
 
@@ -117,3 +118,20 @@ def make_query_encoder(variant: str, embedder: SentenceTransformerEmbedder, cach
     require_onnxruntime(variant, SETTING)
     onnx_file = ensure_export(embedder, cache_root, variant, SETTING)
     return OnnxQueryEncoder(OnnxModel(embedder.path, onnx_file, embedder.window, threads or 1, variant, SETTING))
+
+
+TokenStates = Callable[[Sequence[str]], "list[tuple[tuple[str, ...], np.ndarray]]"]
+Pieces = Callable[[Sequence[str]], "list[Sequence[str]]"]
+
+
+def token_reader(encoder: Any, embedder: Any) -> tuple[TokenStates, Pieces] | None:
+    """What reads texts token by token for late interaction (`rag.answer.late`): (texts -> each one's word pieces and
+    unit last-layer states, texts -> their word pieces), from the question encoder's ONNX model when there is one (a
+    micro-batcher's inner encoder included), else from the torch embedder; None for a model that cannot (a test double)."""
+    inner = encoder.encoder if isinstance(encoder, MicroBatcher) else encoder
+    if isinstance(inner, OnnxQueryEncoder):
+        model = inner.model
+        return model.token_states, lambda texts: [e.tokens for e in model.tokenizer.encode_batch(list(texts))]
+    if isinstance(embedder, SentenceTransformerEmbedder):
+        return embedder.token_states, lambda texts: [e.tokens for e in embedder.tokenizer.encode_batch(list(texts))]
+    return None
