@@ -119,7 +119,7 @@ def score_question(result: QuestionResult, snap: Snapshot) -> None:
         result.retrieval = m.ranking_metrics(located, [p.chunk.n_tokens for p in result.passages], evidence, BUDGET)
     if result.answer is None or result.abstained:
         if row.answerable and evidence:
-            result.answer_scores = {"right_citation": 0.0}  # a refusal of an answerable question cites nothing right
+            result.answer_scores = {"right_citation": 0.0, "first_citation": 0.0}  # a refusal cites nothing right
         return
     answer, scores = result.answer, {}
     text = m.strip_markers(answer.answer)
@@ -130,6 +130,7 @@ def score_question(result: QuestionResult, snap: Snapshot) -> None:
         scores["citation_precision"] = sum(1 for x in matched if x) / len(matched) if matched else 0.0
         scores["citation_recall"] = len(set().union(*matched)) / len(evidence) if matched else 0.0
         scores["right_citation"] = 1.0 if any(matched) else 0.0
+        scores["first_citation"] = 1.0 if matched and matched[0] else 0.0  # the quote read first is a right one
     scores["supported_sentences"] = supported_rate(answer, snap)
     result.answer_scores = scores
 
@@ -158,7 +159,7 @@ def _mean(results: Sequence[QuestionResult], group: str, key: str) -> float | No
 def _aggregate(results: Sequence[QuestionResult]) -> dict[str, dict[str, float | None]]:
     retrieval_keys = ["hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10", "recall@10", f"budget_recall@{BUDGET}"]
     answer_keys = ["exact_match", "f1", "containment", "citation_precision", "citation_recall", "supported_sentences",
-                   "right_citation"]
+                   "right_citation", "first_citation"]
     return {
         "n": len(results),
         "retrieval": {k: _mean(results, "retrieval", k) for k in retrieval_keys},
@@ -255,6 +256,7 @@ def question_record(r: QuestionResult) -> dict[str, Any]:
         "abstained": r.abstained,
         "status": _status(r),
         "right_citation": r.answer_scores.get("right_citation"),
+        "first_citation": r.answer_scores.get("first_citation"),
         "confidence": r.answer.confidence if r.answer else None,
         "evidence": dict(r.answer.evidence) if r.answer else None,
         "containment": r.answer_scores.get("containment"),

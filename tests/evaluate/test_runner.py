@@ -21,7 +21,9 @@ def test_summary_has_every_metric(run):
     assert s["n"] == 6 and s["n_answerable"] == 4
     assert set(s["retrieval"]) == {"hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10", "recall@10", "budget_recall@512"}
     assert set(s["answer"]) == {"exact_match", "f1", "containment", "citation_precision", "citation_recall", "supported_sentences",
-                                "right_citation"}
+                                "right_citation", "first_citation"}
+    for q in s["questions"]:  # the first citation is right only where some citation is
+        assert q["first_citation"] is None or q["first_citation"] <= q["right_citation"]
     assert {"precision", "recall", "f1", "false_refusal_rate"} <= set(s["abstention"])
     assert set(s["latency_ms"]) == {"p50", "p95"}
     assert s["index"]["build_id"] and s["index"]["corpus_digest"]
