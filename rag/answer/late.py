@@ -9,10 +9,12 @@ Group device' covers 'can my partner use my work laptop' better than a sentence 
 
 `rerank` adds `RAG_LATE_WEIGHT` x (coverage - the best coverage read) to the scores of the best `RAG_LATE_DEPTH`
 candidates within `RAG_LATE_MARGIN` of the first, so the best-covering one keeps its score and goes first; the
-others keep theirs. Word-piece IDF comes from the build's chunks, counted once per build on first use. Measured on
-the synthetic organisations and the gold sets (bench/README "Late interaction"): the right sentence first for 4-10
-points more questions. Leaves which candidates exist and the refusal decision (which judges the ranking before this
-step) to `rag.answer.extractive`; the model run to `rag.indexing` (the ONNX question encoder, or the torch model).
+others keep theirs. Word-piece IDF comes from the build's chunks, counted once per build on first use. A sentence's
+token states do not depend on the question: the last `RAG_LATE_CACHE` read are kept (float16). Measured on candidate
+lists of the synthetic organisations and the gold sets (`bench/late_sweep.py`): the right sentence first for 4-8
+points more questions; its cost in `bench/late_latency.py`. Leaves which candidates exist and the refusal decision
+(which judges the ranking before this step) to `rag.answer.extractive`; the model run to `rag.indexing` (the ONNX
+question encoder, or the torch model).
 """
 
 from __future__ import annotations
@@ -124,11 +126,12 @@ class LateReader:
             for t in found:
                 self._cache.move_to_end(t)
         missing = list(dict.fromkeys(t for t in texts if t not in found))
-        fresh = dict(zip(missing, self.states(missing))) if missing else {}
+        # kept in float16, and used so even when just read: an answer does not depend on what the cache held
+        fresh = {t: (p, s.astype(np.float16)) for t, (p, s) in zip(missing, self.states(missing))} if missing else {}
         with self._lock:
-            for t, (pieces, states) in fresh.items():
+            for t, entry in fresh.items():
                 if self.cache_size > 0:
-                    self._cache[t] = (pieces, states.astype(np.float16))
+                    self._cache[t] = entry
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
         return [found[t] if t in found else fresh[t] for t in texts]

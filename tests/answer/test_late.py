@@ -110,3 +110,19 @@ def test_a_sentence_read_once_is_not_read_again_while_it_is_cached(loaded):
     again = late.rerank("may family members use a laptop", close, snap.index)
     assert read == [1, 3, 1, 1]  # the question, the three sentences; then the question, and the one the cache had dropped
     assert [c.start for c in again] == [c.start for c in first] and len(late._cache) == 2
+
+
+def test_an_answer_does_not_depend_on_what_the_cache_held():
+    rng = np.random.default_rng(3)
+
+    def states(texts):
+        out = []
+        for text in texts:
+            rows = rng.standard_normal((4, 16))
+            out.append((("[CLS]", *text.split()[:2], "[SEP]"), rows / np.linalg.norm(rows, axis=1, keepdims=True)))
+        return out
+
+    late = LateReader(states, lambda piece: 1.0, 1.5, 3, 0.2, cache_size=4)
+    fresh = late.read(["alpha beta", "gamma delta"])
+    cached = late.read(["alpha beta", "gamma delta"])
+    assert all(a[0] == b[0] and np.array_equal(a[1], b[1]) for a, b in zip(fresh, cached))
