@@ -191,6 +191,8 @@ class Assistant:
         """Load the model and index, precompute word statistics and run one query, so the first request is fast."""
         self.snapshot.index.warm()
         self.snapshot.retriever.search("warm up", 1)
+        if self.snapshot.answerer.late is not None:
+            self.snapshot.answerer.late.warm()
 
     def loaded_snapshot(self) -> Snapshot | None:
         """The snapshot being served, without loading one (None before the first load)."""

@@ -103,6 +103,11 @@ class LateReader:
         idf = PieceIdf([c.text for c in index.chunks], tokenize)
         return cls(states, idf, settings.late_weight, settings.late_depth, settings.late_margin, settings.late_cache)
 
+    def warm(self) -> None:
+        """Count the build's word pieces and run the model once, so the first question does not wait for either."""
+        self.idf("warm")
+        self.states(["warm up"])
+
     def rerank(self, question: str, ranking: list[Candidate], index: LoadedIndex) -> list[Candidate]:
         """The ranking with its best candidates (those `margin` of the first, at most `depth`) reordered by score plus
         weight x (late coverage - the best late coverage among them); each read candidate keeps its coverage in `late`."""
