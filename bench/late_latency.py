@@ -17,7 +17,6 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -27,15 +26,8 @@ from rag.assistant import Assistant  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.evaluate.gold import load_gold  # noqa: E402
 
-
-def timed(call) -> tuple[float, object]:  # type: ignore[no-untyped-def]
-    started = time.perf_counter()
-    out = call()
-    return (time.perf_counter() - started) * 1000, out
-
-
-def p90(values: list[float]) -> float:
-    return sorted(values)[int(0.9 * (len(values) - 1))]
+sys.path.insert(0, str(REPO / "bench"))
+from reader_latency import p90, timed  # noqa: E402
 
 
 def counting(assistant: Assistant) -> list[int]:

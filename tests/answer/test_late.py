@@ -57,6 +57,14 @@ def loaded(assistant_over):
     return assistant_over("devices.md", POLICY)
 
 
+def ranked_with_scores(loaded, question, step):
+    """The answerer's candidates for `question`, rescored 1.0, 1.0 - step, 1.0 - 2 * step ... in their order."""
+    snap = loaded.snapshot
+    vector = snap.retriever.embed(question)
+    ranked, _ = snap.answerer.ranked(question, vector, snap.retriever.retrieve(question, vector, None, None), snap.index)
+    return [c.__class__(**{**c.__dict__, "score": 1.0 - i * step}) for i, c in enumerate(ranked)]
+
+
 def test_the_best_covering_candidate_goes_first_and_keeps_its_score(loaded):
     snap = loaded.snapshot
     question = "can family members use a laptop"
@@ -78,9 +86,7 @@ def test_the_best_covering_candidate_goes_first_and_keeps_its_score(loaded):
 def test_candidates_outside_the_margin_are_not_read(loaded):
     snap = loaded.snapshot
     question = "can family members use a laptop"
-    vector = snap.retriever.embed(question)
-    ranked, _ = snap.answerer.ranked(question, vector, snap.retriever.retrieve(question, vector, None, None), snap.index)
-    spaced = [c.__class__(**{**c.__dict__, "score": 1.0 - i * 0.5}) for i, c in enumerate(ranked)]
+    spaced = ranked_with_scores(loaded, question, 0.5)
     read = []
     states = one_hot_states({})
     late = LateReader(lambda texts: read.append(texts) or states(texts), lambda piece: 1.0, weight=1.5, depth=3, margin=0.2)
@@ -101,9 +107,7 @@ def test_the_real_model_finds_the_clause_that_covers_the_question():
 def test_a_sentence_read_once_is_not_read_again_while_it_is_cached(loaded):
     snap = loaded.snapshot
     question = "can family members use a laptop"
-    vector = snap.retriever.embed(question)
-    ranked, _ = snap.answerer.ranked(question, vector, snap.retriever.retrieve(question, vector, None, None), snap.index)
-    close = [c.__class__(**{**c.__dict__, "score": 1.0 - i * 0.01}) for i, c in enumerate(ranked)]
+    close = ranked_with_scores(loaded, question, 0.01)
     read, states = [], one_hot_states({})
     late = LateReader(lambda texts: read.append(len(texts)) or states(texts), lambda piece: 1.0, 1.5, 3, 0.2, cache_size=2)
     first = late.rerank(question, close, snap.index)
