@@ -144,8 +144,7 @@ class Assistant:
     def _bind(self, index: LoadedIndex) -> Snapshot:
         embedder, encoder = self._models(index.manifest.get("model", {}).get("adapter_path", ""))
         retriever = Retriever(index, embedder, self.settings, encoder)
-        tokens = token_reader(encoder, embedder) if self.settings.late_weight > 0 else None
-        late = LateReader.for_index(self.settings, *(tokens or (None, None)), index)
+        late = LateReader.for_index(self.settings, token_reader(encoder, embedder), index)
         answerer = ExtractiveAnswerer(self.settings, index.term_stats, reader=self.reader_for(index.manifest), late=late)
         backend, rewriter = self._answering(answerer, retriever)
         return Snapshot(index, retriever, answerer, ContextualRetrieval(retriever, self.settings, rewriter), backend)

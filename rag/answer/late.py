@@ -29,13 +29,13 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 
 from rag.answer.reader import candidate_text
+from rag.indexing.query_encoder import Pieces, TokenStates
 
 if TYPE_CHECKING:
     from rag.answer.extractive import Candidate
     from rag.config import Settings
     from rag.indexing.store import LoadedIndex
 
-TokenStates = Callable[[Sequence[str]], "list[tuple[tuple[str, ...], np.ndarray]]"]  # texts -> (pieces, unit states)
 SPECIAL = ("[CLS]", "[SEP]")
 
 
@@ -60,7 +60,7 @@ def late_coverage(question: tuple[tuple[str, ...], np.ndarray], candidate: tuple
 class PieceIdf:
     """Inverse document frequency of word pieces over a build's chunks (counted on first use)."""
 
-    def __init__(self, texts: Sequence[str], tokenize: Callable[[Sequence[str]], list[Sequence[str]]]) -> None:
+    def __init__(self, texts: Sequence[str], tokenize: Pieces) -> None:
         self._texts = texts
         self._tokenize = tokenize
         self._df: Counter[str] | None = None
@@ -71,13 +71,14 @@ class PieceIdf:
         return math.log(1 + len(self._texts) / (df.get(piece, 0) + 1))
 
     def counts(self) -> Counter[str]:
-        with self._lock:
-            if self._df is None:
-                df: Counter[str] = Counter()
-                for pieces in self._tokenize(self._texts):
-                    df.update(set(pieces))
-                self._df = df
-            return self._df
+        if self._df is None:  # counted once; later calls read it without the lock
+            with self._lock:
+                if self._df is None:
+                    df: Counter[str] = Counter()
+                    for pieces in self._tokenize(self._texts):
+                        df.update(set(pieces))
+                    self._df = df
+        return self._df
 
 
 class LateReader:
@@ -95,11 +96,12 @@ class LateReader:
         self._lock = threading.Lock()
 
     @classmethod
-    def for_index(cls, settings: Settings, states: TokenStates | None, tokenize: Callable[[Sequence[str]], list[Sequence[str]]] | None,
-                  index: LoadedIndex) -> "LateReader | None":
-        """The late reader the settings ask for over one build (None: weight 0, or no model that yields token states)."""
-        if settings.late_weight <= 0 or states is None or tokenize is None:
+    def for_index(cls, settings: Settings, model: tuple[TokenStates, Pieces] | None, index: LoadedIndex) -> "LateReader | None":
+        """The late reader the settings ask for over one build, reading with `model` (`rag.indexing.query_encoder.
+        token_reader`); None at weight 0, or with no model that yields token states."""
+        if settings.late_weight <= 0 or model is None:
             return None
+        states, tokenize = model
         idf = PieceIdf([c.text for c in index.chunks], tokenize)
         return cls(states, idf, settings.late_weight, settings.late_depth, settings.late_margin, settings.late_cache)
 

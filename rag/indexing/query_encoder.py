@@ -129,9 +129,7 @@ def token_reader(encoder: Any, embedder: Any) -> tuple[TokenStates, Pieces] | No
     unit last-layer states, texts -> their word pieces), from the question encoder's ONNX model when there is one (a
     micro-batcher's inner encoder included), else from the torch embedder; None for a model that cannot (a test double)."""
     inner = encoder.encoder if isinstance(encoder, MicroBatcher) else encoder
-    if isinstance(inner, OnnxQueryEncoder):
-        model = inner.model
-        return model.token_states, lambda texts: [e.tokens for e in model.tokenizer.encode_batch(list(texts))]
-    if isinstance(embedder, SentenceTransformerEmbedder):
-        return embedder.token_states, lambda texts: [e.tokens for e in embedder.tokenizer.encode_batch(list(texts))]
-    return None
+    model = inner.model if isinstance(inner, OnnxQueryEncoder) else embedder
+    if not isinstance(model, (OnnxModel, SentenceTransformerEmbedder)):
+        return None
+    return model.token_states, lambda texts: [e.tokens for e in model.tokenizer.encode_batch(list(texts))]
