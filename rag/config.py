@@ -178,6 +178,10 @@ class Settings:
     late_margin: float = setting(
         0.2, "Late interaction reads only the sentences scoring within this of the best one (the others cannot win).", 0.0, 10.0
     )
+    late_model: str = setting(
+        "packaged", "The learned map of token states late interaction reads through: `packaged` (rag/answer/late_model/ "
+        "when it ships), `plain` (the embedding model's own states), or a folder written by scripts/train_late.py.",
+    )
     abstain_threshold: float = setting(
         0.0, "Refuse when the probability that the documents answer is below this (0: the cut calibrated with the model).", 0.0, 1.0
     )

@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from rag.answer.late import LateModel
 from rag.answer.reader import Reader, tuned_folder
 from rag.assistant import Assistant
 from rag.config import Settings
@@ -137,7 +138,8 @@ def rebuild(settings: Settings, embedder: Embedder, golds: Sequence[Path] | Path
         reason = "--no-gate given" if no_gate else "no gold set for this corpus (pass --gold FILE to gate)"
         note = {"gate": {"status": "skipped", "reason": reason}}
         builds.promote(settings.index_dir, result.build_id, note, settings)
-        return RebuildOutcome(result.build_id, True, None, None, {**result.manifest, "health": health, "reader": reader, **note})
+        return RebuildOutcome(result.build_id, True, None, None, {**result.manifest, "health": health, "reader": reader,
+                                                                  "late": late_recorded(settings), **note})
     assistant = Assistant(settings, embedder, index)
     runs = {name: _gate_eval(assistant, gold, name, progress) for name, gold in sets.items()}
     live = comparable_evals(live_eval(settings) or {}, sets, progress)
@@ -165,13 +167,23 @@ def record_health(folder: Path, index: LoadedIndex, today: date | None = None) -
 
 def record_reader(folder: Path, settings: Settings, tuned: str = "") -> dict[str, Any] | None:
     """Name the reader the build was gated with in its manifest (kind, weights' hash, mix, folder): a gate's verdict
-    holds for that reader, and answers use it while `RAG_READER` is left empty. None when no reader reads."""
+    holds for that reader, and answers use it while `RAG_READER` is left empty. None when no reader reads. Late
+    interaction's weight and learned map (its hash) go beside it, under `late` (None when off)."""
     reader = Reader.from_settings(settings, tuned)
     described = reader.describe() if reader is not None else None
     manifest = read_manifest(folder)
     manifest["reader"] = described
+    manifest["late"] = late_recorded(settings)
     write_manifest(folder, manifest)
     return described
+
+
+def late_recorded(settings: Settings) -> dict[str, Any] | None:
+    """Late interaction as the settings ask for it: weight, depth and the learned map's description (None: plain)."""
+    if settings.late_weight <= 0:
+        return None
+    model = LateModel.from_setting(settings.late_model)
+    return {"weight": settings.late_weight, "depth": settings.late_depth, "model": model.describe() if model else None}
 
 
 def _live_manifest(settings: Settings) -> dict[str, Any]:

@@ -59,9 +59,11 @@ def build_index(corpus: Path, index_dir: Path) -> None:
                    stdout=subprocess.DEVNULL)
 
 
-def lists_for(gold: Path, corpus: Path, group: str, work: Path, depth: int) -> list[Listed]:
-    """Candidate lists of one gold file over one corpus (built and listed once per content)."""
-    key = digest(gold, corpus)
+def lists_for(gold: Path, corpus: Path, group: str, work: Path, depth: int, scope_field: str | None = None,
+              first_turns: bool = False) -> list[Listed]:
+    """Candidate lists of one gold file over one corpus (built and listed once per content); `scope_field` names the
+    row field that scopes a question to one document (PolicyQA's `meta.scope_doc`); `first_turns` leaves follow-ups out."""
+    key = digest(gold, corpus) + (f"-{scope_field}" if scope_field else "") + ("-first" if first_turns else "")
     out = work / f"{group}-{key}.jsonl"
     arrays = out.with_suffix(".npz")
     if not out.is_file() or not arrays.is_file():
@@ -72,7 +74,7 @@ def lists_for(gold: Path, corpus: Path, group: str, work: Path, depth: int) -> l
         from rag.evaluate.gold import load_gold
 
         assistant = Assistant(Settings.from_env().replace(index_dir=index_dir, corpus_dir=corpus, reader="off"))
-        rows = load_gold(gold, assistant.snapshot.index.documents)
+        rows = [r for r in load_gold(gold, assistant.snapshot.index.documents, scope_field) if not (first_turns and r.history)]
         listed = candidate_lists(assistant, rows, group, depth)
         out.write_text("".join(json.dumps(x.to_dict()) + "\n" for x in listed), encoding="utf-8")
         save_vectors(listed, arrays)

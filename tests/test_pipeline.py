@@ -169,3 +169,13 @@ def test_the_manifest_names_the_reader_the_build_was_gated_with(settings, fake_e
     assert packaged.manifest["reader"]["sha256"] == card["sha256"] and packaged.manifest["reader"]["kind"] == card["kind"]
     stored = builds.read_manifest(Path(settings.index_dir) / builds.BUILDS / packaged.build_id)
     assert stored["reader"] == packaged.manifest["reader"]
+
+
+def test_the_manifest_names_late_interaction_and_its_learned_map(settings, fake_embedder, gate_file):
+    off = rebuild(settings.replace(late_weight=0.0), fake_embedder, GOLD, gate_file, no_gate=True)
+    assert off.manifest["late"] is None
+    plain = rebuild(settings.replace(late_weight=1.5, late_model="plain"), fake_embedder, GOLD, gate_file, no_gate=True)
+    assert plain.manifest["late"] == {"weight": 1.5, "depth": settings.late_depth, "model": None}
+    learned = rebuild(settings.replace(late_weight=1.5, late_model="packaged"), fake_embedder, GOLD, gate_file, no_gate=True)
+    card = json.loads((ROOT / "rag/answer/late_model/late.json").read_text())
+    assert learned.manifest["late"]["model"]["sha256"] == card["sha256"] and learned.manifest["late"]["model"]["packaged"]

@@ -12,23 +12,33 @@ candidates within `RAG_LATE_MARGIN` of the first, so the best-covering one keeps
 others keep theirs. Word-piece IDF comes from the build's chunks, counted once per build on first use. A sentence's
 token states do not depend on the question: the last `RAG_LATE_CACHE` read are kept (float16). Measured on candidate
 lists of the synthetic organisations and the gold sets (`bench/late_sweep.py`): the right sentence first for 4-8
-points more questions; its cost in `bench/late_latency.py`. Leaves which candidates exist and the refusal decision
-(which judges the ranking before this step) to `rag.answer.extractive`; the model run to `rag.indexing` (the ONNX
-question encoder, or the torch model).
+points more questions; its cost in `bench/late_latency.py`.
+
+Also owns `LateModel`, the learned map of token states `RAG_LATE_MODEL` names (the packaged one is
+`rag/answer/late_model/`, trained by `scripts/train_late.py` on the synthetic organisations' candidate lists): every
+state becomes unit(state x matrix) before the cosines, and each question word's IDF weight is multiplied by
+exp(state . term). Leaves which candidates exist and the refusal decision (which judges the ranking before this step)
+to `rag.answer.extractive`; the model run to `rag.indexing` (the ONNX question encoder, or the torch model); training
+to `rag.tune.late`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import itertools
+import json
 import math
 import threading
 from collections import Counter, OrderedDict
-from dataclasses import replace
-from typing import TYPE_CHECKING, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
 from rag.answer.reader import candidate_text
+from rag.errors import ModelError
 from rag.indexing.query_encoder import Pieces, TokenStates
 
 if TYPE_CHECKING:
@@ -37,6 +47,9 @@ if TYPE_CHECKING:
     from rag.indexing.store import LoadedIndex
 
 SPECIAL = ("[CLS]", "[SEP]")
+PACKAGED_MODEL = Path(__file__).with_name("late_model")
+MODEL_CARD = "late.json"
+MODEL_FILE = "projection.npz"
 
 
 def is_word_start(piece: str) -> bool:
@@ -45,8 +58,9 @@ def is_word_start(piece: str) -> bool:
 
 
 def late_coverage(question: tuple[tuple[str, ...], np.ndarray], candidate: tuple[tuple[str, ...], np.ndarray],
-                  idf: Callable[[str], float]) -> float:
-    """IDF-weighted mean over the question's word starts of their best cosine with the candidate's pieces."""
+                  idf: Callable[[str], float], boost: np.ndarray | None = None) -> float:
+    """IDF-weighted mean over the question's word starts of their best cosine with the candidate's pieces; `boost`
+    (one factor per question piece) multiplies the weights."""
     pieces, states = question
     keep = [i for i, p in enumerate(pieces) if is_word_start(p)]
     body = [i for i, p in enumerate(candidate[0]) if p not in SPECIAL]
@@ -54,7 +68,58 @@ def late_coverage(question: tuple[tuple[str, ...], np.ndarray], candidate: tuple
         return 0.0
     best = (states[keep] @ candidate[1][body].T.astype(np.float32)).max(axis=1)
     weights = np.array([idf(pieces[i]) for i in keep])
+    if boost is not None:
+        weights = weights * boost[keep]
     return float((best * weights).sum() / weights.sum())
+
+
+@dataclass(frozen=True)
+class LateModel:
+    """A learned map of token states: each state becomes unit(state x `matrix`); a question word's weight is multiplied
+    by exp(its state . `term`). Written by `rag.tune.late.export_late`; `facts` is its card."""
+
+    matrix: np.ndarray
+    term: np.ndarray
+    facts: dict[str, Any] = field(default_factory=dict, compare=False)
+    folder: Path | None = field(default=None, compare=False)
+
+    @classmethod
+    def open(cls, folder: Path) -> "LateModel":
+        """The model in `folder` (`late.json` and `projection.npz`), its weights checked against the card's hash."""
+        try:
+            facts = json.loads((folder / MODEL_CARD).read_text(encoding="utf-8"))
+            raw = (folder / MODEL_FILE).read_bytes()
+            if facts.get("sha256") and hashlib.sha256(raw).hexdigest() != facts["sha256"]:
+                raise ValueError("its weights do not match the hash in its card")
+            with np.load(io.BytesIO(raw)) as data:
+                matrix, term = data["matrix"].astype(np.float32), data["term"].astype(np.float32)
+            if matrix.ndim != 2 or term.shape != (matrix.shape[0],):
+                raise ValueError(f"shapes {matrix.shape} and {term.shape} do not fit together")
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelError(f"cannot load the late-interaction model in {folder}: {exc}; set RAG_LATE_MODEL=plain, "
+                             "or retrain it with scripts/train_late.py") from exc
+        return cls(matrix, term, facts, folder)
+
+    @classmethod
+    def from_setting(cls, value: str) -> "LateModel | None":
+        """The model `RAG_LATE_MODEL` names: `packaged` (None when none ships), `plain` (None), or a folder."""
+        if value == "plain" or (value == "packaged" and not (PACKAGED_MODEL / MODEL_CARD).is_file()):
+            return None
+        return cls.open(PACKAGED_MODEL if value == "packaged" else Path(value))
+
+    def project(self, states: np.ndarray) -> np.ndarray:
+        """Unit rows of states x matrix."""
+        mapped = states.astype(np.float32) @ self.matrix
+        return mapped / np.maximum(np.linalg.norm(mapped, axis=1, keepdims=True), 1e-6)
+
+    def boost(self, states: np.ndarray) -> np.ndarray:
+        """Each question piece's weight factor, from its (unmapped) state."""
+        return np.exp(np.clip(states.astype(np.float32) @ self.term, -5.0, 5.0))
+
+    def describe(self) -> dict[str, Any]:
+        """As a build manifest and an eval record name it: the weights' hash and where it came from."""
+        return {"sha256": str(self.facts.get("sha256", "")), "folder": str(self.folder.resolve()) if self.folder else "",
+                "packaged": self.folder is not None and self.folder.resolve() == PACKAGED_MODEL.resolve()}
 
 
 class PieceIdf:
@@ -85,8 +150,9 @@ class LateReader:
     """Reorders the best candidates of a ranking by their late coverage of the question. Thread-safe."""
 
     def __init__(self, states: TokenStates, idf: Callable[[str], float], weight: float, depth: int, margin: float,
-                 cache_size: int = 0) -> None:
+                 cache_size: int = 0, model: LateModel | None = None) -> None:
         self.states = states
+        self.model = model
         self.idf = idf
         self.weight = weight
         self.depth = depth
@@ -103,7 +169,12 @@ class LateReader:
             return None
         states, tokenize = model
         idf = PieceIdf([c.text for c in index.chunks], tokenize)
-        return cls(states, idf, settings.late_weight, settings.late_depth, settings.late_margin, settings.late_cache)
+        return cls(states, idf, settings.late_weight, settings.late_depth, settings.late_margin, settings.late_cache,
+                   LateModel.from_setting(settings.late_model))
+
+    def describe(self) -> dict[str, Any]:
+        """As an eval record and a build manifest name it: weight, depth and the learned map (None: plain states)."""
+        return {"weight": self.weight, "depth": self.depth, "model": self.model.describe() if self.model is not None else None}
 
     def warm(self) -> None:
         """Count the build's word pieces and run the model once, so the first question does not wait for either."""
@@ -119,8 +190,12 @@ class LateReader:
         if len(top) < 2:
             return ranking
         texts = [candidate_text(index, c.doc_id, c.start, c.end, c.text) for c in top]
-        asked = self.states([question])[0]
-        covers = [late_coverage(asked, r, self.idf) for r in self.read(texts)]
+        pieces, states = self.states([question])[0]
+        if self.model is None:
+            asked, boost = (pieces, states), None
+        else:
+            asked, boost = (pieces, self.model.project(states)), self.model.boost(states)
+        covers = [late_coverage(asked, r, self.idf, boost) for r in self.read(texts)]
         best = max(covers)
         moved = [replace(c, late=v, score=c.score + self.weight * (v - best)) for c, v in zip(top, covers)]
         return sorted(moved + ranking[len(top):], key=lambda c: c.score, reverse=True)
@@ -134,7 +209,7 @@ class LateReader:
                 self._cache.move_to_end(t)
         missing = list(dict.fromkeys(t for t in texts if t not in found))
         # kept in float16, and used so even when just read: an answer does not depend on what the cache held
-        fresh = {t: (p, s.astype(np.float16)) for t, (p, s) in zip(missing, self.states(missing))} if missing else {}
+        fresh = {t: (p, self._mapped(s).astype(np.float16)) for t, (p, s) in zip(missing, self.states(missing))} if missing else {}
         with self._lock:
             for t, entry in fresh.items():
                 if self.cache_size > 0:
@@ -142,3 +217,6 @@ class LateReader:
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
         return [found[t] if t in found else fresh[t] for t in texts]
+
+    def _mapped(self, states: np.ndarray) -> np.ndarray:
+        return states if self.model is None else self.model.project(states)

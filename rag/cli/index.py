@@ -116,9 +116,19 @@ def index_status(corpus: Path | None, index_dir: Path | None, as_json: bool) -> 
             reader = manifest["reader"]
             click.echo("reader: none (built and gated without one)" if reader is None else
                        f"reader: {reader['kind']} {reader['sha256'][:16]} (weight {reader['weight']}, reads {reader['depth']})")
+        if "late" in manifest:
+            click.echo(late_line(manifest["late"]))
     check_manifest(manifest, settings)
     if not as_json:
         click.echo("settings: the live build matches them (model, chunker, format)")
+
+
+def late_line(late: dict[str, Any] | None) -> str:
+    if late is None:
+        return "late interaction: off"
+    model = late["model"]
+    mapped = f"learned map {model['sha256'][:16]}" if model else "plain token states"
+    return f"late interaction: weight {late['weight']}, reads {late['depth']}, {mapped}"
 
 
 @index_group.command("list")

@@ -229,6 +229,7 @@ def fingerprint(snap: Snapshot) -> dict[str, Any]:
         "abstain_threshold": snap.answerer.threshold,
         "abstain_model": snap.answerer.settings.abstain_model or "packaged",
         "reader": snap.answerer.reader.describe() if snap.answerer.reader is not None else None,
+        "late": snap.answerer.late.describe() if snap.answerer.late is not None else None,
         "corpus_digest": digest,
         "documents": len(corpus),
         "chunks": len(snap.index.chunks),

@@ -1,9 +1,13 @@
 """Late interaction: a candidate's coverage of the question's words, token by token, and the reordering it drives."""
 
+import json
+
 import numpy as np
 import pytest
 
-from rag.answer.late import LateReader, PieceIdf, late_coverage
+from rag.answer.late import LateModel, LateReader, PieceIdf, late_coverage
+from rag.answer.reader import candidate_text
+from rag.errors import ModelError
 from rag.indexing.embedding import SentenceTransformerEmbedder
 
 POLICY = """# Device Policy
@@ -130,3 +134,43 @@ def test_an_answer_does_not_depend_on_what_the_cache_held():
     fresh = late.read(["alpha beta", "gamma delta"])
     cached = late.read(["alpha beta", "gamma delta"])
     assert all(a[0] == b[0] and np.array_equal(a[1], b[1]) for a, b in zip(fresh, cached))
+
+
+def test_a_learned_map_reads_both_sides_and_its_term_weights_can_change_the_first(loaded):
+    snap = loaded.snapshot
+    question = "family members and lost devices"  # two clauses each cover half of it
+    close = ranked_with_scores(loaded, question, 0.01)[:3]
+    vocabulary: dict[str, int] = {}
+    states = one_hot_states(vocabulary)
+    first = LateReader(states, lambda piece: 1.0, 1.5, 3, 0.2).rerank(question, close, snap.index)
+    texts = {c.start: set(states([candidate_text(snap.index, c.doc_id, c.start, c.end, c.text)])[0][0]) for c in close}
+    # a question word the plain winner lacks and another candidate has: weigh it e^5 times more
+    word, other = next((w, c) for w in states([question])[0][0][1:-1] for c in first[1:]
+                       if w in texts[c.start] and w not in texts[first[0].start])
+    term = np.zeros(64)
+    term[vocabulary[word] % 64] = 5.0
+    shuffle = np.eye(64)[np.random.default_rng(0).permutation(64)]  # a rotation: plain coverage unchanged
+    rotated = LateReader(states, lambda piece: 1.0, 1.5, 3, 0.2, model=LateModel(shuffle, np.zeros(64)))
+    weighted = LateReader(states, lambda piece: 1.0, 1.5, 3, 0.2, model=LateModel(np.eye(64), term))
+    assert [c.start for c in rotated.rerank(question, close, snap.index)] == [c.start for c in first]
+    assert weighted.rerank(question, close, snap.index)[0].start == other.start != first[0].start
+
+
+def test_term_weights_multiply_the_idf_of_each_question_word():
+    question = (("[CLS]", "kids", "laptop", "[SEP]"), np.array([[1, 0, 0], [1, 0, 0], [0, 1, 0], [1, 0, 0]], float))
+    candidate = (("[CLS]", "device", "[SEP]"), np.array([[0, 0, 1], [0, 1, 0], [0, 0, 1]], float))
+    model = LateModel(np.eye(3), np.array([np.log(3.0), 0.0, 0.0]))
+    # kids (x3 by its state's term weight): best 0; laptop: 1
+    assert late_coverage(question, candidate, lambda p: 1.0, model.boost(question[1])) == pytest.approx(1.0 / 4.0)
+
+
+def test_a_packaged_or_named_model_loads_and_a_damaged_one_says_what_to_do(tmp_path):
+    assert LateModel.from_setting("plain") is None
+    packaged = LateModel.from_setting("packaged")
+    assert packaged is None or (packaged.describe()["packaged"] and packaged.matrix.shape == (384, 384))
+    np.savez(tmp_path / "projection.npz", matrix=np.eye(4), term=np.zeros(4))
+    (tmp_path / "late.json").write_text(json.dumps({"sha256": "0" * 64}))
+    with pytest.raises(ModelError, match="RAG_LATE_MODEL=plain"):
+        LateModel.from_setting(str(tmp_path))
+    (tmp_path / "late.json").write_text("{}")
+    assert LateModel.from_setting(str(tmp_path)).matrix.shape == (4, 4)
