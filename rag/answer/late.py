@@ -15,11 +15,11 @@ lists of the synthetic organisations and the gold sets (`bench/late_sweep.py`): 
 points more questions; its cost in `bench/late_latency.py`.
 
 Also owns `LateModel`, the learned map of token states `RAG_LATE_MODEL` names (the packaged one is
-`rag/answer/late_model/`, trained by `scripts/train_late.py` on the synthetic organisations' candidate lists): every
-state becomes unit(state x matrix) before the cosines, and each question word's IDF weight is multiplied by
-exp(state . term). Leaves which candidates exist and the refusal decision (which judges the ranking before this step)
-to `rag.answer.extractive`; the model run to `rag.indexing` (the ONNX question encoder, or the torch model); training
-to `rag.tune.late`.
+`rag/answer/late_model/`, trained by `scripts/train_late.py` on candidate lists of the synthetic organisations and of
+half of two public sets; its card says which): every state becomes unit(state x matrix) before the cosines, and each
+question word's IDF weight is multiplied by exp(state . term). Leaves which candidates exist and the refusal
+decision (which judges the ranking before this step) to `rag.answer.extractive`; the model run to `rag.indexing` (the
+ONNX question encoder, or the torch model); training to `rag.tune.late`.
 """
 
 from __future__ import annotations
