@@ -109,8 +109,9 @@ def test_a_question_the_corpus_does_not_answer_is_never_answered_confidently(ass
 ])
 def test_a_policy_that_defers_to_the_retention_schedule_is_answered_from_it(assistant, question, fact):
     answer = assistant.ask(question)
-    first, referred = answer.citations[0], [c for c in answer.citations if c.doc_id == "records-retention-schedule.md"]
-    assert "Records Retention Schedule" in first.quote and first.doc_id != "records-retention-schedule.md"
+    referred = [c for c in answer.citations if c.doc_id == "records-retention-schedule.md"]
+    # the deferring clause is quoted (before or after the row it points to)
+    assert any("Records Retention Schedule" in c.quote for c in answer.citations if c not in referred), answer.answer
     # the schedule's row is quoted, whether retrieval found it too or only the deferral brought it (passage_rank 0)
     assert any(c.quote.startswith(fact) for c in referred), answer.answer
 

@@ -117,9 +117,11 @@ class LateModel:
         return np.exp(np.clip(states.astype(np.float32) @ self.term, -5.0, 5.0))
 
     def describe(self) -> dict[str, Any]:
-        """As a build manifest and an eval record name it: the weights' hash and where it came from."""
-        return {"sha256": str(self.facts.get("sha256", "")), "folder": str(self.folder.resolve()) if self.folder else "",
-                "packaged": self.folder is not None and self.folder.resolve() == PACKAGED_MODEL.resolve()}
+        """As a build manifest and an eval record name it: the weights' hash and where it came from (the folder, for one
+        that is not the packaged one)."""
+        packaged = self.folder is not None and self.folder.resolve() == PACKAGED_MODEL.resolve()
+        folder = "" if packaged or self.folder is None else str(self.folder.resolve())
+        return {"sha256": str(self.facts.get("sha256", "")), "folder": folder, "packaged": packaged}
 
 
 class PieceIdf:
