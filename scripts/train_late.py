@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Train, judge and export the learned map of late interaction (`rag.answer.late.LateModel`) from the synthetic world.
+"""Train, judge and export the learned map of late interaction (`rag.answer.late.LateModel`) from the synthetic world
+and half of each public set given.
 
 Steps, each cached under --work so a rerun redoes only what changed:
   1. lists: every organisation of eval/train/synthetic/ (or --orgs) and every --judge gold set, built and run through
      today's ranking, exactly as `scripts/train_reader.py` does (the same cache);
   2. states: each list's question and best candidates read by the embedding model's ONNX question encoder, token by
-     token, as answers read them (about a minute per organisation on two cores; cached);
+     token, as answers read them (about 15 s per organisation on two cores; cached);
   3. train on every organisation but the --hold-out ones, and on half the documents of each --public set (a folder in
      the ../shared/data layout: first turns only, scoped by `meta.scope_doc` where a row has one; the halves split by
      each question's document, so no document is on both sides); print the share of answerable questions whose first
@@ -113,6 +114,9 @@ def main() -> int:
     ap.add_argument("--export", type=Path, default=None, help="write the model and its card here")
     args = ap.parse_args()
 
+    for name in (f.name for f in args.public if f.name not in LICENCES):
+        raise SystemExit(f"{name} is not a set whose licence allows training here ({', '.join(n for n in LICENCES if n != 'synthetic')}): "
+                         "pass it to --judge instead, or add it to LICENCES with its licence and attribution")
     args.work.mkdir(parents=True, exist_ok=True)
     folders = args.orgs or sorted(p for p in (ROOT / "eval" / "train" / "synthetic").iterdir() if (p / "questions.jsonl").is_file())
     sets = [(f.name, f / "questions.jsonl", f / "docs") for f in folders] + [(g.stem, g, c) for g, c in zip(args.judge, args.judge_corpus)]
