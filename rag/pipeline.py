@@ -138,8 +138,9 @@ def rebuild(settings: Settings, embedder: Embedder, golds: Sequence[Path] | Path
         reason = "--no-gate given" if no_gate else "no gold set for this corpus (pass --gold FILE to gate)"
         note = {"gate": {"status": "skipped", "reason": reason}}
         builds.promote(settings.index_dir, result.build_id, note, settings)
+        late = read_manifest(result.folder)["late"]  # as `record_reader` wrote it
         return RebuildOutcome(result.build_id, True, None, None, {**result.manifest, "health": health, "reader": reader,
-                                                                  "late": late_recorded(settings), **note})
+                                                                  "late": late, **note})
     assistant = Assistant(settings, embedder, index)
     runs = {name: _gate_eval(assistant, gold, name, progress) for name, gold in sets.items()}
     live = comparable_evals(live_eval(settings) or {}, sets, progress)

@@ -23,6 +23,7 @@ Only sets whose licence allows training belong in --public (PolicyQA: MIT; doc2d
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -54,11 +55,16 @@ LICENCES = {  # written to the card for every set trained on
 }
 
 
+@functools.cache
+def packaged_reader() -> tuple[float, dict[str, np.ndarray]]:
+    """The packaged vector reader's weight in a sentence's score, and its weights (read once)."""
+    with np.load(PACKAGED / "weights.npz") as data:
+        return float(json.loads((PACKAGED / CARD).read_text(encoding="utf-8"))["weight"]), dict(data)
+
+
 def deployed_scores(lists: list[Listed]) -> list[list[float]]:
     """Each candidate's score as late interaction sees it: today's score mixed with the packaged reader's probability."""
-    w = float(json.loads((PACKAGED / CARD).read_text(encoding="utf-8"))["weight"])
-    with np.load(PACKAGED / "weights.npz") as data:
-        weights = dict(data)
+    w, weights = packaged_reader()
     return [[(1 - w) * s + w * p for s, p in zip(x.scores, probs)] for x, probs in zip(lists, score_vector_lists(weights, lists))]
 
 

@@ -66,10 +66,13 @@ def late_coverage(question: tuple[tuple[str, ...], np.ndarray], candidate: tuple
     body = [i for i, p in enumerate(candidate[0]) if p not in SPECIAL]
     if not keep or not body:
         return 0.0
-    best = (states[keep] @ candidate[1][body].T.astype(np.float32)).max(axis=1)
     weights = np.array([idf(pieces[i]) for i in keep])
-    if boost is not None:
-        weights = weights * boost[keep]
+    return weighted_best(states[keep], candidate[1][body], weights if boost is None else weights * boost[keep])
+
+
+def weighted_best(question: np.ndarray, candidate: np.ndarray, weights: np.ndarray) -> float:
+    """The weighted mean over the question's rows of their best cosine with any of the candidate's rows (unit rows)."""
+    best = (question.astype(np.float32) @ candidate.T.astype(np.float32)).max(axis=1)
     return float((best * weights).sum() / weights.sum())
 
 

@@ -22,7 +22,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from rag.answer.late import MODEL_CARD, MODEL_FILE, SPECIAL, LateModel, is_word_start
+from rag.answer.late import MODEL_CARD, MODEL_FILE, SPECIAL, LateModel, is_word_start, weighted_best
 from rag.indexing.query_encoder import TokenStates
 from rag.tune.reader_data import Listed
 
@@ -74,10 +74,9 @@ def _bodies(read: Sequence[tuple[Sequence[str], np.ndarray]]) -> list[np.ndarray
 
 def coverage(model: LateModel | None, ex: LateExample, candidate: np.ndarray) -> float:
     """`rag.answer.late.late_coverage` of one example's question by one candidate, through `model` (None: plain)."""
-    q, c, w = ex.question, candidate.astype(np.float32), ex.weights
-    if model is not None:
-        q, c, w = model.project(q), model.project(c), w * model.boost(ex.question)
-    return float(((q @ c.T).max(axis=1) * w).sum() / w.sum())
+    if model is None:
+        return weighted_best(ex.question, candidate, ex.weights)
+    return weighted_best(model.project(ex.question), model.project(candidate), ex.weights * model.boost(ex.question))
 
 
 def late_top1(model: LateModel | None, examples: Sequence[LateExample], weight: float = 1.5, depth: int = 4,
