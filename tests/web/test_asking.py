@@ -148,6 +148,22 @@ def test_a_follow_up_is_answered_in_the_same_conversation_which_can_be_reopened_
     assert page.locator(".turn").count() == 0 and "Deleted" in page.locator("#conversations-note").text_content()
 
 
+def test_a_question_asked_before_the_page_has_finished_starting_is_answered_and_stays(open_page, web_server):
+    """A question sent while the page is still starting (its /v1/me call held until the answer's request goes) is
+    answered in place: the start-up does not reopen, empty, the conversation the question has just made."""
+    page = open_page(width=1280)
+    held: list = []
+    page.route("**/v1/me", lambda route: held.append(route))
+    page.on("request", lambda r: r.method == "POST" and r.url.endswith("/messages") and [h.continue_() for h in held])
+    page.reload()
+    page.locator("#question").wait_for()
+    turn = ask(page, "How long are job applicant records kept?")
+    assert held, "the start-up's /v1/me call was not held: the test no longer races the start-up"
+    answered(turn)
+    assert page.locator(".turn").count() == 1 and turn.locator(".source").count() >= 1
+    assert len(stored(page, web_server)["turns"]) == 1
+
+
 def test_an_unanswerable_question_shows_the_not_in_the_documents_state_with_places_to_look(open_page, web_server):
     page = open_page(width=1280)
     turn = ask(page, UNANSWERABLE)

@@ -224,11 +224,12 @@ window.addEventListener("hashchange", () => {
 });
 
 async function boot() {
+  const id = hashConversation();  // read before waiting: a question asked meanwhile puts its own conversation there
   call("GET", "/readyz").catch((error) => showBanner(`The assistant is not ready: ${error.message}`));
   await list.refresh();
   await corpus.detect();
-  const id = hashConversation();
-  if (id) await openConversation(id);
+  // a question asked while the page was starting owns the page now: opening would stop its answer and show it empty
+  if (id && !state.controller && !state.conversationId) await openConversation(id);
 }
 
 boot();
