@@ -47,6 +47,7 @@ from rag.indexing.query_encoder import token_reader
 from rag.indexing.store import LoadedIndex
 from rag.models import Access, Answer, Document, Feedback, Message, Passage, SearchResult, Turn
 from rag.lifecycle.notes import with_notes
+from rag.search.spelling import Speller, model_words
 from rag.search.retrieval import Filters, QueryEncoder, Retriever, allowed_documents, clean_question, on_day, scoped
 
 
@@ -59,6 +60,11 @@ class Snapshot:
     answerer: ExtractiveAnswerer
     chat: ContextualRetrieval  # a question in its conversation -> passages
     backend: AnswerBackend  # passages -> the answer, streamed
+    speller: Speller | None = None  # misspelt question words -> the build's words (None: RAG_SPELLING=off)
+
+    def respelt(self, question: str) -> str:
+        """The question as searched and answered: its misspelt words read as this build's words."""
+        return self.speller.read(question).text if self.speller is not None else question
 
 
 Observer = Callable[[str, float], None]
@@ -147,7 +153,8 @@ class Assistant:
         late = LateReader.for_index(self.settings, token_reader(encoder, embedder), index)
         answerer = ExtractiveAnswerer(self.settings, index.term_stats, reader=self.reader_for(index.manifest), late=late)
         backend, rewriter = self._answering(answerer, retriever)
-        return Snapshot(index, retriever, answerer, ContextualRetrieval(retriever, self.settings, rewriter), backend)
+        speller = Speller(lambda: (c.text for c in index.chunks), model_words(getattr(embedder, "path", None))) if self.settings.spelling else None
+        return Snapshot(index, retriever, answerer, ContextualRetrieval(retriever, self.settings, rewriter), backend, speller)
 
     def _answering(self, answerer: ExtractiveAnswerer, retriever: Retriever) -> tuple[AnswerBackend, QuestionRewriter | None]:
         """The answer backend `RAG_ANSWERER` chooses, and the model rewrite of follow-ups when `RAG_LLM_REWRITE` asks
@@ -192,6 +199,8 @@ class Assistant:
         self.snapshot.retriever.search("warm up", 1)
         if self.snapshot.answerer.late is not None:
             self.snapshot.answerer.late.warm()
+        if self.snapshot.speller is not None:
+            self.snapshot.speller.warm()
 
     def loaded_snapshot(self) -> Snapshot | None:
         """The snapshot being served, without loading one (None before the first load)."""
@@ -215,9 +224,10 @@ class Assistant:
         cleaned = clean_question(question, self.settings)
         snap = self.snapshot
         started = time.perf_counter()
-        vector = snap.retriever.embed(cleaned)
+        searched = snap.respelt(cleaned)
+        vector = snap.retriever.embed(searched)
         started = self._timed("embedding", started)
-        passages = snap.retriever.retrieve(cleaned, vector, k, on_day(scoped(filters, access), self.settings))
+        passages = snap.retriever.retrieve(searched, vector, k, on_day(scoped(filters, access), self.settings))
         self._timed("retrieval", started)
         self._record(access, snap.index.build_id, [p.chunk.doc_id for p in passages], [p.chunk.chunk_id for p in passages], cleaned)
         return SearchResult(cleaned, tuple(passages), snap.index.build_id)
@@ -237,13 +247,14 @@ class Assistant:
         messages = checked_history(history, self.settings)
         snap = self.snapshot
         started = time.perf_counter()
-        context = snap.chat.context(cleaned, messages)
+        asked = snap.respelt(cleaned)  # searched and answered as read; the answer keeps the question as typed
+        context = snap.chat.context(asked, messages)
         vectors = snap.chat.vectors(context)
         started = self._timed("embedding", started)
         found = snap.chat.retrieve(context, vectors, k, filters)
         started = self._timed("retrieval", started)
         allowed = allowed_documents(snap.index, filters)  # a referred document must pass the same filters
-        events = snap.backend.stream(cleaned, vectors[0], found.passages, snap.index, allowed=allowed, reading=found.reading,
+        events = snap.backend.stream(asked, vectors[0], found.passages, snap.index, allowed=allowed, reading=found.reading,
                                      history=messages)
         backend = snap.backend.name
 
@@ -254,7 +265,7 @@ class Assistant:
         day = filters.as_of or self.settings.day()
 
         def complete(answer: Answer) -> Answer:
-            answer = replace(answer, standalone_question=context.text, as_of=day.isoformat())
+            answer = replace(answer, question=cleaned, standalone_question=context.text, as_of=day.isoformat())
             return with_notes(answer, snap.index, day, self.settings.day(), allowed)
 
         return self._finished(events, complete, started, lambda answer: record(answer.passages, [c.doc_id for c in answer.citations]),

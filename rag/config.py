@@ -165,6 +165,11 @@ class Settings:
         -1.0, "Share of the reader's probability in a sentence's score (-1: the weight in the reader's card).", -1.0, 1.0
     )
     reader_depth: int = setting(0, "Best sentences the reader reads per question (0: the depth in the reader's card).", 0, 200)
+    spelling: bool = setting(
+        True, "Read a question's misspelt words as the build's words ('servce pasword' -> 'service password'; only words "
+        "no English word list, the embedding model or the documents know; the answer's standalone question shows the "
+        "reading, its question stays as typed).",
+    )
     late_weight: float = setting(
         1.5, "Weight of late interaction in the order of the best answer sentences: how well each one's text (title, "
         "section, lead-in, sentence) covers the question's words, read token by token by the embedding model (0: off; "

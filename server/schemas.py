@@ -233,8 +233,9 @@ class AnswerNoteOut(BaseModel):
 
 class AnswerOut(BaseModel):
     question: str
-    standalone_question: str = Field(description="What retrieval searched for: the question itself for a first turn; for a "
-                                                 "follow-up, the question with the earlier user turns it needs in front.")
+    standalone_question: str = Field(description="What retrieval searched for: the question itself for a first turn (its "
+                                                 "misspelt words read as the build's words, RAG_SPELLING); for a follow-up, "
+                                                 "the question with the earlier user turns it needs in front.")
     answer: str = Field(description="Answer text; every sentence carries [n] citation markers.")
     status: Literal["answered", "uncertain", "refused"] = Field(
         description="`answered`: the quotes answer, confidently; `uncertain`: the quoted clauses may answer it, shown as "

@@ -84,7 +84,9 @@ def format_answer(answer: Answer) -> str:
         for p in answer.passages[:3]:
             lines.append(f"  - {p.chunk.title} ({p.chunk.doc_id}) {' > '.join(p.chunk.section)}: {' '.join(p.chunk.text.split())[:160]}")
         return "\n".join(lines)
-    lines = [answer.answer, *format_notes(answer), "", "Sources:", *format_sources(answer)]
+    searched = answer.standalone_question
+    lines = [f"(searched for: {searched})", ""] if searched and searched != answer.question else []  # a slip read, a follow-up completed
+    lines += [answer.answer, *format_notes(answer), "", "Sources:", *format_sources(answer)]
     lines.append(f"\n(build {answer.build_id}, confidence {answer.confidence:.2f})")
     note = generation_note(answer)
     return "\n".join(lines + ([note] if note else []))

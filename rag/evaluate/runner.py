@@ -92,15 +92,16 @@ def run_question(snap: Snapshot, assistant: Assistant, row: GoldRow, metadata: M
     try:
         question = clean_question(row.question, assistant.settings)
         history = checked_history(latest_within(row.history, assistant.settings), assistant.settings)
-        context = snap.chat.context(question, history)
+        asked = snap.respelt(question)  # as the assistant asks it: misspelt words read as the build's
+        context = snap.chat.context(asked, history)
         vectors = snap.chat.vectors(context)
         depth = min(max(RANK_DEPTH, assistant.settings.top_k), assistant.settings.max_top_k)
         found = snap.chat.retrieve(context, vectors, depth, filters)
         result.passages = found.passages
         allowed = allowed_documents(snap.index, filters)
-        events = snap.backend.stream(question, vectors[0], found.passages[: assistant.settings.top_k], snap.index, allowed=allowed,
+        events = snap.backend.stream(asked, vectors[0], found.passages[: assistant.settings.top_k], snap.index, allowed=allowed,
                                      reading=found.reading, history=history)
-        result.answer = replace(final_answer(events), standalone_question=context.text)
+        result.answer = replace(final_answer(events), question=question, standalone_question=context.text)
     except (InvalidRequestError, NotFoundError, LLMError) as exc:  # LLMError: RAG_LLM_FALLBACK=error and the model failed
         result.error = exc.message
     result.latency_ms = (time.perf_counter() - started) * 1000

@@ -152,6 +152,7 @@ def test_a_question_asked_before_the_page_has_finished_starting_is_answered_and_
     """A question sent while the page is still starting (its /v1/me call held until the answer's request goes) is
     answered in place: the start-up does not reopen, empty, the conversation the question has just made."""
     page = open_page(width=1280)
+    page.wait_for_load_state("networkidle")  # the first start-up's calls finish: the reload aborts none of them
     held: list = []
     page.route("**/v1/me", lambda route: held.append(route))
     page.on("request", lambda r: r.method == "POST" and r.url.endswith("/messages") and [h.continue_() for h in held])
@@ -162,6 +163,18 @@ def test_a_question_asked_before_the_page_has_finished_starting_is_answered_and_
     answered(turn)
     assert page.locator(".turn").count() == 1 and turn.locator(".source").count() >= 1
     assert len(stored(page, web_server)["turns"]) == 1
+
+
+def test_a_misspelt_word_is_searched_as_the_documents_word_and_the_page_says_so(open_page, web_server):
+    page = open_page(width=1280)
+    turn = ask(page, "critcal patch on an internet facing box, deadline?")
+    answered(turn)
+    assert turn.locator(".question-text").text_content() == "critcal patch on an internet facing box, deadline?"
+    assert turn.locator(".searched-for").text_content() == "Searched for: critical patch on an internet facing box, deadline?"
+    assert fits_width(page)
+    assert stored(page, web_server)["turns"][0]["question"] == "critcal patch on an internet facing box, deadline?"
+    spelt_right = ask(open_page(width=1280), "How long are job applicant records kept?")  # a first question, as typed
+    assert spelt_right.locator(".searched-for").count() == 0
 
 
 def test_an_unanswerable_question_shows_the_not_in_the_documents_state_with_places_to_look(open_page, web_server):

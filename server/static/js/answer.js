@@ -73,6 +73,7 @@ export class TurnView {
     this.answer = answer;
     this.reply.removeAttribute("aria-busy");
     this.pending.remove();
+    this.showSearched(answer);
     if (answer.abstained) {
       this.showRefusal(answer);
       return;
@@ -88,6 +89,14 @@ export class TurnView {
     for (const note of answer.notes || []) this.say(` ${spoken(note.message)}`, { append: true });
     this.say(uncertain ? ` Not certain: ${count} ${count === 1 ? "clause that may answer is" : "clauses that may answer are"} listed as places to look.`
       : ` ${count} ${count === 1 ? "source is" : "sources are"} listed below the answer.`, { append: true });
+  }
+
+  /** Under the question, what was searched when it differs from what was typed: a misspelt word read as the
+   * documents' word ('servce' -> 'service'), or a follow-up with the earlier questions it needs. */
+  showSearched(answer) {
+    const searched = answer.standalone_question;
+    if (!searched || searched === this.question) return;
+    this.root.querySelector(".question").append(el("p", { class: "searched-for muted small", text: `Searched for: ${searched}` }));
   }
 
   showRefusal(answer) {
