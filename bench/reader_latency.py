@@ -34,6 +34,15 @@ def timed(call) -> tuple[float, object]:  # type: ignore[no-untyped-def]
     return (time.perf_counter() - started) * 1000, out
 
 
+def gold_parser(doc: str | None, repeat: int) -> argparse.ArgumentParser:
+    """The options every in-process latency bench over a build and a gold set takes: --index-dir, --gold, --repeat."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
+    parser.add_argument("--index-dir", type=Path, required=True)
+    parser.add_argument("--gold", type=Path, required=True)
+    parser.add_argument("--repeat", type=int, default=repeat)
+    return parser
+
+
 def p90(values: list[float]) -> float:
     return sorted(values)[int(0.9 * (len(values) - 1))]
 

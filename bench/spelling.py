@@ -12,7 +12,6 @@ Usage:
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -27,15 +26,11 @@ from rag.config import Settings  # noqa: E402
 from rag.evaluate.gold import load_gold  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench"))
-from reader_latency import timed  # noqa: E402
+from reader_latency import gold_parser, timed  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--index-dir", type=Path, required=True)
-    parser.add_argument("--gold", type=Path, required=True)
-    parser.add_argument("--repeat", type=int, default=2)
-    args = parser.parse_args()
+    args = gold_parser(__doc__, repeat=2).parse_args()
     base = Settings.from_env(index_dir=args.index_dir)
     off = Assistant(base.replace(spelling=False))
     on = Assistant(base, embedder=off.embedder)
