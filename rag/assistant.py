@@ -47,8 +47,8 @@ from rag.indexing.query_encoder import token_reader
 from rag.indexing.store import LoadedIndex
 from rag.models import Access, Answer, Document, Feedback, Message, Passage, SearchResult, Turn
 from rag.lifecycle.notes import with_notes
-from rag.search.spelling import Speller, model_words
 from rag.search.retrieval import Filters, QueryEncoder, Retriever, allowed_documents, clean_question, on_day, scoped
+from rag.search.spelling import Speller, model_words
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,9 @@ class Assistant:
         late = LateReader.for_index(self.settings, token_reader(encoder, embedder), index)
         answerer = ExtractiveAnswerer(self.settings, index.term_stats, reader=self.reader_for(index.manifest), late=late)
         backend, rewriter = self._answering(answerer, retriever)
-        speller = Speller(lambda: (c.text for c in index.chunks), model_words(getattr(embedder, "path", None))) if self.settings.spelling else None
+        speller = None
+        if self.settings.spelling:  # the build's words, counted on first use; the model's whole words, if it has a vocabulary
+            speller = Speller(lambda: (c.text for c in index.chunks), model_words(getattr(embedder, "path", None)))
         return Snapshot(index, retriever, answerer, ContextualRetrieval(retriever, self.settings, rewriter), backend, speller)
 
     def _answering(self, answerer: ExtractiveAnswerer, retriever: Retriever) -> tuple[AnswerBackend, QuestionRewriter | None]:
