@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from rag.answer.abstention import AbstentionModel
 from rag.answer.late import LateModel
 from rag.answer.reader import Reader, tuned_folder
 from rag.assistant import Assistant
@@ -138,9 +139,10 @@ def rebuild(settings: Settings, embedder: Embedder, golds: Sequence[Path] | Path
         reason = "--no-gate given" if no_gate else "no gold set for this corpus (pass --gold FILE to gate)"
         note = {"gate": {"status": "skipped", "reason": reason}}
         builds.promote(settings.index_dir, result.build_id, note, settings)
-        late = read_manifest(result.folder)["late"]  # as `record_reader` wrote it
+        written = read_manifest(result.folder)  # as `record_reader` wrote it
         return RebuildOutcome(result.build_id, True, None, None, {**result.manifest, "health": health, "reader": reader,
-                                                                  "late": late, **note})
+                                                                  "late": written["late"],
+                                                                  "abstention": written["abstention"], **note})
     assistant = Assistant(settings, embedder, index)
     runs = {name: _gate_eval(assistant, gold, name, progress) for name, gold in sets.items()}
     live = comparable_evals(live_eval(settings) or {}, sets, progress)
@@ -169,12 +171,14 @@ def record_health(folder: Path, index: LoadedIndex, today: date | None = None) -
 def record_reader(folder: Path, settings: Settings, tuned: str = "") -> dict[str, Any] | None:
     """Name the reader the build was gated with in its manifest (kind, weights' hash, mix, folder): a gate's verdict
     holds for that reader, and answers use it while `RAG_READER` is left empty. None when no reader reads. Late
-    interaction's weight and learned map (its hash) go beside it, under `late` (None when off)."""
+    interaction's weight and learned map (its hash) go beside it, under `late` (None when off), and so does the
+    refusal model (its file's hash), under `abstention`."""
     reader = Reader.from_settings(settings, tuned)
     described = reader.describe() if reader is not None else None
     manifest = read_manifest(folder)
     manifest["reader"] = described
     manifest["late"] = late_recorded(settings)
+    manifest["abstention"] = AbstentionModel.for_settings(settings.abstain_model, reader is not None).describe()
     write_manifest(folder, manifest)
     return described
 

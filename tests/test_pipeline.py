@@ -171,6 +171,18 @@ def test_the_manifest_names_the_reader_the_build_was_gated_with(settings, fake_e
     assert stored["reader"] == packaged.manifest["reader"]
 
 
+def test_the_manifest_names_the_refusal_model_by_its_files_hash(settings, fake_embedder, gate_file, tmp_path):
+    import hashlib
+    packaged = rebuild(settings, fake_embedder, GOLD, gate_file, no_gate=True)  # the reader is off: the plain model
+    plain = ROOT / "rag/answer/abstention_model_plain.json"
+    assert packaged.manifest["abstention"] == {"sha256": hashlib.sha256(plain.read_bytes()).hexdigest(), "file": "",
+                                               "packaged": True}
+    own = tmp_path / "mine.json"
+    own.write_bytes((ROOT / "rag/answer/abstention_model.json").read_bytes())
+    chosen = rebuild(settings.replace(abstain_model=str(own)), fake_embedder, GOLD, gate_file, no_gate=True)
+    assert chosen.manifest["abstention"]["file"] == str(own.resolve()) and not chosen.manifest["abstention"]["packaged"]
+
+
 def test_the_manifest_names_late_interaction_and_its_learned_map(settings, fake_embedder, gate_file):
     off = rebuild(settings.replace(late_weight=0.0), fake_embedder, GOLD, gate_file, no_gate=True)
     assert off.manifest["late"] is None

@@ -18,8 +18,9 @@ live in a small JSON file (`rag/answer/abstention_model.json`), refit with
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -73,6 +74,8 @@ class AbstentionModel:
     note: str = ""
     follow_up_threshold: float | None = None  # the cut for a follow-up (None: `threshold`)
     answer_threshold: float | None = None  # below it (and above the refusal cut) the quotes are shown as places to look
+    path: Path | None = field(default=None, compare=False)  # the file it was read from
+    sha256: str = field(default="", compare=False)  # of that file
 
     def probability(self, evidence: Evidence) -> float:
         x = np.array([[getattr(evidence, name) for name in self.features]], dtype=np.float64)
@@ -91,6 +94,17 @@ class AbstentionModel:
                 "weights": list(self.weights), "bias": self.bias, "threshold": self.threshold, "note": self.note,
                 "follow_up_threshold": self.follow_up_threshold, "answer_threshold": self.answer_threshold}
 
+    def describe(self) -> dict[str, object]:
+        """As a build manifest names it: the file's hash, and the file unless it is a packaged one."""
+        packaged = self.path is not None and self.path.resolve() in (MODEL_FILE.resolve(), PLAIN_MODEL_FILE.resolve())
+        return {"sha256": self.sha256, "file": "" if packaged or self.path is None else str(self.path.resolve()),
+                "packaged": packaged}
+
+    @classmethod
+    def for_settings(cls, abstain_model: str, reader: bool) -> "AbstentionModel":
+        """The model `RAG_ABSTAIN_MODEL` names, else the packaged one for answering with a reader or without."""
+        return cls.load(abstain_model) if abstain_model else cls.packaged(reader)
+
     @classmethod
     def packaged(cls, reader: bool) -> "AbstentionModel":
         """The shipped model for answering with the reader or without it (its own fit, when one ships)."""
@@ -100,11 +114,13 @@ class AbstentionModel:
     def load(cls, path: Path | str | None = None) -> "AbstentionModel":
         path = Path(path) if path else MODEL_FILE
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            raw = path.read_bytes()
+            data = json.loads(raw.decode("utf-8"))
             model = cls(tuple(data["features"]), tuple(data["mean"]), tuple(data["scale"]), tuple(data["weights"]),
                         float(data["bias"]), float(data.get("threshold", 0.5)), str(data.get("note", "")),
                         None if data.get("follow_up_threshold") is None else float(data["follow_up_threshold"]),
-                        None if data.get("answer_threshold") is None else float(data["answer_threshold"]))
+                        None if data.get("answer_threshold") is None else float(data["answer_threshold"]),
+                        path, hashlib.sha256(raw).hexdigest())
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"abstention model {path} is unreadable ({exc}): refit it with `rag calibrate` or unset RAG_ABSTAIN_MODEL") from None
         if not set(model.features) <= set(FEATURES) or not (len(model.features) == len(model.mean) == len(model.weights)):

@@ -110,8 +110,7 @@ class ExtractiveAnswerer:
         self.stats = stats
         self.reader = reader
         self.late = late
-        self.model = model or (AbstentionModel.load(settings.abstain_model) if settings.abstain_model
-                               else AbstentionModel.packaged(reader is not None))
+        self.model = model or AbstentionModel.for_settings(settings.abstain_model, reader is not None)
         self.threshold = settings.abstain_threshold or self.model.threshold
         follow = self.model.follow_up_threshold
         self.follow_up_threshold = settings.abstain_threshold or (follow if follow is not None else self.model.threshold)
