@@ -67,6 +67,7 @@ def english_words() -> dict[str, int]:
                           "or set RAG_SPELLING=off to read questions as typed") from None
 
 
+@lru_cache(maxsize=8)  # read once per model folder, not again at every reload of a build
 def model_words(folder: Path | None) -> frozenset[str]:
     """The whole words of a WordPiece vocabulary (`vocab.txt` in the model's folder; none for other models)."""
     vocab = folder / "vocab.txt" if folder is not None else None
