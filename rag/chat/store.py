@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import ContextManager
@@ -38,8 +39,16 @@ CREATE TABLE IF NOT EXISTS turns (
 """),)
 
 
+_last_stamp = datetime.min.replace(tzinfo=timezone.utc)
+_stamp_lock = threading.Lock()
+
+
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    """The time in milliseconds, later than any this process gave before: two writes in one millisecond still order by use."""
+    global _last_stamp
+    with _stamp_lock:
+        _last_stamp = max(datetime.now(timezone.utc), _last_stamp + timedelta(milliseconds=1))
+        return _last_stamp.isoformat(timespec="milliseconds")
 
 
 class ConversationStore:

@@ -79,3 +79,10 @@ def test_an_unwritable_state_folder_names_the_setting(tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(StateError, match="RAG_STATE_DIR"):
         ConversationStore(Settings.from_env({}, state_dir=blocker / "state")).create("alice")
+
+
+def test_stamps_order_writes_made_within_one_millisecond():
+    from rag.chat.store import now
+
+    stamps = [now() for _ in range(200)]  # far faster than one per millisecond
+    assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
