@@ -72,6 +72,9 @@ def _token(settings: Settings) -> str:
     return os.environ[name]
 
 
+LITE_START_SECONDS = 60.0  # Milvus Lite starts a server process per file; pymilvus's default 10 s wait failed once on a busy two-core machine
+
+
 def connect(uri: str, settings: Settings) -> Any:
     """One client per address and process (Milvus Lite starts its engine once per file and process)."""
     try:
@@ -86,7 +89,8 @@ def connect(uri: str, settings: Settings) -> Any:
             if not is_server(uri):
                 Path(uri).parent.mkdir(parents=True, exist_ok=True)
             try:
-                _clients[key] = MilvusClient(uri, token=token) if token else MilvusClient(uri)
+                wait = None if is_server(uri) else LITE_START_SECONDS
+                _clients[key] = MilvusClient(uri, token=token, timeout=wait) if token else MilvusClient(uri, timeout=wait)
             except Exception as exc:  # pymilvus raises its own exception types for every failure to connect
                 raise ConfigError(_connect_problem(uri, exc)) from None
         return _clients[key]
