@@ -195,7 +195,10 @@ class Settings:
         "shown as 'These clauses may answer it' (status `uncertain`). 0: the cut calibrated with the model; 1e-9: never "
         "uncertain.", 0.0, 1.0,
     )
-    abstain_model: str = setting("", "Abstention model file written by `rag calibrate` (empty: the packaged rag/answer/abstention_model.json).")
+    abstain_model: str = setting(
+        "", "Abstention model file written by `rag calibrate` (empty: the packaged rag/answer/abstention_model.json, or "
+        "abstention_model_plain.json with RAG_READER=off)."
+    )
     max_question_chars: int = setting(1000, "Longest question accepted, in characters.", 10, 100000)
     max_history_messages: int = setting(
         40, "Most messages a conversation's history may hold when it is sent with a question (older ones: start a new "

@@ -20,6 +20,7 @@ from rag.ingest.text import content_words
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FAKE_ABSTENTION = FIXTURES / "fake_embedder_abstention.json"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
@@ -80,7 +81,8 @@ def mini_corpus(tmp_path: Path) -> Path:
 @pytest.fixture
 def settings(tmp_path: Path, mini_corpus: Path) -> Settings:
     return Settings.from_env({}, corpus_dir=mini_corpus, index_dir=tmp_path / "index", state_dir=tmp_path / "state", chunk_tokens=60,
-                             chunk_overlap=10, abstain_threshold=0.3, reader="off")  # the reader is tested on its own
+                             chunk_overlap=10, abstain_threshold=0.3, reader="off", abstain_model=str(FAKE_ABSTENTION))
+    # the reader is tested on its own; the refusal model is one for the fake embedder's scores (see its note)
 
 
 @pytest.fixture

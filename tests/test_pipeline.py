@@ -173,7 +173,7 @@ def test_the_manifest_names_the_reader_the_build_was_gated_with(settings, fake_e
 
 def test_the_manifest_names_the_refusal_model_by_its_files_hash(settings, fake_embedder, gate_file, tmp_path):
     import hashlib
-    packaged = rebuild(settings, fake_embedder, GOLD, gate_file, no_gate=True)  # the reader is off: the plain model
+    packaged = rebuild(settings.replace(abstain_model=""), fake_embedder, GOLD, gate_file, no_gate=True)  # no reader: the plain model
     plain = ROOT / "rag/answer/abstention_model_plain.json"
     assert packaged.manifest["abstention"] == {"sha256": hashlib.sha256(plain.read_bytes()).hexdigest(), "file": "",
                                                "packaged": True}

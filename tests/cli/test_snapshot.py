@@ -22,7 +22,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import FIXTURES, FakeEmbedder
+from tests.conftest import FAKE_ABSTENTION, FIXTURES, FakeEmbedder
 
 HERE = Path(__file__).resolve().parent
 HELP_SNAPSHOT = HERE / "help_snapshot.json"
@@ -76,7 +76,7 @@ def cli_env(tmp_path: Path, mini_corpus: Path, monkeypatch: pytest.MonkeyPatch) 
     for key in [k for k in os.environ if k.startswith("RAG_")]:
         monkeypatch.delenv(key)
     env = {"RAG_CORPUS_DIR": str(mini_corpus), "RAG_INDEX_DIR": str(tmp_path / "index"), "RAG_STATE_DIR": str(tmp_path / "state"),
-           "RAG_CHUNK_TOKENS": "60", "RAG_CHUNK_OVERLAP": "10", "RAG_ABSTAIN_THRESHOLD": "0.3",
+           "RAG_CHUNK_TOKENS": "60", "RAG_CHUNK_OVERLAP": "10", "RAG_ABSTAIN_THRESHOLD": "0.3", "RAG_ABSTAIN_MODEL": str(FAKE_ABSTENTION),
            "RAG_READER": "off"}  # as tests/conftest.py's settings: the reader is tested on its own
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -103,7 +103,7 @@ class Scrub:
             self.words[word] = placeholder
 
     def __call__(self, text: str) -> str:
-        text = text.replace(self.tmp, "<tmp>")
+        text = text.replace(self.tmp, "<tmp>").replace(str(FIXTURES), "<fixtures>")
         for word in sorted(self.words, key=len, reverse=True):
             text = text.replace(word, self.words[word])
         text = re.sub(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?", "<time>", text)
