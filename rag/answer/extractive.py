@@ -27,7 +27,7 @@ from rag.indexing.store import LoadedIndex
 from rag.indexing.term_stats import TermStats
 from rag.ingest.text import content_words, is_table_header
 from rag.models import Answer, Citation, Passage, section_label
-from rag.search.amounts import Interval, follow_up_intervals, holds_amount, intervals
+from rag.search.amounts import Interval, build_currency, follow_up_intervals, holds_amount, intervals, question_intervals
 from rag.search.query_terms import question_words
 from rag.search.references import Reference, extract_references, named_versions, names_version
 
@@ -124,7 +124,7 @@ class ExtractiveAnswerer:
         quantity = expects_quantity(question)
         clauses = [r for r in extract_references(question) if r.kind == "number"]
         versions = named_versions(question)
-        amounts = intervals(question) if amounts is None else amounts
+        amounts = question_intervals(question, build_currency(index)) if amounts is None else amounts
         seen: set[int] = set()
         out = []
         for passage in passages:
@@ -208,7 +208,9 @@ class ExtractiveAnswerer:
         then late interaction reorders the best few of a first question (`rag.answer.late`)."""
         pool = list(passages) + _clause_passages(question, vector, passages, index)
         # a follow-up's own amounts ('what if it's more, like 300?') come before those of the turns before it
-        amounts = follow_up_intervals(question, reading.text) if reading is not None else intervals(question)
+        currency = build_currency(index)  # thousands typed without a currency ('a 5k sponsorship') are in the build's
+        amounts = (follow_up_intervals(question, reading.text, currency) if reading is not None
+                   else question_intervals(question, currency))
         ranked = self.candidates(question, vector, pool, index, amounts)
         judged = ranked  # the ranking the refusal model judges
         if reading is not None and reading.weight > 0:

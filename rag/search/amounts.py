@@ -12,7 +12,13 @@ from __future__ import annotations
 
 import math
 import re
+import threading
+from collections import Counter
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable
+
+if TYPE_CHECKING:
+    from rag.indexing.store import LoadedIndex
 
 _CURRENCY = {"£": "GBP", "gbp": "GBP", "$": "USD", "us$": "USD", "usd": "USD", "€": "EUR", "eur": "EUR"}
 _AMOUNT = re.compile(
@@ -89,16 +95,52 @@ _BARE = re.compile(  # a number with no unit after it ('like 300?', 'what about 
 _SIGN_OF = {"GBP": "£", "USD": "$", "EUR": "€"}
 
 
-def follow_up_intervals(question: str, context: str) -> list[Interval]:
+# thousands typed without a currency ('a 5k sponsorship', '5 grand'), not a distance, a count or a pension plan
+_THOUSANDS = re.compile(
+    r"(?<![\w$£€.,])(?!401\s?k\b)(\d+)(\.\d+)?\s?(k|grand)\b(?!\s*(?:miles?|km|kms|kilomet(?:re|er)s?|met(?:re|er)s?|steps|"
+    r"words|feet|ft|kg|mph|users?|people|employees|staff|members|customers|followers|views|run|race)\b)", re.IGNORECASE)
+_CURRENCY_KEY, _LOCK = "main_currency", threading.Lock()
+MAIN_CURRENCY_SHARE = 0.8  # a build's amounts are read as in one currency only when this share of them is in it
+
+
+def question_intervals(question: str, currency: str | None) -> list[Interval]:
+    """The amounts a question names: those written with a currency, else thousands typed without one ('who signs off
+    a 5k sponsorship') read in `currency`, the build's (`main_currency`); None leaves them unread."""
+    own = intervals(question)
+    if own or currency is None:
+        return own
+    sign = _SIGN_OF[currency]
+    return intervals(_THOUSANDS.sub(lambda m: f"{sign}{m.group(1)}{m.group(2) or ''} thousand", question))
+
+
+def follow_up_intervals(question: str, context: str, currency: str | None = None) -> list[Interval]:
     """The amounts a follow-up names, read in the conversation's currency: after 'a gift worth about 100 quid',
     'what if it's more than that, like 300?' names £300. A number with a unit ('20 nights') or a year is no amount;
-    without a currency in `context` (the earlier turns) the question's own amounts only."""
-    own = intervals(question)
+    without a currency in `context` (the earlier turns) the question's own amounts only (`question_intervals`)."""
+    own = question_intervals(question, None)
     currencies = {i.currency for i in intervals(context)}
     if own or len(currencies) != 1:
-        return own
+        return own or question_intervals(question, currency)
     sign = _SIGN_OF[currencies.pop()]
     return intervals(_BARE.sub(lambda m: sign + m.group(0), question))
+
+
+def build_currency(index: LoadedIndex) -> str | None:
+    """The build's `main_currency` over its documents, read on first use and kept with the loaded build."""
+    if _CURRENCY_KEY not in index.derived:
+        with _LOCK:
+            if _CURRENCY_KEY not in index.derived:
+                index.derived[_CURRENCY_KEY] = main_currency(doc.text for doc in index.documents.values())
+    return index.derived[_CURRENCY_KEY]  # type: ignore[no-any-return]
+
+
+def main_currency(texts: Iterable[str]) -> str | None:
+    """The currency nearly all amounts of `texts` are in (at least `MAIN_CURRENCY_SHARE` of them), else None."""
+    counts = Counter(i.currency for text in texts for i in intervals(text))
+    if not counts:
+        return None
+    currency, n = counts.most_common(1)[0]
+    return currency if n >= MAIN_CURRENCY_SHARE * sum(counts.values()) else None
 
 
 def _signed(match: re.Match[str]) -> str:

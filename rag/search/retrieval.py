@@ -25,7 +25,7 @@ from rag.lifecycle.versions import BuildLifecycle
 from rag.models import Access, Passage
 from rag.search.fusion import convex_fusion, reciprocal_rank_fusion
 from rag.search.query_terms import question_words
-from rag.search.amounts import Interval, intervals
+from rag.search.amounts import Interval, build_currency, intervals, question_intervals
 from rag.search.references import Reference, extract_references
 from rag.search.rerank import RerankConfig, boost_amounts, boost_references, normalised, sentence_rerank
 
@@ -198,7 +198,8 @@ class Retriever:
             out = self._with_named_clauses(out, references, vector, doc_ids)
         if references and (config.number_boost > 0 or config.term_boost > 0):
             out = boost_references(out, references, self._passage_text, config)
-        out = boost_amounts(out, intervals(question), self._chunk_ranges, s.amount_boost, s.rerank_depth)
+        out = boost_amounts(out, question_intervals(question, build_currency(self.index)), self._chunk_ranges, s.amount_boost,
+                            s.rerank_depth)
         return sentence_rerank(out, lambda row: self._best_sentence(vector, shares, row), config)
 
     def _with_named_clauses(self, ranked: list[tuple[int, float]], references: Sequence[Reference], vector: np.ndarray,

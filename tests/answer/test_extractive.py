@@ -142,7 +142,9 @@ def test_the_row_whose_range_holds_the_amount_asked_about_is_quoted_first(settin
     assistant = Assistant(settings.replace(abstain_threshold=0.001), embedder=fake_embedder)  # the fake model's scores are low
     for question, approver in [("Who approves an expense claim of £1,200?", "Head of Department"),
                                ("Who approves an expense claim of £3,000?", "Finance Director"),
-                               ("Who approves an expense claim of £80?", "Line manager")]:
+                               ("Who approves an expense claim of £80?", "Line manager"),
+                               ("who signs off a 3k expense claim", "Finance Director"),  # the build's amounts are in £
+                               ("who signs off a 1.2k claim", "Head of Department")]:
         answer = assistant.ask(question)
         rows = [c.quote for c in answer.citations if "|" in c.quote]
         assert not answer.abstained and rows and approver in rows[0], (question, answer.answer)

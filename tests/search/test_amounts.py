@@ -56,3 +56,29 @@ def test_a_follow_up_names_amounts_in_the_conversation_s_currency(question, cont
     from rag.search.amounts import follow_up_intervals
 
     assert follow_up_intervals(question, context) == expected
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("who signs off a 5k sponsorship", [Interval("GBP", 5000.0, 5000.0)]),  # thousands with no currency: the build's
+    ("is a 2.5K laptop over my limit", [Interval("GBP", 2500.0, 2500.0)]),
+    ("can i take 5 grand in cash", [Interval("GBP", 5000.0, 5000.0)]),
+    ("over $300 who approves", [Interval("USD", 300.0, math.inf, low_open=True)]),  # its own currency wins
+    ("mileage rate once i've done 10k miles", []),  # a distance
+    ("who organises the charity 5k run", []),  # a race
+    ("how does the 401k match work", []),  # a pension plan
+    ("a gift worth 300, ok?", []),  # a bare number without thousands stays unread on a first question
+])
+def test_thousands_typed_without_a_currency_are_read_in_the_build_s(question, expected):
+    from rag.search.amounts import question_intervals
+
+    assert question_intervals(question, "GBP") == expected
+    assert question_intervals(question, None) == [i for i in expected if "$" in question]  # no build currency: unread
+
+
+def test_a_build_s_currency_is_the_one_nearly_all_its_amounts_are_in():
+    from rag.search.amounts import follow_up_intervals, main_currency
+
+    assert main_currency(["Claims up to £500", "More than £150 and up to £500", "£40 a night", "£25 lunch", "a €20 fee"]) == "GBP"
+    assert main_currency(["£500", "€500"]) is None and main_currency(["no amounts here"]) is None  # mixed, or none
+    assert follow_up_intervals("and a 5k one?", "who approves sponsorship?", "EUR") == [Interval("EUR", 5000.0, 5000.0)]
+    assert follow_up_intervals("and 5k?", "a claim of $1,200", "EUR") == [Interval("USD", 5000.0, 5000.0)]  # the talk's
