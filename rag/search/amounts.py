@@ -5,7 +5,9 @@ Owns reading amounts written with a currency sign or code before the number (£,
 (and including)', 'below', 'not more than' or 'or less' bound it from above; 'more than', 'exceeds', 'not
 less than' or 'or more' from below; 'X to Y' and 'between X and Y' on both sides. The answerer uses it to prefer the row of an approval or limit table whose range holds the amount a
 question names ('Who approves an expense claim of £1,200?'). Currencies are not converted: an interval is
-only compared with amounts of the same currency. Leaves out dates, durations and percentages.
+only compared with amounts of the same currency. A question's thousands typed with no currency at all ('who signs off a 5k
+sponsorship') are read in the build's currency (`question_intervals`, `build_currency`: the one nearly all the
+documents' amounts are in). Leaves out dates, durations and percentages.
 """
 
 from __future__ import annotations
